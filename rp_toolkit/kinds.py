@@ -1,0 +1,355 @@
+"""One declarative description per record kind the gem writes.
+
+Each :class:`RecordKind` is the single place where a key layout is written down. It drives:
+
+* parsing (:mod:`rp_toolkit.frames` splits keys by the template's parts),
+* query building (:meth:`RecordKind.patterns` builds the gem's glob patterns),
+* writing (:mod:`rp_toolkit.synth` formats keys with :meth:`RecordKind.format_key`).
+
+A template is the key with ``{field}`` where a value goes. Parts are separated by ``|``; a
+part is a literal, a ``{field}``, or a literal prefix followed by a ``{field}``. One field may
+be *free*: its value can itself hold ``|`` (a request path with its query string), and parsing
+anchors the other parts at both ends of the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from .fetching import escape_glob
+
+SCHEMA_VERSION = "1.0.2"
+
+# Key field types. "category": a low-cardinality dimension; "text": high-cardinality text;
+# "int": an integer (an HTTP status); "epoch": integer epoch seconds; "minute": the gem's
+# YYYYMMDDTHHMM minute; "json_list": a JSON array of strings (a rake task list).
+KEY_FIELD_TYPES = {"category", "text", "int", "epoch", "minute", "json_list"}
+
+_PART = re.compile(r"^(?P<prefix>[^{}]*)\{(?P<field>\w+)\}$")
+
+
+@dataclass(frozen=True)
+class TemplatePart:
+    """One ``|``-separated part of a key template."""
+
+    literal: str
+    field: str | None = None
+
+    @property
+    def is_field(self) -> bool:
+        return self.field is not None
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """How one kind of record is keyed, valued, typed and kept."""
+
+    name: str
+    template: str
+    key_types: Mapping[str, str]
+    value_schema: pa.Schema
+    ttl_seconds: int
+    free_field: str | None = None
+    day_field: str | None = "datetime"
+    description: str = ""
+    parts: tuple[TemplatePart, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        parts = []
+        for text in self.template.split("|"):
+            match = _PART.match(text)
+            if match:
+                parts.append(TemplatePart(match["prefix"], match["field"]))
+            elif "{" in text or "}" in text:
+                raise ValueError(f"{self.name}: bad template part {text!r}")
+            else:
+                parts.append(TemplatePart(text))
+        object.__setattr__(self, "parts", tuple(parts))
+        unknown = set(self.key_fields) ^ set(self.key_types)
+        if unknown:
+            raise ValueError(f"{self.name}: key_types and template disagree on {unknown}")
+        if self.free_field is not None and self.free_field not in self.key_fields:
+            raise ValueError(f"{self.name}: free field {self.free_field!r} not in template")
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """Key fields in key order."""
+        return tuple(part.field for part in self.parts if part.field is not None)
+
+    @property
+    def version(self) -> str:
+        return self.parts[-1].literal
+
+    def format_key(self, values: Mapping[str, Any]) -> str:
+        """The key for one record (``values`` holds every key field)."""
+        return self.template.format(**{name: values[name] for name in self.key_fields})
+
+    def _field_name_in_key(self, name: str) -> str | None:
+        """The literal before a field, which the gem uses as its name in filters (or None)."""
+        index = next(i for i, part in enumerate(self.parts) if part.field == name)
+        before = self.parts[index - 1] if index >= 2 else None
+        return before.literal if before is not None and not before.is_field else None
+
+    @property
+    def filterable(self) -> bool:
+        """True when every key field is named in the key (``name|VALUE``), as the gem's are."""
+        return all(self._field_name_in_key(name) for name in self.key_fields)
+
+    def pattern(self, filters: Mapping[str, Any] | None = None, day: date | None = None) -> str:
+        """The gem's glob pattern for one query.
+
+        Filters appear in key order as ``name|VALUE|``, joined by ``*`` and wrapped as
+        ``KIND|*FILTERS*|END|version``; values are escaped with :func:`escape_glob`; ``day``
+        adds ``datetime|YYYYMMDD*|``. With neither, the template with ``*`` for every field.
+        """
+        filters = dict(filters or {})
+        unknown = set(filters) - set(self.key_fields)
+        if unknown:
+            raise ValueError(
+                f"{self.name} records cannot be filtered by {sorted(unknown)}; "
+                f"their key fields are {list(self.key_fields)}."
+            )
+        if not filters and day is None:
+            return "|".join(
+                escape_glob(part.literal) + ("*" if part.is_field else "") for part in self.parts
+            )
+        if not self.filterable:
+            raise ValueError(f"{self.name} records have no named key fields to filter on.")
+        fragments = []
+        for name in self.key_fields:
+            if name == self.day_field and day is not None:
+                fragments.append(f"{self._field_name_in_key(name)}|{day:%Y%m%d}*|")
+            elif name in filters:
+                value = escape_glob(str(filters[name]))
+                fragments.append(f"{self._field_name_in_key(name)}|{value}|")
+        head = escape_glob(self.parts[0].literal)
+        tail = "|".join(escape_glob(part.literal) for part in self.parts[-2:])
+        return f"{head}|*{'*'.join(fragments)}*|{tail}"
+
+    def patterns(
+        self, start: datetime, end: datetime, filters: Mapping[str, Any] | None = None
+    ) -> list[str]:
+        """One pattern per UTC day in ``[start, end]``, as the gem's dashboard queries."""
+        if self.day_field is None:
+            return [self.pattern(filters)]
+        return [self.pattern(filters, day) for day in utc_days(start, end)]
+
+
+def utc_days(start: datetime, end: datetime) -> list[date]:
+    """Every UTC calendar day touched by ``[start, end]``."""
+    first = start.astimezone(timezone.utc).date()
+    last = end.astimezone(timezone.utc).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _schema(**fields: pa.DataType) -> pa.Schema:
+    return pa.schema([pa.field(name, dtype) for name, dtype in fields.items()])
+
+
+_DURATION = {"duration": pa.float64()}
+_HOURS = 3600
+
+REQUESTS = RecordKind(
+    name="requests",
+    template=(
+        "performance|controller|{controller}|action|{action}|format|{format}|status|{status}"
+        "|datetime|{datetime}|datetimei|{datetimei}|method|{method}|path|{path}"
+        "|request_id|{request_id}|END|1.0.2"
+    ),
+    key_types={
+        "controller": "category",
+        "action": "category",
+        "format": "category",
+        "status": "int",
+        "datetime": "minute",
+        "datetimei": "epoch",
+        "method": "category",
+        "path": "text",
+        "request_id": "text",
+    },
+    value_schema=_schema(
+        view_runtime=pa.float64(),
+        db_runtime=pa.float64(),
+        duration=pa.float64(),
+        http_referer=pa.string(),
+        custom_data=pa.string(),
+        exception=pa.string(),
+        backtrace=pa.list_(pa.string()),
+    ),
+    ttl_seconds=4 * _HOURS,
+    free_field="path",
+    description="Rails controller requests",
+)
+
+SIDEKIQ = RecordKind(
+    name="sidekiq",
+    template=(
+        "sidekiq|queue|{queue}|worker|{worker}|jid|{jid}|datetime|{datetime}"
+        "|datetimei|{datetimei}|enqueued_ati|{enqueued_ati}|start_timei|{start_timei}"
+        "|status|{status}|END|1.0.2"
+    ),
+    key_types={
+        "queue": "category",
+        "worker": "category",
+        "jid": "text",
+        "datetime": "minute",
+        "datetimei": "epoch",
+        "enqueued_ati": "epoch",
+        "start_timei": "epoch",
+        "status": "category",
+    },
+    value_schema=_schema(duration=pa.float64(), message=pa.string()),
+    ttl_seconds=4 * _HOURS,
+    description="Sidekiq jobs",
+)
+
+DELAYED_JOB = RecordKind(
+    name="delayed_job",
+    template=(
+        "delayed_job|jid|{jid}|datetime|{datetime}|datetimei|{datetimei}"
+        "|source_type|{source_type}|class_name|{class_name}|method_name|{method_name}"
+        "|status|{status}|END|1.0.2"
+    ),
+    key_types={
+        "jid": "text",
+        "datetime": "minute",
+        "datetimei": "epoch",
+        "source_type": "category",
+        "class_name": "category",
+        "method_name": "category",
+        "status": "category",
+    },
+    value_schema=_schema(**_DURATION),
+    ttl_seconds=4 * _HOURS,
+    description="Delayed::Job jobs",
+)
+
+GRAPE = RecordKind(
+    name="grape",
+    template=(
+        "grape|datetime|{datetime}|datetimei|{datetimei}|format|{format}|path|{path}"
+        "|status|{status}|method|{method}|request_id|{request_id}|END|1.0.2"
+    ),
+    key_types={
+        "datetime": "minute",
+        "datetimei": "epoch",
+        "format": "category",
+        "path": "text",
+        "status": "int",
+        "method": "category",
+        "request_id": "text",
+    },
+    value_schema=_schema(
+        **{
+            "endpoint_render.grape": pa.float64(),
+            "endpoint_run.grape": pa.float64(),
+            "format_response.grape": pa.float64(),
+        }
+    ),
+    ttl_seconds=4 * _HOURS,
+    free_field="path",
+    description="Grape API requests",
+)
+
+RAKE = RecordKind(
+    name="rake",
+    template="rake|task|{task}|datetime|{datetime}|datetimei|{datetimei}|status|{status}|END|1.0.2",
+    key_types={
+        "task": "json_list",
+        "datetime": "minute",
+        "datetimei": "epoch",
+        "status": "category",
+    },
+    value_schema=_schema(**_DURATION),
+    ttl_seconds=4 * _HOURS,
+    free_field="task",
+    description="Rake tasks",
+)
+
+CUSTOM = RecordKind(
+    name="custom",
+    template=(
+        "custom|tag_name|{tag_name}|namespace_name|{namespace_name}|datetime|{datetime}"
+        "|datetimei|{datetimei}|status|{status}|END|1.0.2"
+    ),
+    key_types={
+        "tag_name": "category",
+        "namespace_name": "category",
+        "datetime": "minute",
+        "datetimei": "epoch",
+        "status": "category",
+    },
+    value_schema=_schema(**_DURATION),
+    ttl_seconds=4 * _HOURS,
+    description="Custom measured blocks (RailsPerformance.measure)",
+)
+
+RESOURCES = RecordKind(
+    name="resources",
+    template=(
+        "resource|server|{server}|context|{context}|role|{role}|datetime|{datetime}"
+        "|datetimei|{datetimei}|END|1.0.2"
+    ),
+    key_types={
+        "server": "category",
+        "context": "category",
+        "role": "category",
+        "datetime": "minute",
+        "datetimei": "epoch",
+    },
+    value_schema=_schema(
+        cpu=pa.struct(
+            [("one_min", pa.float64()), ("five_min", pa.float64()), ("fifteen_min", pa.float64())]
+        ),
+        memory=pa.float64(),
+        disk=pa.struct(
+            [("available", pa.float64()), ("total", pa.float64()), ("used", pa.float64())]
+        ),
+    ),
+    ttl_seconds=24 * _HOURS,
+    description="Server resource samples (CPU, memory, disk)",
+)
+
+TRACE = RecordKind(
+    name="trace",
+    template="trace|{request_id}|END|1.0.2",
+    key_types={"request_id": "text"},
+    value_schema=_schema(),  # a JSON array of steps; see frames.load_trace
+    ttl_seconds=1 * _HOURS,
+    day_field=None,
+    description="Per-request traces: SQL and view steps",
+)
+
+EVENTS = RecordKind(
+    name="events",
+    template="rails_performance:records:events:{datetimei}|1.0.0",
+    key_types={"datetimei": "epoch"},
+    value_schema=_schema(name=pa.string(), datetime=pa.string(), datetimei=pa.int64()),
+    ttl_seconds=0,  # events do not expire
+    day_field=None,
+    description="Annotations such as deploy markers",
+)
+
+KINDS: dict[str, RecordKind] = {
+    kind.name: kind
+    for kind in (REQUESTS, SIDEKIQ, DELAYED_JOB, GRAPE, RAKE, CUSTOM, RESOURCES, TRACE, EVENTS)
+}
+TABULAR_KINDS = tuple(name for name in KINDS if name not in {"trace", "events"})
+
+
+def get_kind(kind: str | RecordKind) -> RecordKind:
+    """The description of ``kind`` (a name such as ``"requests"``), or a clear error."""
+    if isinstance(kind, RecordKind):
+        return kind
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(
+            f"Unknown record kind {kind!r}; known kinds: {', '.join(KINDS)}."
+        ) from None
