@@ -332,7 +332,7 @@ def _read_values_slowly(
 
 def _decode_json_text(column: pd.Series, keys: list[str], problems: _Problems) -> pd.Series:
     """``custom_data`` is a JSON document encoded as a string; decode the non-null ones."""
-    result = pd.Series(None, index=column.index, dtype=object)
+    result = pd.Series(np.full(len(column), None, dtype=object), index=column.index)
     present = column.notna() & (column != "null")
     bad_keys, bad_values = [], []
     for position in np.flatnonzero(present.to_numpy()):

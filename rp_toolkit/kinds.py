@@ -130,6 +130,9 @@ class RecordKind:
                 fragments.append(f"{self._field_name_in_key(name)}|{value}|")
         head = escape_glob(self.parts[0].literal)
         tail = "|".join(escape_glob(part.literal) for part in self.parts[-2:])
+        if self.key_fields[-1] in filters:
+            # The last field sits right before END: "status|x|*|END" could never match it.
+            return f"{head}|*{'*'.join(fragments)}{tail}"
         return f"{head}|*{'*'.join(fragments)}*|{tail}"
 
     def patterns(
@@ -330,7 +333,7 @@ EVENTS = RecordKind(
     name="events",
     template="rails_performance:records:events:{datetimei}|1.0.0",
     key_types={"datetimei": "epoch"},
-    value_schema=_schema(name=pa.string(), datetime=pa.string(), datetimei=pa.int64()),
+    value_schema=_schema(),  # {name, datetime, datetimei, options}; see frames.load_events
     ttl_seconds=0,  # events do not expire
     day_field=None,
     description="Annotations such as deploy markers",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from rp_toolkit import settings as settings_module
 from rp_toolkit.server import RedisServer
+
+# rp_toolkit.settings the attribute is the Settings object; this is the module.
+settings_module = importlib.import_module("rp_toolkit.settings")
 
 
 @pytest.fixture(scope="session")
