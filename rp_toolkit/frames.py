@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -27,10 +28,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
 from .connection import ClientLike, get_client, translate_errors
-from .fetching import FetchStats, encode_key, fetch_from_redis
+from .fetching import FetchStats, _list_keys, encode_key, fetch_from_redis, read_values
 from .kinds import EVENTS, TRACE, RecordKind, get_kind
 
 DEFAULT_WINDOW = timedelta(hours=4)
@@ -39,6 +41,9 @@ KIND_WINDOWS = {"resources": timedelta(hours=24)}
 JSON_BLOCK_ROWS = 65_536
 TIMESTAMP = "datetime64[ns, UTC]"
 PROBLEM_VALUE_CHARS = 200
+
+KeyLookup = Callable[[int], str]
+"""Key text of a record by its position, built only for the few records with problems."""
 
 MISSING_VALUE = "value missing: the key expired between listing and reading"
 
@@ -133,89 +138,147 @@ def _preview(value: Any) -> str | None:
 # --------------------------------------------------------------------------- keys
 
 
-def _text_array(keys: Sequence[str]) -> pa.Array:
-    try:
-        return pa.array(keys, type=pa.string())
-    except (UnicodeEncodeError, pa.ArrowInvalid):
-        return pa.array(
-            [encode_key(k).decode("utf-8", "backslashreplace") for k in keys], type=pa.string()
-        )
+def key_text(key: bytes | str) -> str:
+    """A key as text for frames and problem lists; undecodable bytes show as ``\\xNN``."""
+    return key if isinstance(key, str) else key.decode("utf-8", "backslashreplace")
 
 
-def _split_keys(kind: RecordKind, keys: pa.Array, problems: _Problems) -> tuple[np.ndarray, dict]:
-    """Pick every key field by position; returns (rows that parsed, {field: arrow array})."""
-    parts = pc.split_pattern(keys, "|")
-    lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False).astype(np.int64)
-    offsets = parts.offsets.to_numpy()[:-1].astype(np.int64)
-    flat = parts.values
-    template = kind.parts
-    n_parts = len(template)
-    free = (
-        next(i for i, p in enumerate(template) if p.field == kind.free_field)
-        if kind.free_field
-        else None
+def parse_key(kind: RecordKind, text: str) -> tuple[dict[str, str] | None, str | None]:
+    """One key's fields by the template, or ``(None, reason)``.
+
+    The per-key path for keys the vectorised reader leaves (a free field holding ``|``, a
+    newline, a malformed key) and for telling why a key does not parse.
+    """
+    parts = kind.parts
+    pieces = text.split("|")
+    if len(pieces) >= 2 and pieces[-2] == "END" and pieces[-1] != kind.version:
+        return None, f"schema version {pieces[-1]!r}, expected {kind.version!r}"
+    free = kind.free_index
+    if len(pieces) < len(parts) or (free is None and len(pieces) != len(parts)):
+        return None, f"malformed key: expected {len(parts)} '|'-separated parts"
+    if free is not None and len(pieces) > len(parts):
+        right = len(parts) - free - 1
+        middle = "|".join(pieces[free : len(pieces) - right])
+        pieces = [*pieces[:free], middle, *pieces[len(pieces) - right :]]
+    fields = {}
+    for i, (part, piece) in enumerate(zip(parts, pieces, strict=True)):
+        if part.is_field and piece.startswith(part.literal):
+            fields[part.field] = piece[len(part.literal) :]
+        elif part.is_field or piece != part.literal:
+            return None, f"malformed key: expected {part.literal!r} at part {i}"
+    return fields, None
+
+
+def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes]]:
+    """Split newline-separated keys on '|' with Arrow's multi-threaded CSV reader (no quoting).
+
+    Returns the table of keys with exactly the template's parts, and the keys it left out.
+    """
+    names = [f"part{i}" for i in range(len(kind.parts))]
+    left_out: set[bytes] = set()
+
+    def leave_out(row: pa_csv.InvalidRow) -> str:
+        left_out.add(row.text.encode("utf-8"))
+        return "skip"
+
+    table = pa_csv.read_csv(
+        pa.py_buffer(lines),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
+        parse_options=pa_csv.ParseOptions(
+            delimiter="|", quote_char=False, escape_char=False, invalid_row_handler=leave_out
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
-    ok = lengths >= n_parts if free is not None else lengths == n_parts
-    reasons = np.full(len(keys), None, dtype=object)
-    reasons[~ok] = f"malformed key: expected {n_parts} '|'-separated parts"
+    return table, left_out
 
-    def position(i: int) -> np.ndarray:
-        if free is None or i <= free:
-            return offsets + i
-        return offsets + lengths - (n_parts - i)
 
-    rows = np.flatnonzero(ok)
-    columns: dict[str, pa.Array] = {}
-    for i, part in enumerate(template):
-        values = pc.take(flat, pa.array(position(i)[rows]))
+def _odd_key_rows(keys: list[bytes], lines: bytes) -> list[int]:
+    """Rows the CSV path cannot take: keys holding a newline or bytes that are not UTF-8."""
+    if lines.count(b"\n") == len(keys) - 1 and (lines.isascii() or _is_utf8(lines)):
+        return []
+    return [i for i, k in enumerate(keys) if b"\n" in k or not (k.isascii() or _is_utf8(k))]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _split_keys(
+    kind: RecordKind, keys: list[bytes], problems: _Problems
+) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]]:
+    """Every key field as an Arrow column; returns (row of each parsed key, columns).
+
+    Regular keys go through Arrow's CSV reader; the rest (a path holding '|', a newline,
+    bytes that are not UTF-8, a malformed key) through :func:`parse_key`, key by key.
+    """
+    lines = b"\n".join(keys)
+    odd = _odd_key_rows(keys, lines)
+    regular_rows = np.arange(len(keys), dtype=np.int64)
+    if odd:
+        regular_rows = np.delete(regular_rows, odd)
+        lines = b"\n".join(keys[i] for i in regular_rows)
+    if len(regular_rows):
+        table, left_out = _csv_fields(kind, lines)
+    else:
+        names = [f"part{i}" for i in range(len(kind.parts))]
+        table, left_out = pa.table({n: pa.array([], pa.string()) for n in names}), set()
+    if left_out:
+        is_left_out = np.fromiter((keys[i] in left_out for i in regular_rows), bool)
+        odd = [*odd, *regular_rows[is_left_out].tolist()]
+        regular_rows = regular_rows[~is_left_out]
+    ok = np.ones(table.num_rows, dtype=bool)
+    columns: dict[str, Any] = {}
+    for part, column in zip(kind.parts, table.columns, strict=True):
         if part.literal:
-            matches = (
-                pc.starts_with(values, part.literal)
+            same = (
+                pc.starts_with(column, part.literal)
                 if part.is_field
-                else pc.equal(values, part.literal)
+                else pc.equal(column, part.literal)
             )
-            bad = ~matches.to_numpy(zero_copy_only=False)
-            if bad.any():
-                if i == n_parts - 1:
-                    found = np.asarray(values.to_pylist(), dtype=object)[bad]
-                    reasons[rows[bad]] = [
-                        f"schema version {v!r}, expected {part.literal!r}" for v in found
-                    ]
-                else:
-                    reasons[rows[bad]] = f"malformed key: expected {part.literal!r} at part {i}"
+            ok &= same.to_numpy(zero_copy_only=False)
         if part.is_field:
-            if part.literal:
-                values = pc.utf8_slice_codeunits(values, len(part.literal))
-            columns[part.field] = values
-    if free is not None:
-        long_rows = np.flatnonzero(lengths[rows] > n_parts)
-        if len(long_rows):
-            # Only keys whose free field holds '|' take this Python path.
-            right = n_parts - free - 1
-            joined = []
-            for r in rows[long_rows]:
-                pieces = keys[int(r)].as_py().split("|")
-                joined.append("|".join(pieces[free : len(pieces) - right]))
-            mask = np.zeros(len(rows), dtype=bool)
-            mask[long_rows] = True
-            columns[kind.free_field] = pc.replace_with_mask(
-                columns[kind.free_field], pa.array(mask), pa.array(joined, type=pa.string())
+            columns[part.field] = (
+                pc.utf8_slice_codeunits(column, len(part.literal)) if part.literal else column
             )
-    bad_rows = np.flatnonzero(reasons != None)  # noqa: E711 (element-wise comparison)
-    if len(bad_rows):
-        problems.add(
-            pc.take(keys, pa.array(bad_rows)).to_pylist(), list(reasons[bad_rows]), None, kept=False
+    odd = [*odd, *regular_rows[~ok].tolist()]
+    odd_fields: dict[str, list[str]] = {name: [] for name in kind.key_fields}
+    parsed_odd, bad_keys, bad_reasons = [], [], []
+    for row in odd:
+        text = key_text(keys[row])
+        fields, reason = parse_key(kind, text)
+        if fields is None:
+            bad_keys.append(text)
+            bad_reasons.append(reason)
+            continue
+        parsed_odd.append(row)
+        for name in kind.key_fields:
+            odd_fields[name].append(fields[name])
+    problems.add(bad_keys, bad_reasons, None, kept=False)
+    ok_mask = pa.array(ok)
+    merged = {
+        name: pa.chunked_array(
+            [*column.filter(ok_mask).chunks, pa.array(odd_fields[name], type=pa.string())],
+            type=pa.string(),
         )
-    keep_in_rows = reasons[rows] == None  # noqa: E711
-    columns = {name: col.filter(pa.array(keep_in_rows)) for name, col in columns.items()}
-    return rows[keep_in_rows], columns
+        for name, column in columns.items()
+    }
+    rows = np.concatenate([regular_rows[ok], np.asarray(parsed_odd, dtype=np.int64)])
+    return rows.astype(np.int64), merged
 
 
 def _typed_key_columns(
-    kind: RecordKind, columns: dict[str, pa.Array], keys: list[str], problems: _Problems
+    kind: RecordKind, columns: dict[str, pa.ChunkedArray], key_of: KeyLookup, problems: _Problems
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Convert key fields to their types; rows whose fields do not convert are skipped."""
-    n = len(keys)
+    n = len(next(iter(columns.values())))
     good = np.ones(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
     typed: dict[str, Any] = {}
@@ -239,7 +302,7 @@ def _typed_key_columns(
             typed[name] = col
     bad = np.flatnonzero(~good)
     if len(bad):
-        problems.add([keys[i] for i in bad], list(reasons[bad]), None, kept=False)
+        problems.add([key_of(i) for i in bad], list(reasons[bad]), None, kept=False)
     return good, typed
 
 
@@ -259,7 +322,7 @@ def _json_list_text(texts: list[str | None]) -> list[str | None]:
 
 
 def _read_values(
-    schema: pa.Schema, values: list[bytes], keys: list[str], problems: _Problems
+    schema: pa.Schema, values: list[bytes], key_of: KeyLookup, problems: _Problems
 ) -> pa.Table:
     """Values as one Arrow table aligned with ``values``; bad values give null rows."""
     if len(schema) == 0:
@@ -280,7 +343,7 @@ def _read_values(
                 table = None  # an empty value: rows would not line up
         if table is None:
             table, bad = _read_values_slowly(
-                schema, block, keys[start : start + len(block)], problems
+                schema, block, lambda i, start=start: key_of(start + i), problems
             )
             reported.extend(start + i for i in bad)
         tables.append(table.select(schema.names).cast(schema))
@@ -294,7 +357,7 @@ def _read_values(
     suspicious = np.flatnonzero(all_null)
     if len(suspicious):
         problems.add(
-            [keys[i] for i in suspicious],
+            [key_of(i) for i in suspicious],
             "value has none of the expected fields",
             [values[i] for i in suspicious],
             kept=True,
@@ -303,12 +366,12 @@ def _read_values(
 
 
 def _read_values_slowly(
-    schema: pa.Schema, block: list[bytes], keys: list[str], problems: _Problems
+    schema: pa.Schema, block: list[bytes], key_of: KeyLookup, problems: _Problems
 ) -> tuple[pa.Table, list[int]]:
     """The per-record path for a block that Arrow refused: find and report the bad values."""
     rows: list[dict[str, Any]] = []
     bad: list[int] = []
-    for position, (key, raw) in enumerate(zip(keys, block, strict=True)):
+    for position, raw in enumerate(block):
         reason = None
         try:
             document = json.loads(raw)
@@ -325,12 +388,12 @@ def _read_values_slowly(
                 reason = reason or f"value field {fld.name!r} has the wrong type"
         rows.append(row)
         if reason:
-            problems.add([key], reason, [raw], kept=True)
+            problems.add([key_of(position)], reason, [raw], kept=True)
             bad.append(position)
     return pa.Table.from_pylist(rows, schema=schema), bad
 
 
-def _decode_json_text(column: pd.Series, keys: list[str], problems: _Problems) -> pd.Series:
+def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: _Problems) -> pd.Series:
     """``custom_data`` is a JSON document encoded as a string; decode the non-null ones."""
     result = pd.Series(np.full(len(column), None, dtype=object), index=column.index)
     present = column.notna() & (column != "null")
@@ -341,7 +404,7 @@ def _decode_json_text(column: pd.Series, keys: list[str], problems: _Problems) -
             result.iat[position] = json.loads(text)
         except ValueError:
             result.iat[position] = text
-            bad_keys.append(keys[position])
+            bad_keys.append(key_of(position))
             bad_values.append(text)
     problems.add(bad_keys, "custom_data is not JSON (kept as text)", bad_values, kept=True)
     return result
@@ -366,37 +429,46 @@ def empty_frame(kind: str | RecordKind) -> pd.DataFrame:
 
 
 def parse(
-    kind: str | RecordKind, keys: Sequence[str], values: Sequence[bytes | str | None]
+    kind: str | RecordKind,
+    keys: Sequence[bytes | str],
+    values: Sequence[bytes | str | None],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Records of ``kind`` as a typed frame, plus the problems found (see module docs)."""
+    """Records of ``kind`` as a typed frame, plus the problems found (see module docs).
+
+    Rows come in no particular order (sorting a million rows costs more than most reports
+    need); ``frame.sort_values("datetime")`` where order matters.
+
+    ``keys`` and ``values`` as :func:`fetch_from_redis` returns them (bytes or text).
+    """
     kind = get_kind(kind)
     problems = _Problems()
     keys = list(keys)
-    present = np.array([v is not None for v in values], dtype=bool)
-    missing = np.flatnonzero(~present)
-    if len(missing):
-        problems.add([keys[i] for i in missing], MISSING_VALUE, None, kept=False)
-    keys = [keys[i] for i in np.flatnonzero(present)] if len(missing) else keys
-    values = [v for v in values if v is not None] if len(missing) else list(values)
+    if not all(type(k) is bytes for k in keys):
+        keys = [encode_key(k) for k in keys]
+    values = list(values)
+    if len(values) != len(keys):
+        raise ValueError(f"{len(keys)} keys but {len(values)} values.")
+    if None in values:
+        missing = [i for i, v in enumerate(values) if v is None]
+        problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
+        present = [i for i, v in enumerate(values) if v is not None]
+        keys = [keys[i] for i in present]
+        values = [values[i] for i in present]
 
-    key_text = _text_array(keys)
-    rows, columns = _split_keys(kind, key_text, problems)
-    kept_keys = (
-        pc.take(key_text, pa.array(rows)).to_pylist()
-        if len(rows) != len(keys)
-        else (key_text.to_pylist())
-    )
-    good, typed = _typed_key_columns(kind, columns, kept_keys, problems)
+    rows, columns = _split_keys(kind, keys, problems)
+    good, typed = _typed_key_columns(kind, columns, lambda i: key_text(keys[rows[i]]), problems)
     rows = rows[good]
-    kept_keys = (
-        [k for k, g in zip(kept_keys, good, strict=True) if g] if not good.all() else kept_keys
-    )
     good_mask = pa.array(good)
-    raw_values = [values[i] for i in rows]
-    raw_values = [
-        v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v for v in raw_values
-    ]
-    value_table = _read_values(kind.value_schema, raw_values, kept_keys, problems)
+
+    def key_of(position: int) -> str:
+        return key_text(keys[rows[position]])
+
+    in_order = values if np.array_equal(rows, np.arange(len(values))) else [values[i] for i in rows]
+    if not all(type(v) is bytes for v in in_order):
+        in_order = [
+            v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v for v in in_order
+        ]
+    value_table = _read_values(kind.value_schema, in_order, key_of, problems)
 
     data: dict[str, Any] = {}
     for name in kind.key_fields:
@@ -421,7 +493,7 @@ def parse(
         elif kind_of == "int":
             data[name] = pd.Series(column, dtype="int64")
         elif kind_of == "category":
-            data[name] = pd.Series(column.to_pandas(), dtype="category")
+            data[name] = column.dictionary_encode().to_pandas()
         elif kind_of == "json_list":
             data[name] = pd.Series(column, dtype="str")
         else:
@@ -439,9 +511,7 @@ def parse(
             data[name] = column.to_pandas()
     frame = pd.DataFrame({k: pd.Series(v).reset_index(drop=True) for k, v in data.items()})
     if "custom_data" in frame:
-        frame["custom_data"] = _decode_json_text(frame["custom_data"], kept_keys, problems)
-    if "datetime" in frame:
-        frame = frame.sort_values("datetime", kind="stable", ignore_index=True)
+        frame["custom_data"] = _decode_json_text(frame["custom_data"], key_of, problems)
     return frame, problems.frame()
 
 
@@ -502,10 +572,13 @@ def load(
     keys: list[str] = []
     values: list[Any] = []
     for pattern in info.patterns:
-        fetched = fetch_from_redis(pattern, redis_client, raw=True)
-        keys.extend(fetched.keys)
-        values.extend(fetched.values)
-        info.fetches.append(fetched.stats)
+        # fetch_from_redis(raw=True) without its final sort: a frame has no key order.
+        started = time.perf_counter()
+        found, stats = _list_keys(pattern, redis_client, decode=False, sort=False)
+        keys.extend(found)
+        values.extend(read_values(redis_client, found, stats))
+        stats.elapsed_seconds = time.perf_counter() - started
+        info.fetches.append(stats)
     info.keys_listed = len(keys)
     frame, problems = parse(record_kind, keys, values)
     in_window = frame["datetime"].between(window_start, window_end) if len(frame) else None
@@ -549,32 +622,37 @@ def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None
     ``options``; all of them, or those in ``[start, end]``."""
     fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
     problems = _Problems()
-    frame, key_problems = parse(
-        EVENTS, fetched.keys, [b"{}" if v is not None else None for v in fetched.values]
-    )
-    by_key = dict(zip(fetched.keys, fetched.values, strict=True))
-    names, options = [], []
-    keys_in_frame = [EVENTS.format_key({"datetimei": int(e)}) for e in frame["datetimei"]]
-    for key in keys_in_frame:
-        raw = by_key.get(key)
+    rows = []
+    # Events are few (a deploy or two a day): a plain loop reads them.
+    for key, raw in zip(fetched.keys, fetched.values, strict=True):
+        text = key_text(key)
+        fields, reason = parse_key(EVENTS, text)
+        if raw is None:
+            reason = MISSING_VALUE
+        if reason is None and not fields["datetimei"].isdigit():
+            reason = "malformed key: datetimei is not a whole number"
+        if reason is not None:
+            problems.add([text], reason, None, kept=False)
+            continue
         try:
-            document = json.loads(raw) if raw is not None else {}
+            document = json.loads(raw)
         except ValueError:
-            document = {}
-            problems.add([key], "value is not JSON", [raw], kept=True)
-        if not isinstance(document, dict):
-            document = {}
-            problems.add([key], "value is JSON but not an object", [raw], kept=True)
-        names.append(document.get("name"))
-        options.append(document.get("options") or {})
+            document = None
+            problems.add([text], "value is not JSON", [raw], kept=True)
+        if document is not None and not isinstance(document, dict):
+            problems.add([text], "value is JSON but not an object", [raw], kept=True)
+        document = document if isinstance(document, dict) else {}
+        rows.append((document.get("name"), int(fields["datetimei"]), document.get("options")))
+    epochs = np.array([row[1] for row in rows], dtype=np.int64)
     events = pd.DataFrame(
         {
-            "name": pd.Series(names, dtype="str"),
-            "datetime": frame["datetime"],
-            "datetimei": frame["datetimei"],
-            "options": pd.Series(options, dtype=object),
+            "name": pd.Series([row[0] for row in rows], dtype="str"),
+            "datetime": pd.to_datetime(epochs, unit="s", utc=True).astype(TIMESTAMP),
+            "datetimei": epochs,
+            "options": pd.Series([row[2] or {} for row in rows], dtype=object),
         }
     )
+    events = events.sort_values("datetime", ignore_index=True)
     if start is not None or end is not None:
         low = _timestamp(start) if start is not None else events["datetime"].min()
         high = _timestamp(end) if end is not None else events["datetime"].max()
@@ -586,6 +664,6 @@ def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None
         keys_listed=len(fetched.keys),
         records=len(events),
     )
-    info.problems = pd.concat([key_problems, problems.frame()], ignore_index=True)
+    info.problems = problems.frame()
     events.attrs["rp"] = info
     return events

@@ -83,6 +83,13 @@ class RecordKind:
         return tuple(part.field for part in self.parts if part.field is not None)
 
     @property
+    def free_index(self) -> int | None:
+        """Position of the free field's part, if the kind has one."""
+        if self.free_field is None:
+            return None
+        return next(i for i, part in enumerate(self.parts) if part.field == self.free_field)
+
+    @property
     def version(self) -> str:
         return self.parts[-1].literal
 
