@@ -1,19 +1,18 @@
 """``rp-toolkit``: a thin command line over the Python API.
 
-    rp-toolkit demo --out reports/                 embedded Redis + synthetic day, or $REDIS_URL
-    rp-toolkit seed --redis-url URL --hours 4      synthetic records where you point it
-    rp-toolkit export requests --out r.parquet     a loaded frame or a report, CSV or Parquet
+rp-toolkit demo --out reports/                 both notebooks on $REDIS_URL or a demo Redis
+rp-toolkit report --redis-url URL -p hours 8   the notebooks on your Redis, read-only
+rp-toolkit seed --redis-url URL --hours 4      synthetic records where you point it
+rp-toolkit export requests --out r.parquet     a loaded frame or a report, CSV or Parquet
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
@@ -54,28 +53,18 @@ def _apply_flags(args: argparse.Namespace) -> None:
     setup(**changes)
 
 
-@contextlib.contextmanager
-def redis_or_embedded(url: str | None, *, seed_hours: float, rps: float) -> Iterator[str]:
-    """``url`` as is (read-only use), or a throwaway server seeded with a synthetic day."""
-    if url:
-        yield url
-        return
-    from . import synth
-    from .server import temporary_redis
-
-    with temporary_redis() as embedded:
-        print(f"No Redis URL given: started a throwaway Redis at {embedded}", file=sys.stderr)
-        summary = synth.write(embedded, hours=seed_hours, rps=rps, seed=1)
-        print(f"Seeded it with {summary.total:,} synthetic records.", file=sys.stderr)
-        yield embedded
-
-
 def cmd_seed(args: argparse.Namespace) -> int:
     from . import synth
 
     kinds = tuple(args.kinds.split(",")) if args.kinds else synth.ALL_KINDS
-    summary = synth.write(args.redis_url, hours=args.hours, rps=args.rps, seed=args.seed,
-                          kinds=kinds, progress=settings.progress)
+    summary = synth.write(
+        args.redis_url,
+        hours=args.hours,
+        rps=args.rps,
+        seed=args.seed,
+        kinds=kinds,
+        progress=settings.progress,
+    )
     print(json.dumps({"redis": redact_url(args.redis_url), **summary.as_dict()}, default=str))
     return 0
 
@@ -94,8 +83,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from . import reports
     from .frames import load
 
-    frame = load(args.kind, args.redis_url, start=args.start, end=args.end,
-                 **_parse_filters(args.filter))
+    frame = load(
+        args.kind, args.redis_url, start=args.start, end=args.end, **_parse_filters(args.filter)
+    )
     result: Any = frame
     if args.report:
         report = getattr(reports, args.report, None)
@@ -108,30 +98,41 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from . import reports
-    from .frames import load, load_events
+def _notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """``-p name value`` pairs; values parsed as JSON where they are JSON (numbers, null)."""
+    parameters: dict[str, Any] = {}
+    for name, text in pairs:
+        try:
+            parameters[name] = json.loads(text)
+        except ValueError:
+            parameters[name] = text
+    return parameters
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with redis_or_embedded(args.redis_url, seed_hours=args.hours, rps=args.rps) as url:
-        frame = load("requests", url, start=None, end=None)
-        events = load_events(url)
-        tables = {
-            "requests_table": reports.requests(frame),
-            "throughput": reports.throughput(frame),
-            "response_time": reports.response_time(frame),
-            "crashes": reports.crashes(frame),
-            "slow": reports.slow(frame),
-            "annotations": reports.annotations(events),
-        }
-        for name, table in tables.items():
-            reports.export(table, out / f"{name}.csv")
-        summary = {"load": frame.attrs["rp"].summary(),
-                   "percentiles": reports.percentiles(frame)}
-        (out / "summary.json").write_text(json.dumps(summary, default=str, indent=2))
-    print(json.dumps(summary, default=str, indent=2))
-    print(f"Tables written to {out}/", file=sys.stderr)
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .notebooks import NOTEBOOKS, run_notebook
+
+    names = args.notebooks.split(",") if args.notebooks else list(NOTEBOOKS)
+    parameters = _notebook_parameters(args.parameter)
+    if "redis_url" in parameters:
+        raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
+    flags = {
+        name: getattr(args, name)
+        for name in ("use_scan", "scan_count", "scan_count_auto_tune")
+        if getattr(args, name, None) is not None
+    }
+    for name in names:
+        # The kernel is another process: the fetch flags travel as notebook parameters.
+        own = {**(flags if name == "request_performance" else {}), **parameters}
+        run = run_notebook(
+            name,
+            args.out,
+            parameters=own,
+            redis_url=args.redis_url,
+            show_code=args.show_code,
+            progress=settings.progress,
+        )
+        print(f"{name}: {run.html}")
     return 0
 
 
@@ -140,14 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rp_toolkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="the main job: analyse a Redis (or a demo one)")
-    demo.add_argument("--redis-url", default=settings.redis_url,
-                      help="Redis to analyse, read-only (default $REDIS_URL; none: embedded)")
-    demo.add_argument("--out", default="reports", help="output folder")
-    demo.add_argument("--hours", type=float, default=4.0, help="synthetic hours (embedded)")
-    demo.add_argument("--rps", type=float, default=20.0, help="synthetic requests/s (embedded)")
-    _add_flags(demo)
-    demo.set_defaults(func=cmd_demo)
+    for name, text in (
+        ("demo", "the main job: both notebooks on $REDIS_URL, or on a throwaway Redis"),
+        ("report", "run notebooks with papermill and export HTML (read-only on your Redis)"),
+    ):
+        report = commands.add_parser(name, help=text)
+        report.add_argument(
+            "--redis-url",
+            default=settings.redis_url,
+            help="Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)",
+        )
+        report.add_argument("--out", default="reports", help="output folder")
+        report.add_argument(
+            "-p",
+            "--parameter",
+            nargs=2,
+            action="append",
+            default=[],
+            metavar=("NAME", "VALUE"),
+            help="a notebook parameter (papermill -p)",
+        )
+        report.add_argument("--notebooks", default="", help="comma-separated (default: all)")
+        report.add_argument("--show-code", action="store_true", help="keep code in the HTML")
+        _add_flags(report)
+        report.set_defaults(func=cmd_report)
 
     seed = commands.add_parser("seed", help="write synthetic records in the gem's format")
     seed.add_argument("--redis-url", required=True, help="where to write (never deletes)")

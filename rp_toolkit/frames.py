@@ -42,6 +42,7 @@ JSON_BLOCK_ROWS = 65_536
 TIMESTAMP = "datetime64[ns, UTC]"
 PROBLEM_VALUE_CHARS = 200
 
+TRACE_COLUMNS = ["group", "duration", "sql", "message", "time"]
 KeyLookup = Callable[[int], str]
 """Key text of a record by its position, built only for the few records with problems."""
 
@@ -600,9 +601,8 @@ def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
     key = TRACE.format_key({"request_id": request_id})
     with translate_errors(redis_client, f"reading the trace of request {request_id!r}"):
         raw = redis_client.get(encode_key(key))
-    columns = ["group", "duration", "sql", "message", "time"]
     if raw is None:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=TRACE_COLUMNS)
     try:
         steps = json.loads(raw)
     except ValueError as error:
@@ -610,11 +610,24 @@ def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
     if not isinstance(steps, list):
         raise ValueError(f"The trace at {key!r} is not a JSON array of steps.")
     frame = pd.DataFrame([s for s in steps if isinstance(s, dict)])
-    for column in columns:
+    for column in TRACE_COLUMNS:
         if column not in frame:
             frame[column] = None
     frame["duration"] = pd.to_numeric(frame["duration"], errors="coerce")
     return frame
+
+
+def slowest_trace(
+    frame: pd.DataFrame, client: ClientLike = None, *, candidates: int = 50
+) -> tuple[str | None, pd.DataFrame]:
+    """The trace of the slowest request in ``frame`` that still has one (traces expire after
+    60 minutes): ``(request_id, steps)``, or ``(None, empty steps)``."""
+    slowest = frame.nlargest(candidates, "duration")["request_id"] if len(frame) else []
+    for request_id in slowest:
+        steps = load_trace(request_id, client)
+        if len(steps):
+            return request_id, steps
+    return None, pd.DataFrame(columns=TRACE_COLUMNS)
 
 
 def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ anchors the other parts at both ends of the key.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ class RecordKind:
         if self.free_field is not None and self.free_field not in self.key_fields:
             raise ValueError(f"{self.name}: free field {self.free_field!r} not in template")
 
-    @property
+    @functools.cached_property
     def key_fields(self) -> tuple[str, ...]:
         """Key fields in key order."""
         return tuple(part.field for part in self.parts if part.field is not None)

@@ -1,0 +1,163 @@
+"""Run the bundled notebooks with papermill and publish them as HTML with nbconvert.
+
+Credentials never enter a notebook: a Redis URL reaches the kernel through the ``REDIS_URL``
+environment variable, never as a papermill parameter (papermill writes parameters into the
+executed notebook), and notebooks print only :func:`rp_toolkit.redact_url` of it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .exceptions import RPToolkitError, SettingsError
+
+NOTEBOOKS = {
+    "request_performance": "request_performance.ipynb",
+    "scan_benchmark": "scan_benchmark.ipynb",
+}
+
+
+class NotebookFailedError(RPToolkitError):
+    """A notebook raised an error; the message names the cell and the error."""
+
+
+def notebooks_dir() -> Path:
+    """The ``notebooks/`` folder of this checkout."""
+    candidate = Path(__file__).resolve().parent.parent / "notebooks"
+    if not candidate.is_dir():
+        raise RPToolkitError(
+            f"No notebooks folder at {candidate}. Run rp-toolkit report from a clone of the "
+            "rp_toolkit repository (pip install -e .)."
+        )
+    return candidate
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    notebook: Path
+    html: Path
+
+
+def _clean_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    if "redis_url" in parameters and parameters["redis_url"] is not None:
+        raise SettingsError(
+            "Pass the Redis URL with redis_url= to run_notebook (or --redis-url), not as a "
+            "notebook parameter: parameters are written into the executed notebook."
+        )
+    return dict(parameters)
+
+
+def run_notebook(
+    name: str,
+    output_dir: str | Path,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
+    show_code: bool = False,
+    progress: bool = True,
+) -> NotebookRun:
+    """Execute notebook ``name`` into ``output_dir`` and export it as HTML.
+
+    ``output_dir`` also receives the tables the notebook writes (its ``output_dir``
+    parameter). Raises :class:`NotebookFailedError` with the failing cell's error.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    if name not in NOTEBOOKS:
+        raise SettingsError(f"Unknown notebook {name!r}; known: {', '.join(NOTEBOOKS)}.")
+    out = Path(output_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    source = notebooks_dir() / NOTEBOOKS[name]
+    executed = out / NOTEBOOKS[name]
+    params = {"output_dir": str(out / name), **_clean_parameters(parameters or {})}
+    saved = os.environ.get("REDIS_URL")
+    try:
+        if redis_url:
+            os.environ["REDIS_URL"] = redis_url  # the kernel inherits it; no notebook holds it
+        else:
+            os.environ.pop("REDIS_URL", None)
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(source.parent),
+        )
+    except papermill.PapermillExecutionError as error:
+        raise NotebookFailedError(
+            f"Notebook {name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. "
+            f"The executed notebook is at {executed}."
+        ) from None
+    finally:
+        if saved is None:
+            os.environ.pop("REDIS_URL", None)
+        else:
+            os.environ["REDIS_URL"] = saved
+    exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=not show_code)
+    body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
+    html = out / f"{name}.html"
+    html.write_text(body, encoding="utf-8")
+    return NotebookRun(name=name, notebook=executed, html=html)
+
+
+# --------------------------------------------------------------------------- parameters
+
+REQUEST_FILTERS = ("controller", "action", "format", "status", "method", "path")
+
+
+@dataclass
+class RequestParameters:
+    """Validated parameters of the request-performance notebook."""
+
+    redis_url: str | None
+    start: Any
+    end: Any
+    filters: dict[str, Any]
+
+
+def validate_request_parameters(
+    *,
+    redis_url: str | None,
+    hours: float | None,
+    start: Any = None,
+    end: Any = None,
+    scan_count: Any = 10,
+    kind: str = "requests",
+    **filters: Any,
+) -> RequestParameters:
+    """Check the notebook's parameters before anything runs; errors say what to change."""
+    import pandas as pd
+
+    from .connection import get_client, redact_url, translate_errors
+    from .kinds import get_kind
+    from .settings import settings, validate_scan_count
+
+    get_kind(kind)
+    validate_scan_count(scan_count)
+    unknown = set(filters) - set(REQUEST_FILTERS)
+    if unknown:
+        raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")
+    chosen = {name: value for name, value in filters.items() if value not in (None, "")}
+    end_ts = pd.Timestamp(end, tz="UTC") if end is not None else pd.Timestamp.now(tz="UTC")
+    if start is not None:
+        start_ts = pd.Timestamp(start, tz="UTC")
+    else:
+        if hours is None or float(hours) <= 0:
+            raise SettingsError(f"hours must be a positive number, got {hours!r}.")
+        start_ts = end_ts - pd.Timedelta(hours=float(hours))
+    if start_ts >= end_ts:
+        raise SettingsError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
+    url = redis_url or settings.redis_url
+    if url:
+        client = get_client(url)
+        with translate_errors(client, f"checking {redact_url(url)}"):
+            client.ping()
+    return RequestParameters(redis_url=url, start=start_ts, end=end_ts, filters=chosen)
