@@ -639,6 +639,7 @@ def _prepare(frame: pd.DataFrame, parquet: bool) -> pd.DataFrame:
     if out.index.name is not None or not isinstance(out.index, pd.RangeIndex):
         out = out.reset_index()
     out = out.copy()
+    out.attrs = {}  # load metadata (rp.LoadInfo) is not file content; Parquet would store it
     for column in out.columns:
         series = out[column]
         if series.dtype != object:

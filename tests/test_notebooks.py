@@ -1,0 +1,186 @@
+"""Notebooks and the CLI, end to end: papermill runs on a real Redis, tables equal the API's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import redis
+
+import rp_toolkit as rp
+from rp_toolkit import reports, synth
+from rp_toolkit.server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+END = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+PASSWORD = "n0t-in-any-output-7f3a"
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rp_toolkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_carry_no_outputs_and_a_parameters_cell(path: Path) -> None:
+    book = nbformat.read(path, as_version=4)
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert any("parameters" in cell.metadata.get("tags", []) for cell in code)
+
+
+@pytest.fixture(scope="module")
+def protected() -> tuple[str, RedisServer]:
+    """A password-protected server holding one synthetic hour ending at END."""
+    with RedisServer({"requirepass": PASSWORD}) as server:
+        url = f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0"
+        synth.write(url, hours=1, rps=2, seed=5, end=END, progress=False)
+        yield url, server
+
+
+def test_report_tables_equal_the_api_and_never_show_the_password(protected, tmp_path) -> None:
+    url, _ = protected
+    run = cli(
+        "report",
+        "--redis-url",
+        url,
+        "--out",
+        str(tmp_path),
+        "--notebooks",
+        "request_performance",
+        "-p",
+        "end",
+        END.isoformat(),
+        "-p",
+        "hours",
+        "1",
+        "--no-progress",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    executed = tmp_path / "request_performance.ipynb"
+    html = tmp_path / "request_performance.html"
+    book = nbformat.read(executed, as_version=4)
+    outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
+    # Every artifact and message is free of the password.
+    for text in (executed.read_text(), html.read_text(), run.stdout, run.stderr):
+        assert PASSWORD not in text
+    # The tables the notebook wrote equal what rp_toolkit computes directly.
+    tables = tmp_path / "request_performance"
+    df = rp.load("requests", url, start=pd.Timestamp(END) - pd.Timedelta(hours=1), end=END)
+    expected = reports.requests(df)
+    written = pd.read_csv(tables / "requests_table.csv")
+    assert written["group"].tolist() == expected["group"].tolist()
+    pd.testing.assert_series_equal(
+        written["duration_p95"],
+        expected["duration_p95"].reset_index(drop=True),
+        check_names=False,
+    )
+    cards = pd.read_csv(tables / "percentiles.csv").iloc[0].to_dict()
+    assert cards == pytest.approx(reports.percentiles(df))
+    throughput = pd.read_csv(tables / "throughput.csv")
+    direct = reports.throughput(df, now=END, duration=pd.Timedelta(hours=1))
+    assert throughput["count"].tolist() == direct["count"].tolist()
+
+
+def test_report_stops_at_bad_parameters_with_the_cells_error(protected, tmp_path) -> None:
+    url, _ = protected
+    run = cli(
+        "report",
+        "--redis-url",
+        url,
+        "--out",
+        str(tmp_path),
+        "--notebooks",
+        "request_performance",
+        "-p",
+        "scan_count",
+        "0",
+        "--no-progress",
+    )
+    assert run.returncode != 0
+    assert "scan_count must be at least 1" in run.stderr
+    assert PASSWORD not in run.stderr + run.stdout
+
+
+def test_report_refuses_a_url_as_notebook_parameter(tmp_path) -> None:
+    run = cli("report", "--out", str(tmp_path), "-p", "redis_url", "redis://x:1/0")
+    assert run.returncode == 2 and "--redis-url" in run.stderr
+
+
+def test_demo_without_a_url_runs_on_a_throwaway_redis(tmp_path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "REDIS_URL"}
+    run = cli(
+        "demo",
+        "--out",
+        str(tmp_path),
+        "--notebooks",
+        "request_performance",
+        "-p",
+        "hours",
+        "0.25",
+        "-p",
+        "synthetic_rps",
+        "2",
+        "--no-progress",
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "request_performance.html").stat().st_size > 10_000
+    summary = pd.read_csv(tmp_path / "request_performance" / "requests_table.csv")
+    assert summary["count"].sum() > 0
+
+
+def test_export_and_seed_commands(redis_url: str, tmp_path) -> None:
+    run = cli(
+        "seed",
+        "--redis-url",
+        redis_url,
+        "--hours",
+        "0.5",
+        "--rps",
+        "2",
+        "--seed",
+        "3",
+        "--kinds",
+        "requests",
+        "--no-progress",
+    )
+    assert run.returncode == 0, run.stderr
+    written = json.loads(run.stdout)
+    assert written["counts"]["requests"] == redis.Redis.from_url(redis_url).dbsize() == 3600
+    out = tmp_path / "table.parquet"
+    run = cli(
+        "export",
+        "requests",
+        "--redis-url",
+        redis_url,
+        "--report",
+        "requests",
+        "--out",
+        str(out),
+        "--use-scan",
+        "--no-progress",
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["method"] == "SCAN"
+    direct = reports.requests(rp.load("requests", redis_url))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out).reset_index(drop=True),
+        direct.reset_index(drop=True),
+        check_dtype=False,
+        check_categorical=False,
+    )
