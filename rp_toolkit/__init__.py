@@ -4,7 +4,7 @@ Safe key discovery (KEYS or SCAN behind the gem's flags), chunked value reads, t
 frames, the dashboard's reports, notebooks and benchmarks.
 """
 
-from . import kinds
+from . import bench, frames, kinds, notebooks, plots, reports, server, synth
 from .connection import get_client, redact_url
 from .exceptions import (
     KeysCommandUnavailableError,
@@ -23,7 +23,7 @@ from .fetching import (
     fetch_from_redis,
     fetch_keys,
 )
-from .frames import LoadInfo, load, load_events, load_trace, parse
+from .frames import LoadInfo, load, load_events, load_trace, parse, slowest_trace
 from .server import temporary_redis
 from .settings import settings, setup, validate_scan_count
 
@@ -31,11 +31,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LoadInfo",
+    "bench",
+    "frames",
     "kinds",
+    "notebooks",
+    "plots",
+    "reports",
+    "server",
+    "synth",
     "load",
     "load_events",
     "load_trace",
     "parse",
+    "slowest_trace",
     "FetchResult",
     "FetchStats",
     "KeysCommandUnavailableError",

@@ -136,6 +136,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .docs import render_guide
+
+    guide = Path(args.guide)
+    text = render_guide(guide, Path(args.results), None if args.check else Path(args.images))
+    if args.check:
+        if text != guide.read_text(encoding="utf-8"):
+            print(f"{guide} is out of date: run rp-toolkit docs", file=sys.stderr)
+            return 1
+        print(f"{guide} is current.")
+        return 0
+    guide.write_text(text, encoding="utf-8")
+    print(f"Rewrote the generated blocks of {guide} and the plots in {args.images}/.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rp-toolkit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"rp_toolkit {__version__}")
@@ -185,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="file ending in .csv or .parquet")
     _add_flags(export)
     export.set_defaults(func=cmd_export)
+
+    from .bench import add_cli
+
+    add_cli(commands)
+
+    docs = commands.add_parser("docs", help="regenerate the SCAN guide's figures from results")
+    docs.add_argument("--guide", default="docs/SCAN_MIGRATION.md")
+    docs.add_argument("--results", default="docs/bench", help="bench.json or its folder")
+    docs.add_argument("--images", default="docs/images")
+    docs.add_argument("--check", action="store_true", help="only check the guide is current")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

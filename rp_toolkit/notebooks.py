@@ -161,3 +161,36 @@ def validate_request_parameters(
         with translate_errors(client, f"checking {redact_url(url)}"):
             client.ping()
     return RequestParameters(redis_url=url, start=start_ts, end=end_ts, filters=chosen)
+
+
+def validate_benchmark_parameters(
+    *,
+    sizes: Any,
+    counts: Any,
+    repeats: int,
+    noise: float,
+    queries: Any,
+    use_redis_url: bool,
+    allow_existing_server: bool,
+) -> str | None:
+    """Check the benchmark notebook's parameters; returns the Redis URL to use (None: a
+    throwaway server). An existing server ($REDIS_URL) needs both flags."""
+    from .bench import _validate
+    from .connection import get_client, redact_url, translate_errors
+    from .settings import settings
+
+    _validate(sizes, counts, queries, repeats, noise)
+    if not use_redis_url:
+        return None
+    url = settings.redis_url
+    if not url:
+        raise SettingsError("use_redis_url is set but REDIS_URL is empty (pass --redis-url).")
+    if not allow_existing_server:
+        raise SettingsError(
+            f"Refusing to benchmark the existing Redis at {redact_url(url)}: the benchmark "
+            "writes keys and runs KEYS there. Set allow_existing_server=True if you mean it."
+        )
+    client = get_client(url)
+    with translate_errors(client, f"checking {redact_url(url)}"):
+        client.ping()
+    return url

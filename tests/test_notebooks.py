@@ -184,3 +184,56 @@ def test_export_and_seed_commands(redis_url: str, tmp_path) -> None:
         check_dtype=False,
         check_categorical=False,
     )
+
+
+def test_scan_benchmark_notebook_measures_and_plots(tmp_path) -> None:
+    run = cli(
+        "report",
+        "--out",
+        str(tmp_path),
+        "--notebooks",
+        "scan_benchmark",
+        "-p",
+        "sizes",
+        "[200, 2000]",
+        "-p",
+        "repeats",
+        "1",
+        "-p",
+        "counts",
+        '[10, "auto"]',
+        "--no-progress",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    book = nbformat.read(tmp_path / "scan_benchmark.ipynb", as_version=4)
+    outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 4
+    results = rp.bench.load_results(tmp_path / "scan_benchmark" / "bench.json")
+    table = pd.read_csv(tmp_path / "scan_benchmark" / "bench.csv")
+    assert len(table) == len(results)
+    scan = results[results["method"] == "SCAN"]
+    assert set(zip(scan["size"], scan["count"].astype(str), strict=True)) == {
+        (size, count) for size in (200, 2000) for count in ("10", "auto")
+    }
+    # the markdown table the notebook prints is the one bench.to_markdown gives for its results
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert rp.bench.to_markdown(results).splitlines()[0] in printed
+
+
+def test_benchmark_notebook_refuses_an_existing_server_unless_allowed(redis_url, tmp_path):
+    run = cli(
+        "report",
+        "--redis-url",
+        redis_url,
+        "--out",
+        str(tmp_path),
+        "--notebooks",
+        "scan_benchmark",
+        "-p",
+        "use_redis_url",
+        "true",
+        "--no-progress",
+    )
+    assert run.returncode != 0 and "Refusing to benchmark" in run.stderr
+    assert redis.Redis.from_url(redis_url).dbsize() == 0

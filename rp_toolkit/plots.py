@@ -1,0 +1,258 @@
+"""Figures for notebooks and docs.
+
+Every function takes a results frame, returns a :class:`matplotlib.figure.Figure` and uses
+the object-oriented API only (no ``pyplot``, no ``show``), so it works under Agg, in
+notebooks (display the returned figure) and in scripts (``fig.savefig("x.png")``). Each
+function is self-contained.
+
+Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
+``overhead_vs_size``, ``overhead_vs_count``, ``blocking``, ``scan_calls_vs_count``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
+
+
+def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
+    """SCAN time / KEYS time against the number of records: one line per COUNT (ascending).
+
+    The dashed line at 1.0 is KEYS itself. Lines: one per COUNT, then the KEYS line.
+    """
+    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
+    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+    axes = figure.subplots()
+    counts = sorted(set(rows["count"].astype(str)), key=lambda c: (c == "auto", len(c), c))
+    for count in counts:
+        line = rows[rows["count"].astype(str) == count].sort_values("size")
+        label = "SCAN auto-tune" if count == "auto" else f"SCAN COUNT {count}"
+        axes.plot(line["size"], line["overhead"], marker="o", label=label)
+    axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("records in the keyspace")
+    axes.set_ylabel("wall time / KEYS wall time")
+    axes.yaxis.set_major_formatter(LogFormatter())  # 2, 3, ... rather than 2×10⁰
+    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
+    axes.set_title(f"SCAN overhead over KEYS by keyspace size ({query} query)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def overhead_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
+    """SCAN time / KEYS time against the COUNT hint: one line per keyspace size.
+
+    COUNT values are categories, ascending, ``auto`` last; the dashed line
+    at 1.0 is KEYS. Lines: one per size, then the KEYS line.
+    """
+    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
+    counts = sorted(set(rows["count"].astype(str)), key=lambda c: (c == "auto", len(c), c))
+    position = {count: index for index, count in enumerate(counts)}
+    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+    axes = figure.subplots()
+    for size in sorted(rows["size"].unique()):
+        line = rows[rows["size"] == size]
+        points = sorted(zip(line["count"].astype(str).map(position), line["overhead"], strict=True))
+        axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
+    axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
+    axes.set_xticks(range(len(counts)), counts)
+    axes.set_yscale("log")
+    axes.set_xlabel("SCAN COUNT hint")
+    axes.set_ylabel("wall time / KEYS wall time")
+    axes.yaxis.set_major_formatter(LogFormatter())  # 2, 3, ... rather than 2×10⁰
+    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
+    axes.set_title(f"SCAN overhead over KEYS by COUNT ({query} query)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def blocking(results: pd.DataFrame, query: str = "day", count: str = "auto") -> Figure:
+    """How long another client waited for a PING while the keys were listed.
+
+    Lines: KEYS max, KEYS p99, SCAN (``count``) max, SCAN p99, then the idle probe's p99
+    (no fetch running) as a dashed reference. Log scales.
+    """
+    rows = results[results["query"] == query]
+    keys = rows[rows["method"] == "KEYS"].sort_values("size")
+    scan = rows[(rows["method"] == "SCAN") & (rows["count"].astype(str) == str(count))]
+    scan = scan.sort_values("size")
+    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+    axes = figure.subplots()
+    scan_label = "SCAN auto-tune" if str(count) == "auto" else f"SCAN COUNT {count}"
+    for frame, label, colour in ((keys, "KEYS", "tab:red"), (scan, scan_label, "tab:blue")):
+        axes.plot(
+            frame["size"], frame["probe_max_ms"], marker="o", color=colour, label=f"{label}: max"
+        )
+        axes.plot(
+            frame["size"],
+            frame["probe_p99_ms"],
+            marker=".",
+            linestyle=":",
+            color=colour,
+            label=f"{label}: p99",
+        )
+    idle = rows.drop_duplicates("size").sort_values("size")
+    axes.plot(
+        idle["size"],
+        idle["probe_idle_p99_ms"],
+        linestyle="--",
+        color="grey",
+        label="idle server: p99",
+    )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("records in the keyspace")
+    axes.set_ylabel("another client's PING round trip (ms)")
+    axes.set_title(f"Blocking: other clients' latency during the fetch ({query} query)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def scan_calls_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
+    """SCAN round trips per fetch against the COUNT hint: one line per keyspace size.
+
+    COUNT values are categories, ascending, ``auto`` last. Log y.
+    """
+    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
+    counts = sorted(set(rows["count"].astype(str)), key=lambda c: (c == "auto", len(c), c))
+    position = {count: index for index, count in enumerate(counts)}
+    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+    axes = figure.subplots()
+    for size in sorted(rows["size"].unique()):
+        line = rows[rows["size"] == size]
+        points = sorted(
+            zip(line["count"].astype(str).map(position), line["scan_calls"], strict=True)
+        )
+        axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
+    axes.set_xticks(range(len(counts)), counts)
+    axes.set_yscale("log")
+    axes.set_xlabel("SCAN COUNT hint")
+    axes.set_ylabel("SCAN calls per fetch")
+    axes.set_title(f"SCAN round trips by COUNT ({query} query)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
+# --------------------------------------------------------------------------- requests
+# Request-performance figures take what rp_toolkit.reports returns.
+
+
+def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
+    """Vertical markers (deploys and the like) on a time axis."""
+    if annotations is None or len(annotations) == 0:
+        return
+    for number, (when, name) in enumerate(
+        zip(annotations["datetime"], annotations["name"], strict=True)
+    ):
+        axes.axvline(
+            when,
+            color="tab:red",
+            linestyle=":",
+            linewidth=1.2,
+            label="deploy / event" if number == 0 else None,
+        )
+        axes.annotate(
+            str(name),
+            (when, 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize="x-small",
+            color="tab:red",
+        )
+
+
+def time_series(
+    series: pd.DataFrame | pd.Series,
+    *,
+    title: str,
+    ylabel: str,
+    annotations: pd.DataFrame | None = None,
+) -> Figure:
+    """A per-minute series (``reports.throughput`` / ``response_time``) with event markers."""
+    frame = series.to_frame() if isinstance(series, pd.Series) else series
+    figure = Figure(figsize=(9, 3.5), layout="constrained")
+    axes = figure.subplots()
+    for column in frame.columns:
+        axes.plot(frame.index, frame[column], linewidth=1.2, label=str(column))
+    _mark_annotations(axes, annotations)
+    axes.set_title(title)
+    axes.set_xlabel("minute (UTC)")
+    axes.set_ylabel(ylabel)
+    axes.grid(True, alpha=0.3)
+    if annotations is not None and len(annotations):
+        axes.legend(fontsize="small", loc="upper left")
+    return figure
+
+
+def throughput(series: pd.DataFrame, annotations: pd.DataFrame | None = None) -> Figure:
+    """Requests per minute, as the dashboard's throughput chart."""
+    return time_series(
+        series, title="Throughput", ylabel="requests per minute", annotations=annotations
+    )
+
+
+def response_time(series: pd.DataFrame, annotations: pd.DataFrame | None = None) -> Figure:
+    """Mean duration per minute, as the dashboard's response-time chart."""
+    return time_series(
+        series, title="Response time (mean per minute)", ylabel="ms", annotations=annotations
+    )
+
+
+def top_endpoints(table: pd.DataFrame, *, by: str = "count", n: int = 10) -> Figure:
+    """The ``n`` endpoints of ``reports.requests`` with the highest ``by`` as bars."""
+    top = table.nlargest(n, by).iloc[::-1]
+    figure = Figure(figsize=(8, 0.35 * max(len(top), 3) + 1), layout="constrained")
+    axes = figure.subplots()
+    axes.barh(top["group"].astype(str), top[by])
+    axes.set_xlabel(by)
+    axes.set_title(f"Top {len(top)} endpoints by {by}")
+    axes.grid(True, axis="x", alpha=0.3)
+    return figure
+
+
+def resources(
+    samples: pd.DataFrame, fields: tuple[str, ...] = ("cpu_one_min", "memory", "disk_available")
+) -> Figure:
+    """``reports.resources``: one panel per field, one line per server / context / role."""
+    present = [field for field in fields if field in samples]
+    figure = Figure(figsize=(9, 2.6 * max(len(present), 1)), layout="constrained")
+    axes_list = figure.subplots(max(len(present), 1), 1, sharex=True, squeeze=False)[:, 0]
+    keys = ["server", "context", "role"]
+    for axes, field in zip(axes_list, present, strict=False):
+        for labels, group in samples.groupby(keys, observed=True, sort=True):
+            axes.plot(
+                group["minute"], group[field], linewidth=1, label=" / ".join(map(str, labels))
+            )
+        axes.set_ylabel(field)
+        axes.grid(True, alpha=0.3)
+    if present:
+        axes_list[0].legend(fontsize="x-small", loc="upper left")
+        axes_list[0].set_title("Resources per server / context / role")
+        axes_list[-1].set_xlabel("minute (UTC)")
+    return figure
+
+
+def trace(steps: pd.DataFrame, *, title: str = "Trace") -> Figure:
+    """A request's trace steps (``rp.load_trace``): SQL and view steps, longest first."""
+    figure = Figure(figsize=(9, 0.3 * max(len(steps), 3) + 1), layout="constrained")
+    axes = figure.subplots()
+    if len(steps):
+        labels = [
+            str(s if isinstance(s, str) else m)[:70]
+            for s, m in zip(steps["sql"], steps["message"], strict=True)
+        ]
+        colours = ["tab:blue" if g == "db" else "tab:orange" for g in steps["group"]]
+        axes.barh(range(len(steps)), steps["duration"].fillna(0), color=colours)
+        axes.set_yticks(range(len(steps)), labels, fontsize="x-small")
+        axes.invert_yaxis()
+    axes.set_xlabel("ms (blue: db, orange: view)")
+    axes.set_title(title)
+    return figure
