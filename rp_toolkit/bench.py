@@ -145,6 +145,7 @@ logger = logging.getLogger("rp_toolkit")
 DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 DEFAULT_COUNTS: tuple[int | str, ...] = (10, 100, 1000, 10_000, "auto")
 QUERIES = ("day", "controller", "request_id")
+GEM_RUBY_READ_1M_S = 41.6  # KEYS + one MGET + per-record split and JSON.parse, 1M records
 CELL_BUDGET_S = 30.0
 SLOWLOG_THRESHOLD_US = 1000
 SLOWLOG_MAX_LEN = 10_000
@@ -1271,7 +1272,37 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
     bench.add_argument("--slowlog-threshold-us", type=int, default=SLOWLOG_THRESHOLD_US)
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(func=cmd_bench)
+
+    speed = subparsers.add_parser(
+        "load-speed", help="rp.load against the raw transfer (and the gem's read path)"
+    )
+    speed.add_argument("--records", type=int, default=1_000_000)
+    speed.add_argument("--repeats", type=int, default=3)
+    speed.add_argument("--no-gem-path", action="store_true", help="skip the slow gem emulation")
+    speed.add_argument("--out", default=None, help="folder for load_speed.csv / .json")
+    speed.add_argument("--no-progress", action="store_true")
+    speed.set_defaults(func=cmd_load_speed)
     return bench
+
+
+def cmd_load_speed(args: argparse.Namespace) -> int:
+    frame = load_speed(
+        args.records,
+        repeats=args.repeats,
+        gem_path=not args.no_gem_path,
+        progress=not args.no_progress,
+    )
+    summary = load_speed_summary(frame)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out / "load_speed.csv", index=False)
+        (out / "load_speed.json").write_text(
+            json.dumps({"environment": frame.attrs["environment"], "summary": summary}, indent=1)
+            + "\n"
+        )
+    print(json.dumps(summary, indent=1))
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -1297,3 +1328,142 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(table)
     print(f"Results written to {out}/bench.csv and {out}/bench.json", file=sys.stderr)
     return 0
+
+
+# --------------------------------------------------------------------------- load speed
+
+
+def _gem_read_path(client: redis.Redis, pattern: str) -> int:
+    """The gem's read path, done in Python: KEYS, ONE MGET, then split and JSON-parse each
+    record one by one (what the gem's Ruby does per record)."""
+    from .frames import parse_key
+
+    keys = client.keys(pattern)
+    values = client.mget(keys) if keys else []
+    parsed = 0
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            continue
+        fields, _ = parse_key(REQUESTS, key.decode("utf-8", "backslashreplace"))
+        document = json.loads(value)
+        parsed += fields is not None and isinstance(document, dict)
+    return parsed
+
+
+def load_speed(
+    records: int = 1_000_000,
+    *,
+    repeats: int = 3,
+    seed: int = 1,
+    gem_path: bool = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """``rp.load`` against the raw transfer it stands on, on a throwaway server.
+
+    Writes ``records`` synthetic request records for one UTC day, then per repeat times: the
+    bare transfer (SCAN with auto-tuned COUNT plus chunked pipelined MGETs, no sorting, no
+    parsing), ``fetch_from_redis(raw=True)`` (the same plus de-duplication and sorting),
+    ``rp.load`` (the same fetch plus parsing into a typed frame) and, with ``gem_path``, the
+    gem's read path done in Python (KEYS, one MGET, per-record split and JSON parse). Returns
+    one row per repeat and method, with the peak memory of this process in the attrs.
+    """
+    from .fetching import FetchStats, read_values, scan_batches
+    from .frames import load
+
+    end = datetime.combine(date.today(), datetime.min.time(), tzinfo=timezone.utc) + timedelta(
+        hours=23, minutes=59
+    )
+    pattern = REQUESTS.pattern(day=end.date())
+    rows: list[dict[str, Any]] = []
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        written = 0
+        for batch in synth.iter_request_records(records, seed=seed, end=end, hours=23.9):
+            written += synth.write_records(client, batch.keys, batch.values)
+        methods: dict[str, Callable[[], int]] = {
+            "bare_transfer": lambda: len(
+                read_values(
+                    client,
+                    [
+                        k
+                        for b in scan_batches(
+                            client, pattern.encode(), 1000, FetchStats("SCAN", pattern, "")
+                        )
+                        for k in b
+                    ],
+                    FetchStats("SCAN", pattern, ""),
+                )
+            ),
+            "fetch_from_redis_raw": lambda: len(fetch_from_redis(pattern, client, raw=True).keys),
+            "rp_load": lambda: len(
+                load("requests", client, start=end - timedelta(days=1), end=end)
+            ),
+        }
+        if gem_path:
+            methods["gem_read_path_python"] = lambda: _gem_read_path(client, pattern)
+        with setup(use_scan=True, scan_count_auto_tune=True, progress=False):
+            bar = tqdm(total=repeats * len(methods), disable=not progress, desc="load speed")
+            for repeat in range(repeats):
+                for method, call in methods.items():
+                    gc.collect()
+                    started = time.perf_counter()
+                    found = call()
+                    seconds = time.perf_counter() - started
+                    rows.append(
+                        {
+                            "records": written,
+                            "repeat": repeat,
+                            "method": method,
+                            "seconds": seconds,
+                            "found": found,
+                        }
+                    )
+                    bar.update()
+            bar.close()
+        frame = pd.DataFrame(rows)
+        frame.attrs["load_peak_rss_bytes"] = _load_peak_rss(server.url, end)
+    frame.attrs["environment"] = {
+        "records": written,
+        "cpu_count": os.cpu_count(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return frame
+
+
+def _load_peak_rss(url: str, end: datetime) -> int:
+    """Peak memory of a fresh process that does one ``rp.load`` of the day (bytes)."""
+    script = (
+        "import resource, sys, datetime as d\n"
+        "import rp_toolkit as rp\n"
+        "rp.setup(use_scan=True, progress=False)\n"
+        "end = d.datetime.fromisoformat(sys.argv[2])\n"
+        "df = rp.load('requests', sys.argv[1], start=end - d.timedelta(days=1), end=end)\n"
+        "print(len(df), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, url, end.isoformat()],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak = int(done.stdout.split()[1])
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def load_speed_summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """Median seconds per method and the ratios the docs quote."""
+    medians = frame.groupby("method")["seconds"].median()
+    summary: dict[str, Any] = {f"{m}_s": round(float(s), 3) for m, s in medians.items()}
+    summary["load_over_bare_transfer"] = round(medians["rp_load"] / medians["bare_transfer"], 3)
+    summary["load_over_fetch_raw"] = round(medians["rp_load"] / medians["fetch_from_redis_raw"], 3)
+    if "gem_read_path_python" in medians:
+        summary["gem_python_over_load"] = round(
+            medians["gem_read_path_python"] / medians["rp_load"], 2
+        )
+    if int(frame["records"].iloc[0]) == 1_000_000:
+        # The gem's own read path in Ruby on a 2-core machine, as reported in issue 3.
+        summary["gem_ruby_reference_s"] = GEM_RUBY_READ_1M_S
+        summary["gem_ruby_reference_over_load"] = round(GEM_RUBY_READ_1M_S / medians["rp_load"], 1)
+    summary["load_peak_rss_gib"] = round(frame.attrs.get("load_peak_rss_bytes", 0) / 2**30, 2)
+    summary["records"] = int(frame["records"].iloc[0])
+    return summary

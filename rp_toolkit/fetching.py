@@ -255,9 +255,12 @@ def read_values(
     per_trip = chunk * settings.pipeline_depth
     values: list[bytes | None] = []
     started = time.perf_counter()
+    all_bytes = not (set(map(type, keys)) - {bytes})  # raw keys need no encoding
     with translate_errors(client, "reading values"), _progress(len(keys), "MGET", "values") as bar:
         for trip_start in range(0, len(keys), per_trip):
-            trip = [encode_key(k) for k in keys[trip_start : trip_start + per_trip]]
+            trip = keys[trip_start : trip_start + per_trip]
+            if not all_bytes:
+                trip = [encode_key(k) for k in trip]
 
             def send(trip: list[bytes] = trip) -> list[list[bytes | None]]:
                 pipe = client.pipeline(transaction=False)

@@ -177,6 +177,8 @@ def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes]]:
     """
     names = [f"part{i}" for i in range(len(kind.parts))]
     left_out: set[bytes] = set()
+    if not lines:
+        return pa.table({name: pa.array([], pa.string()) for name in names}), left_out
 
     def leave_out(row: pa_csv.InvalidRow) -> str:
         left_out.add(row.text.encode("utf-8"))
@@ -192,16 +194,37 @@ def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes]]:
             column_types=dict.fromkeys(names, pa.string()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
+            check_utf8=False,  # checked once per column by _valid_text, much faster
         ),
     )
     return table, left_out
 
 
-def _odd_key_rows(keys: list[bytes], lines: bytes) -> list[int]:
-    """Rows the CSV path cannot take: keys holding a newline or bytes that are not UTF-8."""
-    if lines.count(b"\n") == len(keys) - 1 and (lines.isascii() or _is_utf8(lines)):
+def _lines(keys: list[bytes], rows: np.ndarray, every: bytes) -> bytes:
+    """The keys at ``rows``, one per line (``every`` when that is all of them)."""
+    return every if len(rows) == len(keys) else b"\n".join(keys[i] for i in rows.tolist())
+
+
+def _odd_key_rows(keys: list[bytes], lines: bytes, *, utf8: bool = True) -> list[int]:
+    """Rows the CSV path cannot take: keys holding a newline (and, with ``utf8=False``, keys
+    whose bytes are not UTF-8)."""
+    if lines.count(b"\n") == len(keys) - 1 and utf8:
         return []
-    return [i for i, k in enumerate(keys) if b"\n" in k or not (k.isascii() or _is_utf8(k))]
+    return [
+        i
+        for i, k in enumerate(keys)
+        if b"\n" in k or (not utf8 and not k.isascii() and not _is_utf8(k))
+    ]
+
+
+def _valid_text(table: pa.Table) -> bool:
+    """Whether every column holds valid UTF-8 (the CSV reader was told not to check)."""
+    try:
+        for column in table.columns:
+            column.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -222,17 +245,15 @@ def _split_keys(
     """
     lines = b"\n".join(keys)
     odd = _odd_key_rows(keys, lines)
-    regular_rows = np.arange(len(keys), dtype=np.int64)
-    if odd:
-        regular_rows = np.delete(regular_rows, odd)
-        lines = b"\n".join(keys[i] for i in regular_rows)
-    if len(regular_rows):
-        table, left_out = _csv_fields(kind, lines)
-    else:
-        names = [f"part{i}" for i in range(len(kind.parts))]
-        table, left_out = pa.table({n: pa.array([], pa.string()) for n in names}), set()
+    regular_rows = np.delete(np.arange(len(keys), dtype=np.int64), odd)
+    table, left_out = _csv_fields(kind, _lines(keys, regular_rows, lines))
+    if not _valid_text(table):  # some key is not UTF-8: set it aside, read the rest again
+        odd = _odd_key_rows(keys, lines, utf8=False)
+        regular_rows = np.delete(np.arange(len(keys), dtype=np.int64), odd)
+        table, left_out = _csv_fields(kind, _lines(keys, regular_rows, lines))
     if left_out:
-        is_left_out = np.fromiter((keys[i] in left_out for i in regular_rows), bool)
+        # A few keys (a path holding '|') went the CSV reader's invalid-row way; find them.
+        is_left_out = np.array([keys[i] in left_out for i in regular_rows.tolist()], dtype=bool)
         odd = [*odd, *regular_rows[is_left_out].tolist()]
         regular_rows = regular_rows[~is_left_out]
     ok = np.ones(table.num_rows, dtype=bool)
@@ -396,19 +417,21 @@ def _read_values_slowly(
 
 def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: _Problems) -> pd.Series:
     """``custom_data`` is a JSON document encoded as a string; decode the non-null ones."""
-    result = pd.Series(np.full(len(column), None, dtype=object), index=column.index)
-    present = column.notna() & (column != "null")
+    texts = column.to_numpy(dtype=object, na_value=None)
+    result = np.full(len(texts), None, dtype=object)
+    present = np.flatnonzero(column.notna().to_numpy() & (column != "null").to_numpy())
     bad_keys, bad_values = [], []
-    for position in np.flatnonzero(present.to_numpy()):
-        text = column.iat[position]
+    # Only the records that carry custom data take this loop (a JSON parser per document).
+    for position in present:
+        text = texts[position]
         try:
-            result.iat[position] = json.loads(text)
+            result[position] = json.loads(text)
         except ValueError:
-            result.iat[position] = text
+            result[position] = text
             bad_keys.append(key_of(position))
             bad_values.append(text)
     problems.add(bad_keys, "custom_data is not JSON (kept as text)", bad_values, kept=True)
-    return result
+    return pd.Series(result, index=column.index, dtype=object)
 
 
 def _list_column(column: pa.ChunkedArray) -> pd.Series:
@@ -444,7 +467,7 @@ def parse(
     kind = get_kind(kind)
     problems = _Problems()
     keys = list(keys)
-    if not all(type(k) is bytes for k in keys):
+    if set(map(type, keys)) - {bytes}:  # map(type) runs in C: cheap at a million keys
         keys = [encode_key(k) for k in keys]
     values = list(values)
     if len(values) != len(keys):
@@ -465,7 +488,7 @@ def parse(
         return key_text(keys[rows[position]])
 
     in_order = values if np.array_equal(rows, np.arange(len(values))) else [values[i] for i in rows]
-    if not all(type(v) is bytes for v in in_order):
+    if set(map(type, in_order)) - {bytes}:
         in_order = [
             v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v for v in in_order
         ]
