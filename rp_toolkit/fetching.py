@@ -6,6 +6,8 @@ and one MGET of a million keys builds a reply of a hundred megabytes. Here:
 
 * ``use_scan`` on: keys come from ``SCAN cursor MATCH pattern COUNT n`` until the cursor is 0;
   each call touches about ``n`` slots, so no call runs long.
+* ``scan_count="adaptive"``: COUNT is re-sized after every SCAN call to keep each call
+  under ``settings.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
 * values are read with MGETs of ``settings.mget_chunk`` keys, several per round trip
   (pipelined, not transactional), so no single command runs long either.
 
@@ -29,9 +31,10 @@ from redis import exceptions as redis_errors
 from redis.backoff import ExponentialBackoff
 from tqdm.auto import tqdm
 
+from . import cluster
 from .connection import ClientLike, describe_server, get_client, translate_errors
 from .exceptions import KeysDeprecationWarning
-from .settings import settings, validate_scan_count
+from .settings import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -46,6 +49,12 @@ PROGRESS_DELAY_S = 1.0
 AUTO_COUNT_DAY_SCOPED = 1000
 AUTO_COUNT_REQUEST_ID = 10
 AUTO_COUNT_OTHER = 100
+ADAPTIVE_MIN_COUNT = 10
+ADAPTIVE_MAX_COUNT = MAX_RECOMMENDED_SCAN_COUNT
+ADAPTIVE_MAX_GROWTH = 4.0
+"""An adaptive COUNT at most quadruples from one call to the next..."""
+ADAPTIVE_MAX_SHRINK = 0.5
+"""...and at most halves (one call slowed down by the OS does not collapse it)."""
 
 _REQUEST_ID_FIELD = re.compile(r"(?:^|[|*])request_id\|([^|]*)")
 _DAY_SCOPED_FIELD = re.compile(r"(?:^|[|*])datetime\|\d{8}")
@@ -72,8 +81,10 @@ def determine_scan_count(pattern: str) -> int:
 
     Auto-tune: 10 for request-id lookups (checked first, so an id with eight digits in a row
     is still a lookup), 1000 for day-scoped queries (``datetime|YYYYMMDD``), 100 otherwise.
+    With ``scan_count="adaptive"`` this is the COUNT the adaptive loop starts from: the same
+    table, whether ``scan_count_auto_tune`` is on or off.
     """
-    if not settings.scan_count_auto_tune:
+    if not settings.scan_count_auto_tune and settings.scan_count != ADAPTIVE:
         return validate_scan_count(settings.scan_count)
     if is_request_id_lookup(pattern):
         return AUTO_COUNT_REQUEST_ID
@@ -172,19 +183,104 @@ def _progress(total: int, desc: str, unit: str) -> tqdm:
     )
 
 
+class AdaptiveCount:
+    """A SCAN COUNT sized to a time budget per call, for one SCAN loop (one node).
+
+    After a call that took ``t`` (wall time seen by the client: network, Redis, reply
+    parsing, so at least what Redis spent on it), COUNT becomes ``COUNT x budget / t``, the
+    factor kept within [1/2, 4] and COUNT within [``floor``, ``ceiling``] (10 and 10,000):
+    multiplicative increase while calls stay under the budget, multiplicative decrease when
+    one goes over. A call costs about a fixed round trip plus a per-slot cost x COUNT, so the
+    COUNT settles where a call takes about the budget. Calls that needed a reconnect are not
+    used to adapt (their time includes the backoff).
+    """
+
+    def __init__(
+        self,
+        start: int,
+        budget_ms: float,
+        floor: int = ADAPTIVE_MIN_COUNT,
+        ceiling: int = ADAPTIVE_MAX_COUNT,
+    ) -> None:
+        self.floor, self.ceiling = floor, ceiling
+        self.budget_s = budget_ms / 1000.0
+        self.count = min(max(int(start), floor), ceiling)
+
+    def observe(self, seconds: float) -> int:
+        """Adapt to one call of the current COUNT that took ``seconds``; the next COUNT."""
+        factor = self.budget_s / seconds if seconds > 0 else ADAPTIVE_MAX_GROWTH
+        factor = min(max(factor, ADAPTIVE_MAX_SHRINK), ADAPTIVE_MAX_GROWTH)
+        self.count = min(max(round(self.count * factor), self.floor), self.ceiling)
+        return self.count
+
+
+def _record_count(stats: FetchStats, count: int, over_budget: bool) -> None:
+    """Fold one SCAN call's COUNT into ``stats.extra["counts"]`` (over every SCAN loop)."""
+    summary = stats.extra["counts"]
+    if summary["calls"] == 0:
+        summary.update(min=count, max=count)
+    summary["calls"] += 1
+    summary["slots"] += count
+    summary["min"] = min(summary["min"], count)
+    summary["max"] = max(summary["max"], count)
+    summary["final"] = count
+    summary["mean"] = summary["slots"] / summary["calls"]
+    summary["over_budget"] += over_budget
+
+
 def scan_batches(
-    client: redis.Redis, pattern: bytes, count: int, stats: FetchStats
+    client: redis.Redis,
+    pattern: bytes,
+    count: int,
+    stats: FetchStats,
+    *,
+    adaptive: bool | None = None,
+    budget_ms: float | None = None,
 ) -> Iterator[list[bytes]]:
     """Yield each SCAN call's keys until the cursor returns to 0 (duplicates possible).
 
     A lost connection resumes from the last cursor: SCAN cursors are stateless on the server.
+    ``adaptive`` (default: ``settings.scan_count == "adaptive"``) re-sizes COUNT after each
+    call, starting from ``count``, to stay under ``budget_ms`` (default
+    ``settings.scan_budget_ms``); the state is this invocation's, so loops over several
+    nodes adapt independently. ``stats.extra["counts"]`` sums up the COUNTs sent: start, min,
+    max, mean, final (the last call's), calls, over_budget (calls slower than the budget,
+    adaptive only), budget_ms (None when fixed), loops.
     """
+    if adaptive is None:
+        adaptive = settings.scan_count == ADAPTIVE
+    budget = settings.scan_budget_ms if budget_ms is None else budget_ms
+    control = AdaptiveCount(count, budget) if adaptive else None
+    summary = stats.extra.setdefault(
+        "counts",
+        {
+            "adaptive": adaptive,
+            "budget_ms": budget if adaptive else None,
+            "start": control.count if control else count,
+            "min": None,
+            "max": None,
+            "mean": None,
+            "final": None,
+            "calls": 0,
+            "slots": 0,
+            "over_budget": 0,
+            "loops": 0,
+        },
+    )
+    summary["loops"] += 1
     cursor = 0
     while True:
+        now = control.count if control else count
+        retries = stats.retries
+        started = time.perf_counter()
         cursor, batch = _timed_call(
-            lambda c=cursor: client.scan(c, match=pattern, count=count), stats
+            lambda c=cursor, n=now: client.scan(c, match=pattern, count=n), stats
         )
+        seconds = time.perf_counter() - started
         stats.scan_calls += 1
+        _record_count(stats, now, control is not None and seconds > control.budget_s)
+        if control is not None and stats.retries == retries:
+            control.observe(seconds)
         yield batch
         if int(cursor) == 0:
             return
@@ -196,16 +292,22 @@ def _list_keys_scan(client: redis.Redis, pattern: bytes, stats: FetchStats) -> l
     with _progress(total, f"SCAN {stats.pattern[:40]}", "keys") as bar:
         for batch in scan_batches(client, pattern, stats.count or 1, stats):
             found.extend(batch)
-            bar.update(min(stats.count or 1, max(0, total - bar.n)))
+            step = stats.extra.get("counts", {}).get("final") or stats.count or 1
+            bar.update(min(step, max(0, total - bar.n)))
     return found
 
 
-def _list_keys_keys(client: redis.Redis, pattern: bytes, stats: FetchStats) -> list[bytes]:
+def _warn_keys_deprecated(stacklevel: int) -> None:
+    """Log the gem's KEYS notice; warn once per process, at ``stacklevel`` (the caller's)."""
     global _keys_warning_issued
     logger.warning(KEYS_DEPRECATION_NOTICE)
     if not _keys_warning_issued:
         _keys_warning_issued = True
-        warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=4)
+        warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=stacklevel)
+
+
+def _list_keys_keys(client: redis.Redis, pattern: bytes, stats: FetchStats) -> list[bytes]:
+    _warn_keys_deprecated(stacklevel=5)
     return _timed_call(lambda: client.keys(pattern), stats)
 
 
@@ -223,14 +325,18 @@ def _list_keys(
         logger.info("[REDIS QUERY] %s", pattern)
     started = time.perf_counter()
     with translate_errors(client, f"listing keys matching {pattern!r}"):
-        lister = _list_keys_scan if use_scan else _list_keys_keys
+        if cluster.is_cluster(client):  # every primary (rp_toolkit.cluster)
+            lister = cluster.list_keys
+        else:
+            lister = _list_keys_scan if use_scan else _list_keys_keys
         raw = lister(client, encode_key(pattern), stats)
-    unique = set(raw)
+    # dict.fromkeys de-duplicates and keeps the server's order: values read in that order
+    # touch Redis's hash table in sequence, measurably faster than in sorted order.
+    unique = list(dict.fromkeys(raw))
     stats.duplicates_dropped = len(raw) - len(unique)
     if decode:
-        keys = sorted(decode_key(key) for key in unique)
-    else:
-        keys = sorted(unique) if sort else list(unique)
+        unique = [decode_key(key) for key in unique]
+    keys = sorted(unique) if sort else unique
     stats.keys_found = len(keys)
     stats.keys_seconds = time.perf_counter() - started
     if settings.debug:
@@ -251,6 +357,8 @@ def read_values(
     client: redis.Redis, keys: Sequence[str | bytes], stats: FetchStats
 ) -> list[bytes | None]:
     """Values of ``keys`` (``None`` where a key has gone), read in short pipelined MGETs."""
+    if cluster.is_cluster(client):  # MGETs within one slot each (rp_toolkit.cluster)
+        return cluster.read_values(client, keys, stats)
     chunk = settings.mget_chunk
     per_trip = chunk * settings.pipeline_depth
     values: list[bytes | None] = []
@@ -287,8 +395,12 @@ def fetch_from_redis(pattern: str, client: ClientLike = None, *, raw: bool = Fal
     """
     redis_client = get_client(client)
     started = time.perf_counter()
-    keys, stats = _list_keys(pattern, redis_client, decode=not raw)
+    keys, stats = _list_keys(pattern, redis_client, decode=not raw, sort=False)
     values: list[Any] = read_values(redis_client, keys, stats)
+    # Read in the server's order (faster), then sort keys and values together.
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    keys = [keys[i] for i in order]
+    values = [values[i] for i in order]
     if not raw:
         values = [
             v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in values
