@@ -30,7 +30,10 @@ Queries (patterns from :meth:`rp_toolkit.kinds.RecordKind.pattern`, as the gem b
 Methods (column ``method``)
     ``KEYS``                ``fetch_keys`` with ``use_scan=False``: the baseline of the same run.
     ``SCAN``                ``fetch_keys`` with ``use_scan=True`` and a fixed COUNT
-                            (``scan_count_auto_tune=False``) or auto-tune (``count == "auto"``).
+                            (``scan_count_auto_tune=False``) or auto-tune (``count == "auto"``)
+                            or the adaptive COUNT (``count == "adaptive"``: ``scan_count=
+                            "adaptive"``, budget ``settings.scan_budget_ms``, which
+                            ``RP_SCAN_BUDGET_MS`` sets for a run).
     ``gem_keys_mget``       the gem's full fetch, done with redis-py: KEYS, then ONE MGET of
                             every key found.
     ``scan_chunked_mget``   rp_toolkit's ``fetch_from_redis`` with SCAN (auto-tune) and chunked,
@@ -50,12 +53,20 @@ Measured per cell (``COLUMNS`` lists them all)
     ``scan_chunked_mget``: / the ``gem_keys_mget`` median); ``keys_found`` (checked: every
     method must find exactly the keys KEYS found, and exactly the records the dataset holds
     for the query, else :class:`BenchmarkError`); ``scan_calls`` (SCAN commands the client
-    sent); ``mget_calls``; Redis-side time from ``INFO commandstats`` deltas (usec of KEYS,
-    SCAN, MGET; median over repeats); the slowest single KEYS/SCAN/MGET per ``SLOWLOG``
-    (``slowlog-log-slower-than`` = ``slowlog_threshold_us``, 1 ms by default; entries newer
-    than before the repeat; NaN when no command was that slow). SLOWLOG times are wall clock
-    inside Redis, so on a busy machine a command descheduled by the OS looks slower than it
-    is (a few ms on the 2-core reference machine); and the blocking probe.
+    sent); ``scan_count_min`` / ``_mean`` / ``_max`` (the COUNTs those SCANs carried, read off
+    the wire; last repeat); ``mget_calls``; Redis-side time from ``INFO commandstats``
+    deltas (usec of KEYS, SCAN, MGET; median over repeats); the slowest single
+    KEYS/SCAN/MGET per ``SLOWLOG`` (``slowlog-log-slower-than`` = ``slowlog_threshold_us``,
+    1 ms by default; entries newer than before the repeat; NaN when no command was that
+    slow). SLOWLOG times are wall clock inside Redis, so on a busy machine a command
+    descheduled by the OS looks slower than it is (a few ms on the 2-core reference
+    machine); and the blocking probe.
+
+Adaptive against the best fixed COUNT
+    On ``adaptive`` rows, ``best_fixed_count`` is the fixed COUNT (among the run's integer
+    counts) with the lowest median for the same size and query, and ``vs_best_fixed`` the
+    adaptive median over that one (1.0 = as fast); ``scan_budget_ms`` is the budget used.
+    The probe's maximum during the adaptive fetch is ``probe_max_ms`` as for every row.
 
 The blocking probe
     A separate process (``probe_mode="process"``, the default) with its own connection sends
@@ -168,8 +179,12 @@ COLUMNS: dict[str, str] = {
     "query": "string",  # day, controller, request_id
     "pattern": "string",  # the glob pattern fetched
     "method": "string",  # KEYS, SCAN, gem_keys_mget, scan_chunked_mget
-    "count": "string",  # the COUNT setting: "10", ..., "auto"; NA for KEYS and gem_keys_mget
+    "count": "string",  # "10", ..., "auto", "adaptive"; NA for KEYS and gem_keys_mget
     "scan_count": "Int64",  # the COUNT hint actually sent (auto-tune resolved); NA for KEYS
+    # (adaptive: the COUNT it starts from). The COUNTs the SCANs carried, last repeat:
+    "scan_count_min": "Int64",
+    "scan_count_mean": "float64",
+    "scan_count_max": "Int64",
     "repeats_done": "int64",
     "wall_median_s": "float64",
     "wall_min_s": "float64",
@@ -193,6 +208,9 @@ COLUMNS: dict[str, str] = {
     "probe_idle_p50_ms": "float64",  # the probe with no fetch running (per size)
     "probe_idle_p99_ms": "float64",
     "probe_idle_max_ms": "float64",
+    "scan_budget_ms": "float64",  # adaptive rows: settings.scan_budget_ms; NaN otherwise
+    "best_fixed_count": "Int64",  # adaptive rows: the fixed COUNT with the lowest median
+    "vs_best_fixed": "float64",  # adaptive rows: wall_median_s / that COUNT's wall_median_s
 }
 
 
@@ -491,9 +509,13 @@ class _CountingRedis(redis.Redis):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.command_counts: collections.Counter[str] = collections.Counter()
+        self.scan_counts: list[int] = []  # the COUNT of every SCAN sent
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.command_counts[str(args[0]).upper()] += 1
+        name = str(args[0]).upper()
+        self.command_counts[name] += 1
+        if name == "SCAN" and b"COUNT" in args:
+            self.scan_counts.append(int(args[args.index(b"COUNT") + 1]))
         return super().execute_command(*args, **options)
 
 
@@ -596,6 +618,7 @@ class _Outcome:
     scan_calls: int = 0
     mget_calls: int = 0
     values: list[Any] | None = None
+    scan_counts: list[int] = field(default_factory=list)
 
 
 class _Silenced(logging.Filter):
@@ -647,6 +670,7 @@ class _Runner:
                 break
             gc.collect()
             self.client.command_counts.clear()
+            self.client.scan_counts.clear()
             before = self.stats.before()
             with setup(progress=False, **flags), self.probe.sampling() as collected:
                 started = time.perf_counter()
@@ -663,6 +687,11 @@ class _Runner:
             "wall_max_s": max(walls),
             "keys_found": len(outcome.keys),
             "scan_calls": outcome.scan_calls,
+            "scan_count_min": min(outcome.scan_counts, default=None),
+            "scan_count_mean": statistics.fmean(outcome.scan_counts)
+            if outcome.scan_counts
+            else math.nan,
+            "scan_count_max": max(outcome.scan_counts, default=None),
             "mget_calls": outcome.mget_calls,
             "probe_samples": probe.samples,
             "probe_p50_ms": probe.p50_ms,
@@ -713,12 +742,18 @@ class _Runner:
         flags: dict[str, Any] = {"use_scan": True}
         if count == "auto":
             flags["scan_count_auto_tune"] = True
+        elif count == "adaptive":
+            flags.update(scan_count_auto_tune=True, scan_count="adaptive")
         else:
             flags.update(scan_count_auto_tune=False, scan_count=count)
 
         def action() -> _Outcome:
             keys = fetch_keys(pattern, self.client)
-            return _Outcome(keys, scan_calls=self.client.command_counts["SCAN"])
+            return _Outcome(
+                keys,
+                scan_calls=self.client.command_counts["SCAN"],
+                scan_counts=list(self.client.scan_counts),
+            )
 
         return flags, action
 
@@ -738,6 +773,7 @@ class _Runner:
                 scan_calls=result.stats.scan_calls,
                 mget_calls=result.stats.mget_calls,
                 values=result.values,
+                scan_counts=list(self.client.scan_counts),
             )
 
         return {"use_scan": True, "scan_count_auto_tune": True}, action
@@ -767,11 +803,13 @@ def validate_parameters(
         raise BenchmarkError("sizes must be whole numbers of at least 1.")
     count_list: list[int | str] = []
     for count in counts:
-        if count == "auto":
-            count_list.append("auto")
+        if count in ("auto", "adaptive"):
+            count_list.append(count)
             continue
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-            raise BenchmarkError(f"counts must be whole numbers of at least 1 or 'auto': {count!r}")
+            raise BenchmarkError(
+                f"counts must be whole numbers of at least 1, 'auto' or 'adaptive': {count!r}"
+            )
         count_list.append(int(count))
     query_list = list(dict.fromkeys(queries))
     unknown = [q for q in query_list if q not in QUERIES]
@@ -961,6 +999,7 @@ def run(
                         }
                     )
                     bar.update(1)
+                _compare_adaptive(rows[len(rows) - len(cells) :])
         environment.update(
             parameters={
                 "sizes": size_list,
@@ -979,6 +1018,7 @@ def run(
                 "marker": marker or None,
                 "mget_chunk": _setting("mget_chunk"),
                 "pipeline_depth": _setting("pipeline_depth"),
+                "scan_budget_ms": _setting("scan_budget_ms"),
             },
             run_seconds=round(time.perf_counter() - started, 1),
             load_average_end=_load_average(),
@@ -998,7 +1038,22 @@ def _scan_count(pattern: str, count: int | str | None) -> int | None:
     if count == "auto":
         with setup(scan_count_auto_tune=True):
             return determine_scan_count(pattern)
+    if count == "adaptive":
+        with setup(scan_count="adaptive"):
+            return determine_scan_count(pattern)  # the COUNT it starts from
     return int(count)
+
+
+def _compare_adaptive(rows: Sequence[dict[str, Any]]) -> None:
+    """Fill the adaptive rows of one (size, query) with the best fixed COUNT's comparison."""
+    fixed = [r for r in rows if r["method"] == "SCAN" and str(r["count"]).isdigit()]
+    best = min(fixed, key=lambda r: r["wall_median_s"], default=None)
+    for row in rows:
+        if row["method"] == "SCAN" and row["count"] == "adaptive":
+            row["scan_budget_ms"] = _setting("scan_budget_ms")
+            if best is not None:
+                row["best_fixed_count"] = int(best["count"])
+                row["vs_best_fixed"] = row["wall_median_s"] / best["wall_median_s"]
 
 
 def _remove_keys(keyspace: _Keyspace) -> None:
@@ -1093,7 +1148,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
     wanted = environment.get("parameters", {}).get("repeats")
     counts = sorted(
         set(frame.loc[frame["method"] == "SCAN", "count"].dropna()),
-        key=lambda c: (c == "auto", int(c) if c != "auto" else 0),
+        key=_count_order,
     )
     fewer = False
 
@@ -1106,6 +1161,8 @@ def to_markdown(frame: pd.DataFrame) -> str:
         notes = [_format_ratio(row["overhead"])] if ratio else []
         if not _missing(row["count"]) and row["count"] == "auto":
             notes.append(f"COUNT {row['scan_count']}")
+        if not _missing(row["count"]) and row["count"] == "adaptive":
+            notes.append(f"COUNT {row['scan_count_min']}–{row['scan_count_max']}")
         if wanted and row["repeats_done"] < wanted:
             notes.append(f"{row['repeats_done']} runs")
             fewer = True
@@ -1159,6 +1216,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
             parts += [_slowest(r) for r in (gem, rp)]
             text += "| " + " | ".join(parts) + " |\n"
 
+    text += _adaptive_table(frame, order)
     notes = [
         "Times are medians of the repeats (wall clock around the call). n× is the time over "
         "the KEYS time of the same size and query (second table: over the gem's KEYS + MGET); "
@@ -1166,6 +1224,12 @@ def to_markdown(frame: pd.DataFrame) -> str:
         "PING while the fetch ran (all repeats); idle: the same with nothing running. Slowest "
         "command: SLOWLOG's longest KEYS/SCAN/MGET (< threshold: none logged).",
     ]
+    if (frame["count"] == "adaptive").any():
+        notes.append(
+            "SCAN adaptive: scan_count='adaptive' (COUNT min–max sent); third table: its time "
+            "over the fastest fixed COUNT of the same run, and the probe's longest wait during "
+            "each (target: at most the budget + 1 ms)."
+        )
     if fewer:
         notes.append(
             f"k runs: fewer than {wanted} repeats fitted in the cell's time budget "
@@ -1179,6 +1243,47 @@ def to_markdown(frame: pd.DataFrame) -> str:
             f"{environment.get('date')}."
         )
     return text + "\n" + "\n".join(notes) + "\n"
+
+
+def _count_order(count: str) -> tuple[int, int]:
+    """Fixed COUNTs ascending, then auto, then adaptive."""
+    return (0, int(count)) if count.isdigit() else (1 + (count == "adaptive"), 0)
+
+
+def _adaptive_table(frame: pd.DataFrame, order: Sequence[tuple[Any, Any]]) -> str:
+    """The adaptive COUNT against the best fixed COUNT of the same run, per size and query."""
+    adaptive = frame[(frame["method"] == "SCAN") & (frame["count"] == "adaptive")]
+    if adaptive.empty:
+        return ""
+    text = (
+        "\n| records | query | SCAN adaptive | best fixed COUNT | adaptive / best fixed "
+        "| COUNT min / mean / max | probe max, adaptive | probe max, best fixed | budget |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    for size, query in order:
+        rows = adaptive[(adaptive["size"] == size) & (adaptive["query"] == query)]
+        if rows.empty:
+            continue
+        row = rows.iloc[0]
+        best = frame[
+            (frame["size"] == size)
+            & (frame["query"] == query)
+            & (frame["method"] == "SCAN")
+            & (frame["count"] == str(row["best_fixed_count"]))
+        ]
+        parts = [
+            f"{int(size):,}",
+            str(query),
+            _format_seconds(row["wall_median_s"]),
+            "–" if _missing(row["best_fixed_count"]) else f"{int(row['best_fixed_count']):,}",
+            _format_ratio(row["vs_best_fixed"]),
+            f"{row['scan_count_min']} / {row['scan_count_mean']:.0f} / {row['scan_count_max']}",
+            _format_ms(row["probe_max_ms"]),
+            _format_ms(best["probe_max_ms"].iloc[0]) if not best.empty else "–",
+            _format_ms(row["scan_budget_ms"]),
+        ]
+        text += "| " + " | ".join(parts) + " |\n"
+    return text
 
 
 def _slowest(row: pd.Series | None) -> str:
@@ -1204,13 +1309,13 @@ def _parse_counts(text: str) -> list[int | str]:
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        if part == "auto":
-            counts.append("auto")
+        if part in ("auto", "adaptive"):
+            counts.append(part)
             continue
         try:
             counts.append(int(part.replace("_", "")))
         except ValueError:
-            message = f"counts are whole numbers or auto: {text!r}"
+            message = f"counts are whole numbers, auto or adaptive: {text!r}"
             raise argparse.ArgumentTypeError(message) from None
     return counts
 
@@ -1230,7 +1335,8 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
         "--counts",
         type=_parse_counts,
         default=list(DEFAULT_COUNTS),
-        help="SCAN COUNT hints and/or auto (default 10,100,1000,10000,auto)",
+        help="SCAN COUNT hints, auto and/or adaptive (default 10,100,1000,10000,auto; "
+        "adaptive uses $RP_SCAN_BUDGET_MS, default 1 ms)",
     )
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument(

