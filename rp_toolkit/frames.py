@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -435,11 +435,13 @@ def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: _Problems)
 
 
 def _list_column(column: pa.ChunkedArray) -> pd.Series:
-    series = column.to_pandas()
-    present = np.flatnonzero(series.notna().to_numpy())
-    values = series.to_numpy(dtype=object).copy()
-    for i in present:
-        values[i] = list(values[i])
+    """A list column (``backtrace``) as Python lists, None where absent; only the few
+    present values are converted."""
+    values = np.full(len(column), None, dtype=object)
+    present = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+    if len(present):
+        taken = column.take(pa.array(present)).to_pylist()
+        values[present] = np.array(taken + [None], dtype=object)[:-1]
     return pd.Series(values, dtype=object)
 
 
@@ -465,21 +467,36 @@ def parse(
     ``keys`` and ``values`` as :func:`fetch_from_redis` returns them (bytes or text).
     """
     kind = get_kind(kind)
-    problems = _Problems()
-    keys = list(keys)
-    if set(map(type, keys)) - {bytes}:  # map(type) runs in C: cheap at a million keys
-        keys = [encode_key(k) for k in keys]
+    keys = _key_bytes(keys)
     values = list(values)
     if len(values) != len(keys):
         raise ValueError(f"{len(keys)} keys but {len(values)} values.")
-    if None in values:
-        missing = [i for i, v in enumerate(values) if v is None]
-        problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
-        present = [i for i, v in enumerate(values) if v is not None]
-        keys = [keys[i] for i in present]
-        values = [values[i] for i in present]
+    problems = _Problems()
+    return _frame(kind, keys, values, _split_keys(kind, keys, problems), problems)
 
-    rows, columns = _split_keys(kind, keys, problems)
+
+def _key_bytes(keys: Sequence[bytes | str]) -> list[bytes]:
+    keys = list(keys)
+    if set(map(type, keys)) - {bytes}:  # map(type) runs in C: cheap at a million keys
+        keys = [encode_key(k) for k in keys]
+    return keys
+
+
+def _frame(
+    kind: RecordKind,
+    keys: list[bytes],
+    values: list[Any],
+    split: tuple[np.ndarray, dict[str, pa.ChunkedArray]],
+    problems: _Problems,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The typed frame from split keys (see :func:`_split_keys`) and their values."""
+    rows, columns = split
+    if None in values:
+        present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
+        missing = rows[~present].tolist()
+        problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
+        rows = rows[present]
+        columns = {name: column.filter(pa.array(present)) for name, column in columns.items()}
     good, typed = _typed_key_columns(kind, columns, lambda i: key_text(keys[rows[i]]), problems)
     rows = rows[good]
     good_mask = pa.array(good)
@@ -593,18 +610,22 @@ def load(
     info.patterns = record_kind.patterns(
         window_start.to_pydatetime(), window_end.to_pydatetime(), filters
     )
-    keys: list[str] = []
-    values: list[Any] = []
-    for pattern in info.patterns:
-        # fetch_from_redis(raw=True) without its final sort: a frame has no key order.
-        started = time.perf_counter()
-        found, stats = _list_keys(pattern, redis_client, decode=False, sort=False)
-        keys.extend(found)
-        values.extend(read_values(redis_client, found, stats))
-        stats.elapsed_seconds = time.perf_counter() - started
-        info.fetches.append(stats)
+    # fetch_from_redis(raw=True) without its final sort (a frame has no key order); the keys
+    # are split (Arrow, which releases the GIL) while the values are being read.
+    listed = [
+        _list_keys(pattern, redis_client, decode=False, sort=False) for pattern in info.patterns
+    ]
+    keys = [key for found, _ in listed for key in found]
     info.keys_listed = len(keys)
-    frame, problems = parse(record_kind, keys, values)
+    problems = _Problems()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        split = pool.submit(_split_keys, record_kind, keys, problems)
+        values: list[Any] = []
+        for found, stats in listed:
+            values.extend(read_values(redis_client, found, stats))
+            stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
+            info.fetches.append(stats)
+        frame, problems = _frame(record_kind, keys, values, split.result(), problems)
     in_window = frame["datetime"].between(window_start, window_end) if len(frame) else None
     if in_window is not None:
         for name, wanted in filters.items():
