@@ -28,6 +28,19 @@ def _count_label(count: str) -> str:
     return f"SCAN COUNT {count}"
 
 
+def _overhead_axes(figure: Figure, axes, title: str) -> Figure:
+    """The KEYS = 1 reference line, log ratio axis, title and legend of the overhead plots."""
+    axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
+    axes.set_yscale("log")
+    axes.set_ylabel("wall time / KEYS wall time")
+    axes.yaxis.set_major_formatter(LogFormatter())  # 2, 3, ... rather than 2×10⁰
+    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
+    axes.set_title(f"SCAN overhead over KEYS {title}")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
 def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
     """SCAN time / KEYS time against the number of records: one line per COUNT (ascending).
 
@@ -40,17 +53,9 @@ def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
     for count in counts:
         line = rows[rows["count"].astype(str) == count].sort_values("size")
         axes.plot(line["size"], line["overhead"], marker="o", label=_count_label(count))
-    axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
     axes.set_xscale("log")
-    axes.set_yscale("log")
     axes.set_xlabel("records in the keyspace")
-    axes.set_ylabel("wall time / KEYS wall time")
-    axes.yaxis.set_major_formatter(LogFormatter())  # 2, 3, ... rather than 2×10⁰
-    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
-    axes.set_title(f"SCAN overhead over KEYS by keyspace size ({query} query)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
-    return figure
+    return _overhead_axes(figure, axes, f"by keyspace size ({query} query)")
 
 
 def overhead_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
@@ -68,17 +73,9 @@ def overhead_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
         line = rows[rows["size"] == size]
         points = sorted(zip(line["count"].astype(str).map(position), line["overhead"], strict=True))
         axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
-    axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
     axes.set_xticks(range(len(counts)), counts)
-    axes.set_yscale("log")
     axes.set_xlabel("SCAN COUNT hint")
-    axes.set_ylabel("wall time / KEYS wall time")
-    axes.yaxis.set_major_formatter(LogFormatter())  # 2, 3, ... rather than 2×10⁰
-    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
-    axes.set_title(f"SCAN overhead over KEYS by COUNT ({query} query)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
-    return figure
+    return _overhead_axes(figure, axes, f"by COUNT ({query} query)")
 
 
 def blocking(results: pd.DataFrame, query: str = "day", count: str = "auto") -> Figure:
