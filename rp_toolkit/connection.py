@@ -118,7 +118,7 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
             "or the network slow? Retry, or use a replica for analysis."
         ) from None
     except redis_errors.ConnectionError as error:
-        if _is_tls_failure(error):
+        if is_tls_failure(error):
             raise RedisUnavailableError(
                 f"TLS with Redis at {where} failed while {doing}: "
                 f"{_first_line(error).rstrip('.')}. If its certificate is signed by your own CA, "
@@ -145,7 +145,7 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
         raise
 
 
-def _is_tls_failure(error: BaseException) -> bool:
+def is_tls_failure(error: BaseException) -> bool:
     # redis-py raises its ConnectionError inside the handler of the ssl.SSLError.
     return isinstance(error.__context__, ssl.SSLError) or "[SSL" in str(error)
 

@@ -32,7 +32,13 @@ from redis.backoff import ExponentialBackoff
 from tqdm.auto import tqdm
 
 from . import cluster
-from .connection import ClientLike, describe_server, get_client, translate_errors
+from .connection import (
+    ClientLike,
+    describe_server,
+    get_client,
+    is_tls_failure,
+    translate_errors,
+)
 from .exceptions import KeysDeprecationWarning
 from .settings import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
 
@@ -153,8 +159,8 @@ def _timed_call(call: Callable[[], T], stats: FetchStats) -> T:
         except redis_errors.AuthenticationError:
             raise
         except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
-            if attempt >= settings.retries:
-                raise
+            if attempt >= settings.retries or is_tls_failure(error):
+                raise  # a certificate that fails now fails on every retry too
             delay = _BACKOFF.compute(attempt)
             logger.warning(
                 "Lost the connection to Redis (%s); retrying in %.1f s (%d of %d).",

@@ -244,10 +244,15 @@ def test_load_and_fetch_over_tls_with_the_servers_ca(tls_server, host) -> None:
         assert len(rp.fetch_keys("performance|*", url)) == 3600
 
 
-def test_a_client_without_the_ca_gets_a_clear_error_naming_host_and_port(tls_server) -> None:
+def test_a_client_without_the_ca_gets_a_clear_error_naming_host_and_port(
+    tls_server, caplog
+) -> None:
     url = f"rediss://127.0.0.1:{tls_server.port}/0?ssl_cert_reqs=required"
+    rp.setup(use_scan=True, retries=3)
     with pytest.raises(RedisUnavailableError) as caught:
         rp.fetch_keys("performance|*", url)
+    # a certificate that fails once fails every time: no reconnect attempts
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
     message = str(caught.value)
     assert f"127.0.0.1:{tls_server.port}" in message
     assert "TLS" in message and "CERTIFICATE_VERIFY_FAILED" in message
