@@ -197,6 +197,24 @@ def test_cli_export_from_a_cluster(local_cluster, single_url, tmp_path) -> None:
     pd.testing.assert_frame_equal(on_cluster, export(single_url, "single.csv"))
 
 
+def test_report_notebook_on_a_cluster_equals_single_node(local_cluster, single_url, tmp_path):
+    def report(url: str, out: str) -> pd.DataFrame:
+        done = subprocess.run(
+            [sys.executable, "-m", "rp_toolkit", "report", "--redis-url", url, "--out"]
+            + [str(tmp_path / out), "--notebooks", "request_performance", "--use-scan"]
+            + ["-p", "end", END.isoformat(), "-p", "start", START.isoformat(), "--no-progress"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return pd.read_csv(tmp_path / out / "request_performance" / "requests_table.csv")
+
+    on_cluster = report(local_cluster.url, "cluster")
+    assert on_cluster["count"].sum() > 0
+    pd.testing.assert_frame_equal(on_cluster, report(single_url, "single"))
+
+
 @pytest.mark.parametrize("scan_count", [7, "adaptive"])
 def test_scan_count_rules_apply_on_every_node(local_cluster, single_url, scan_count) -> None:
     with rp.setup(use_scan=True, scan_count=scan_count, scan_count_auto_tune=False):
