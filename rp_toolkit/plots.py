@@ -41,6 +41,19 @@ def _overhead_axes(figure: Figure, axes, title: str) -> Figure:
     return figure
 
 
+def _lines_per_size_by_count(axes, results: pd.DataFrame, query: str, column: str) -> list[str]:
+    """One line per keyspace size of SCAN ``column`` against COUNT (as categories, ascending,
+    ``auto`` last); returns the COUNT labels in axis order."""
+    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
+    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
+    position = {count: index for index, count in enumerate(counts)}
+    for size in sorted(rows["size"].unique()):
+        line = rows[rows["size"] == size]
+        points = sorted(zip(line["count"].astype(str).map(position), line[column], strict=True))
+        axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
+    return counts
+
+
 def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
     """SCAN time / KEYS time against the number of records: one line per COUNT (ascending).
 
@@ -64,15 +77,9 @@ def overhead_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
     COUNT values are categories, ascending, ``auto`` last; the dashed line
     at 1.0 is KEYS. Lines: one per size, then the KEYS line.
     """
-    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
-    position = {count: index for index, count in enumerate(counts)}
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
-    for size in sorted(rows["size"].unique()):
-        line = rows[rows["size"] == size]
-        points = sorted(zip(line["count"].astype(str).map(position), line["overhead"], strict=True))
-        axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
+    counts = _lines_per_size_by_count(axes, results, query, "overhead")
     axes.set_xticks(range(len(counts)), counts)
     axes.set_xlabel("SCAN COUNT hint")
     return _overhead_axes(figure, axes, f"by COUNT ({query} query)")
@@ -126,17 +133,9 @@ def scan_calls_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
 
     COUNT values are categories, ascending, ``auto`` last. Log y.
     """
-    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
-    position = {count: index for index, count in enumerate(counts)}
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
-    for size in sorted(rows["size"].unique()):
-        line = rows[rows["size"] == size]
-        points = sorted(
-            zip(line["count"].astype(str).map(position), line["scan_calls"], strict=True)
-        )
-        axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
+    counts = _lines_per_size_by_count(axes, results, query, "scan_calls")
     axes.set_xticks(range(len(counts)), counts)
     axes.set_yscale("log")
     axes.set_xlabel("SCAN COUNT hint")
