@@ -227,10 +227,11 @@ def _mark(key: str, marker: str) -> str:
     Fields are found by position from both ends, so a path holding ``|`` is handled.
     """
     parts = key.split("|")
-    parts[2] = marker + parts[2]  # controller
-    parts[6] = marker  # format: the day query of a marked run filters on it
-    parts[16] = f"/rpbench-{marker}{parts[16]}"  # path (its first |-separated piece)
-    parts[-3] = f"{marker}-{parts[-3]}"  # request_id
+    at = REQUESTS.part_index
+    parts[at("controller")] = marker + parts[at("controller")]
+    parts[at("format")] = marker  # the day query of a marked run filters on it
+    parts[at("path")] = f"/rpbench-{marker}{parts[at('path')]}"  # its first |-separated piece
+    parts[at("request_id")] = f"{marker}-{parts[at('request_id')]}"
     return "|".join(parts)
 
 

@@ -90,6 +90,14 @@ class RecordKind:
             return None
         return next(i for i, part in enumerate(self.parts) if part.field == self.free_field)
 
+    def part_index(self, name: str) -> int:
+        """Where field ``name`` sits among a key's ``|``-separated parts: counted from the
+        start up to the free field, from the end (negative) after it, so it holds for a
+        free field that itself contains ``|``."""
+        index = next(i for i, part in enumerate(self.parts) if part.field == name)
+        free = self.free_index
+        return index if free is None or index <= free else index - len(self.parts)
+
     @property
     def version(self) -> str:
         return self.parts[-1].literal

@@ -43,6 +43,8 @@ __all__ = [
     "DEFAULT_DURATION",
     "DEPLOY_WINDOW",
     "GRAPE_DURATION_FIELD",
+    "JOB_KINDS",
+    "jobs_summary",
     "RESOURCE_FIELDS",
     "RESOURCES_DURATION",
     "JobsReport",
@@ -78,6 +80,7 @@ RESOURCES_DURATION = pd.Timedelta(hours=24)
 DEPLOY_WINDOW = pd.Timedelta(minutes=30)
 """:func:`deploy_impact`'s default window on each side of an event."""
 GRAPE_DURATION_FIELD = "endpoint_run.grape"
+JOB_KINDS = ("sidekiq", "delayed_job", "custom", "rake", "grape")
 """Grape's span for the whole endpoint (filters, the endpoint block and rendering)."""
 RESOURCE_FIELDS = ("cpu_one_min", "memory", "disk_available")
 """The three series the gem charts per server: CPU load (1 min), memory, disk available."""
@@ -718,3 +721,19 @@ def export(frame_or_report: Any, path: str | Path) -> list[Path]:
         _write(frame, target)
         written.append(target)
     return written
+
+
+def jobs_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per job kind that recorded anything: ``records`` and p50/p95/p99 of its
+    duration (Grape: ``endpoint_run.grape``), indexed by kind."""
+    rows = {
+        kind: {
+            "records": len(frame),
+            **percentiles(frame, field=GRAPE_DURATION_FIELD if kind == "grape" else "duration"),
+        }
+        for kind, frame in frames.items()
+        if len(frame)
+    }
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["records", "p50", "p95", "p99"]
+    ).rename_axis("kind")

@@ -32,16 +32,28 @@ def request_key(**fields) -> str:
 
 
 def value(duration=10.0, **extra) -> str:
-    document = {"view_runtime": None, "db_runtime": 1.5, "duration": duration,
-                "http_referer": None, "custom_data": "null", **extra}
+    document = {
+        "view_runtime": None,
+        "db_runtime": 1.5,
+        "duration": duration,
+        "http_referer": None,
+        "custom_data": "null",
+        **extra,
+    }
     return json.dumps(document)
 
 
 def test_load_types_and_values(client: redis.Redis, redis_url: str) -> None:
     client.set(request_key(request_id="a", status=200), value(12.5))
-    client.set(request_key(request_id="b", status=500, at=NOW - pd.Timedelta(minutes=3)),
-               value(99, exception="NoMethodError", backtrace=["a.rb:1", "b.rb:2"],
-                     custom_data=json.dumps({"user_id": 42})))
+    client.set(
+        request_key(request_id="b", status=500, at=NOW - pd.Timedelta(minutes=3)),
+        value(
+            99,
+            exception="NoMethodError",
+            backtrace=["a.rb:1", "b.rb:2"],
+            custom_data=json.dumps({"user_id": 42}),
+        ),
+    )
     df = rp.load("requests", redis_url, start=NOW - pd.Timedelta(hours=1), end=NOW)
     df = df.sort_values("datetime", ignore_index=True)
     assert list(df["request_id"]) == ["b", "a"]
@@ -112,11 +124,18 @@ def test_malformed_keys_and_values_are_counted_not_lost(client, redis_url) -> No
     df = rp.load("requests", redis_url, start=NOW - pd.Timedelta(hours=1), end=NOW)
     # bad values keep their key's dimensions; bad keys are skipped, with reasons
     assert sorted(df["request_id"]) == ["array", "bad-json", "good", "wrong-type"]
-    assert df.set_index("request_id").loc["bad-json", "duration"] != df.set_index(
-        "request_id").loc["bad-json", "duration"]  # NaN
+    assert (
+        df.set_index("request_id").loc["bad-json", "duration"]
+        != df.set_index("request_id").loc["bad-json", "duration"]
+    )  # NaN
     problems = df.attrs["rp"].problems
-    reasons = dict(zip(problems["key"].str.extract(r"request_id\|([^|]+)")[0].fillna("trunc"),
-                       problems["reason"], strict=True))
+    reasons = dict(
+        zip(
+            problems["key"].str.extract(r"request_id\|([^|]+)")[0].fillna("trunc"),
+            problems["reason"],
+            strict=True,
+        )
+    )
     assert reasons["bad-json"] == "value is not JSON"
     assert reasons["wrong-type"] == "value field 'duration' has the wrong type"
     assert reasons["array"] == "value is JSON but not an object"
@@ -181,12 +200,18 @@ def test_unknown_kind_and_filter_are_clear_errors(redis_url) -> None:
 
 def test_sidekiq_kind_parses_epochs_and_status(client, redis_url) -> None:
     when = NOW - pd.Timedelta(minutes=1)
-    key = SIDEKIQ.format_key({
-        "queue": "default", "worker": "MailerJob", "jid": "j1",
-        "datetime": when.strftime("%Y%m%dT%H%M"), "datetimei": int(when.timestamp()),
-        "enqueued_ati": int(when.timestamp()) - 5, "start_timei": int(when.timestamp()) - 1,
-        "status": "exception",
-    })
+    key = SIDEKIQ.format_key(
+        {
+            "queue": "default",
+            "worker": "MailerJob",
+            "jid": "j1",
+            "datetime": when.strftime("%Y%m%dT%H%M"),
+            "datetimei": int(when.timestamp()),
+            "enqueued_ati": int(when.timestamp()) - 5,
+            "start_timei": int(when.timestamp()) - 1,
+            "status": "exception",
+        }
+    )
     client.set(key, json.dumps({"duration": 12.0, "message": "boom"}))
     df = rp.load("sidekiq", redis_url, end=NOW, status="exception")
     assert df["worker"].tolist() == ["MailerJob"]
@@ -195,20 +220,34 @@ def test_sidekiq_kind_parses_epochs_and_status(client, redis_url) -> None:
 
 
 def test_load_trace_and_events(client, redis_url) -> None:
-    steps = [{"group": "db", "duration": 1.5, "sql": "SELECT 1", "time": 1},
-             {"group": "view", "message": "Rendered x", "time": 2}]
+    steps = [
+        {"group": "db", "duration": 1.5, "sql": "SELECT 1", "time": 1},
+        {"group": "view", "message": "Rendered x", "time": 2},
+    ]
     client.set("trace|req-1|END|1.0.2", json.dumps(steps))
     trace = rp.load_trace("req-1", redis_url)
     assert trace["group"].tolist() == ["db", "view"]
     assert trace["duration"].iloc[0] == 1.5
     assert rp.load_trace("gone", redis_url).empty
     epoch = int(NOW.timestamp())
-    client.set(f"rails_performance:records:events:{epoch}|1.0.0",
-               json.dumps({"name": "deploy", "datetime": "x", "datetimei": epoch,
-                           "options": {"sha": "abc"}}))
+    client.set(
+        f"rails_performance:records:events:{epoch}|1.0.0",
+        json.dumps(
+            {"name": "deploy", "datetime": "x", "datetimei": epoch, "options": {"sha": "abc"}}
+        ),
+    )
     client.set(f"rails_performance:records:events:{epoch + 60}|1.0.0", "garbage")
     events = rp.load_events(redis_url)
     assert events["name"].tolist()[0] == "deploy"
     assert events["options"].iloc[0] == {"sha": "abc"}
     assert events["datetime"].iloc[0] == NOW
     assert events.attrs["rp"].problems["reason"].tolist() == ["value is not JSON"]
+
+
+def test_part_index_anchors_fields_after_the_free_field_at_the_end() -> None:
+    key = request_key(path="/a|b|c", request_id="rid", controller="C", format="json")
+    parts = key.split("|")
+    assert parts[REQUESTS.part_index("controller")] == "C"
+    assert parts[REQUESTS.part_index("format")] == "json"
+    assert parts[REQUESTS.part_index("path")] == "/a"  # the free field's first piece
+    assert parts[REQUESTS.part_index("request_id")] == "rid"

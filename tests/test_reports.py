@@ -787,3 +787,20 @@ def test_reports_ignore_row_order_index_labels_and_nullable_floats():
     pd.testing.assert_frame_equal(
         reports.deploy_impact(shuffled, marks), reports.deploy_impact(df, marks)
     )
+
+
+def test_jobs_summary_counts_and_percentiles_per_kind_skipping_empty_ones():
+    sidekiq = frame("sidekiq", [{"at": "11:00:00", "duration": d} for d in (10.0, 20.0, 40.0)])
+    grape = frame(
+        "grape",
+        [
+            {"at": "11:00:00", "endpoint_run.grape": 5.0, "endpoint_render.grape": 99.0},
+            {"at": "11:00:01", "endpoint_run.grape": 15.0, "endpoint_render.grape": 99.0},
+        ],
+    )
+    summary = reports.jobs_summary({"sidekiq": sidekiq, "rake": frame("rake", []), "grape": grape})
+    assert summary.index.tolist() == ["sidekiq", "grape"]  # rake recorded nothing
+    assert summary.loc["sidekiq", "records"] == 3
+    assert summary.loc["sidekiq", "p50"] == 20.0
+    assert summary.loc["sidekiq", "p95"] == pytest.approx(gem_percentile([10, 20, 40], 95))
+    assert summary.loc["grape", "p50"] == 10.0  # endpoint_run.grape, not render
