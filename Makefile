@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## The main job on an embedded Redis seeded with synthetic data (or REDIS_URL).
 	$(BIN)/rp-toolkit demo --out reports
 
-test: $(STAMP)  ## The test suite, against real Redis servers the tests start themselves.
+test: $(STAMP)  ## Lint, the import layers, then the tests against real Redis servers they start.
 	$(BIN)/ruff check rp_toolkit tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check rp_toolkit tests
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check rp_toolkit tests
 
 lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's environment.

@@ -1,11 +1,13 @@
 """rp_toolkit: analyse what the rails_performance gem stores in Redis.
 
 Safe key discovery (KEYS or SCAN behind the gem's flags), chunked value reads, typed pandas
-frames, the dashboard's reports, notebooks and benchmarks.
+frames, the dashboard's reports, notebooks and benchmarks. This module only re-exports the
+public API; ``docs/ARCHITECTURE.md`` maps the package.
 """
 
-from . import bench, frames, kinds, notebooks, plots, reports, server, synth
-from .connection import get_client, redact_url
+from . import bench, frames, kinds, notebooks, plots, reports, synth
+from . import local as server
+from .config import settings, setup, validate_scan_count
 from .exceptions import (
     KeysCommandUnavailableError,
     KeysDeprecationWarning,
@@ -15,19 +17,19 @@ from .exceptions import (
     ScanCountWarning,
     SettingsError,
 )
-from .fetching import (
+from .frames import LoadInfo, load, load_events, load_trace, parse, slowest_trace
+from .kinds import escape_glob
+from .local import temporary_redis
+from .store import (
     FetchResult,
     FetchStats,
     determine_scan_count,
-    escape_glob,
     fetch_from_redis,
     fetch_keys,
+    get_client,
+    redact_url,
 )
-from .frames import LoadInfo, load, load_events, load_trace, parse, slowest_trace
-from .server import temporary_redis
-from .settings import settings, setup, validate_scan_count
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "LoadInfo",

@@ -13,12 +13,19 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .connection import redact_url
+from . import reports, synth
+from .bench import add_commands as add_bench_commands
+from .config import parse_scan_count, settings, setup
+from .docs import render_guide
 from .exceptions import RPToolkitError
-from .settings import parse_scan_count, settings, setup
+from .export import export
+from .frames import load
+from .notebooks import NOTEBOOKS, run_notebook
+from .store import redact_url
+from .version import __version__
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -66,8 +73,6 @@ def _apply_flags(args: argparse.Namespace) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from . import synth
-
     kinds = tuple(args.kinds.split(",")) if args.kinds else synth.ALL_KINDS
     summary = synth.write(
         args.redis_url,
@@ -92,9 +97,6 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import reports
-    from .frames import load
-
     frame = load(
         args.kind, args.redis_url, start=args.start, end=args.end, **_parse_filters(args.filter)
     )
@@ -104,7 +106,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if report is None or args.report.startswith("_"):
             raise RPToolkitError(f"Unknown report {args.report!r}.")
         result = report(frame)
-    reports.export(result, args.out)
+    export(result, args.out)
     info = frame.attrs["rp"].summary()
     print(json.dumps({"out": str(args.out), **info}, default=str))
     return 0
@@ -122,8 +124,6 @@ def _notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .notebooks import NOTEBOOKS, run_notebook
-
     names = args.notebooks.split(",") if args.notebooks else list(NOTEBOOKS)
     parameters = _notebook_parameters(args.parameter)
     if "redis_url" in parameters:
@@ -149,10 +149,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .docs import render_guide
-
     guide = Path(args.guide)
     text = render_guide(guide, Path(args.results), None if args.check else Path(args.images))
     if args.check:
@@ -216,11 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_flags(export)
     export.set_defaults(func=cmd_export)
 
-    from .bench import add_cli
-    from .cluster import add_cli as add_cluster_cli
-
-    add_cli(commands)
-    add_cluster_cli(commands)
+    add_bench_commands(commands)
 
     docs = commands.add_parser("docs", help="regenerate the SCAN guide's figures from results")
     docs.add_argument("--guide", default="docs/SCAN_MIGRATION.md")

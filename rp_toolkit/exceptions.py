@@ -26,6 +26,14 @@ class RedisServerNotFoundError(RPToolkitError, FileNotFoundError):
     """No redis-server (or valkey-server) binary to start an embedded server with."""
 
 
+class BenchmarkError(RPToolkitError):
+    """The benchmark refused to run, or found results that cannot be right."""
+
+
+class NotebookFailedError(RPToolkitError):
+    """A notebook raised an error; the message names the cell and the error."""
+
+
 class KeysDeprecationWarning(FutureWarning):
     """KEYS blocks the whole Redis server while it walks the keyspace; use SCAN.
 
@@ -35,3 +43,9 @@ class KeysDeprecationWarning(FutureWarning):
 
 class ScanCountWarning(UserWarning):
     """A SCAN COUNT above 10,000: each call may then block Redis noticeably."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (or its type's name): what a one-line message quotes."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -2,9 +2,13 @@
 
 Each :class:`RecordKind` is the single place where a key layout is written down. It drives:
 
-* parsing (:mod:`rp_toolkit.frames` splits keys by the template's parts),
+* parsing (:mod:`rp_toolkit.frames.parse` splits keys by the template's parts),
 * query building (:meth:`RecordKind.patterns` builds the gem's glob patterns),
 * writing (:mod:`rp_toolkit.synth` formats keys with :meth:`RecordKind.format_key`).
+
+It also holds what every layer shares about keys and time: the key codec
+(:func:`encode_key`/:func:`decode_key`), glob escaping, the schema version and the dashboard's
+time windows. Pure: no I/O.
 
 A template is the key with ``{field}`` where a value goes. Parts are separated by ``|``; a
 part is a literal, a ``{field}``, or a literal prefix followed by a ``{field}``. One field may
@@ -19,13 +23,60 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
+import pandas as pd
 import pyarrow as pa
 
-from .fetching import escape_glob
-
 SCHEMA_VERSION = "1.0.2"
+"""The version the gem writes at the end of every record key (``...|END|1.0.2``)."""
+EVENTS_SCHEMA_VERSION = "1.0.0"
+"""The version at the end of annotation event keys."""
+
+DEFAULT_WINDOW = timedelta(hours=4)
+"""The gem's ``RailsPerformance.duration``: dashboards look at the last four hours."""
+RESOURCES_WINDOW = timedelta(hours=24)
+"""The gem's ``system_monitor_duration``: the window of the resources charts."""
+
+_GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
+
+
+def escape_glob(value: str) -> str:
+    """Escape ``* ? [ ] \\`` so that ``value`` matches itself literally in a Redis pattern."""
+    return _GLOB_SPECIAL.sub(r"\\\1", value)
+
+
+def decode_key(raw: bytes | str) -> str:
+    """Key bytes as text, losslessly (UTF-8 with ``surrogateescape``).
+
+    Redis keys are bytes; ``decode_key(k).encode("utf-8", "surrogateescape")`` gives them back,
+    so keys that are not UTF-8 are listed and read like any other.
+    """
+    return raw if isinstance(raw, str) else raw.decode("utf-8", "surrogateescape")
+
+
+def encode_key(key: str | bytes) -> bytes:
+    """The inverse of :func:`decode_key`."""
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
+
+
+class KeysAndValues(NamedTuple):
+    """Keys and the values aligned with them: what a fetch returns and a writer takes."""
+
+    keys: list[Any]
+    values: list[Any]
+
+
+def utc_timestamp(value: Any) -> pd.Timestamp:
+    """``value`` (datetime, date, string, Timestamp) as a UTC Timestamp; naive means UTC."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def window_of(kind: str) -> timedelta:
+    """The dashboard's default window for ``kind``: 24 hours for resources, else 4."""
+    return RESOURCES_WINDOW if kind == "resources" else DEFAULT_WINDOW
+
 
 # Key field types. "category": a low-cardinality dimension; "text": high-cardinality text;
 # "int": an integer (an HTTP status); "epoch": integer epoch seconds; "minute": the gem's
@@ -179,7 +230,7 @@ REQUESTS = RecordKind(
     template=(
         "performance|controller|{controller}|action|{action}|format|{format}|status|{status}"
         "|datetime|{datetime}|datetimei|{datetimei}|method|{method}|path|{path}"
-        "|request_id|{request_id}|END|1.0.2"
+        "|request_id|{request_id}|END|" + SCHEMA_VERSION
     ),
     key_types={
         "controller": "category",
@@ -211,7 +262,7 @@ SIDEKIQ = RecordKind(
     template=(
         "sidekiq|queue|{queue}|worker|{worker}|jid|{jid}|datetime|{datetime}"
         "|datetimei|{datetimei}|enqueued_ati|{enqueued_ati}|start_timei|{start_timei}"
-        "|status|{status}|END|1.0.2"
+        "|status|{status}|END|" + SCHEMA_VERSION
     ),
     key_types={
         "queue": "category",
@@ -233,7 +284,7 @@ DELAYED_JOB = RecordKind(
     template=(
         "delayed_job|jid|{jid}|datetime|{datetime}|datetimei|{datetimei}"
         "|source_type|{source_type}|class_name|{class_name}|method_name|{method_name}"
-        "|status|{status}|END|1.0.2"
+        "|status|{status}|END|" + SCHEMA_VERSION
     ),
     key_types={
         "jid": "text",
@@ -253,7 +304,7 @@ GRAPE = RecordKind(
     name="grape",
     template=(
         "grape|datetime|{datetime}|datetimei|{datetimei}|format|{format}|path|{path}"
-        "|status|{status}|method|{method}|request_id|{request_id}|END|1.0.2"
+        "|status|{status}|method|{method}|request_id|{request_id}|END|" + SCHEMA_VERSION
     ),
     key_types={
         "datetime": "minute",
@@ -278,7 +329,8 @@ GRAPE = RecordKind(
 
 RAKE = RecordKind(
     name="rake",
-    template="rake|task|{task}|datetime|{datetime}|datetimei|{datetimei}|status|{status}|END|1.0.2",
+    template="rake|task|{task}|datetime|{datetime}|datetimei|{datetimei}|status|{status}|END|"
+    + SCHEMA_VERSION,
     key_types={
         "task": "json_list",
         "datetime": "minute",
@@ -295,7 +347,7 @@ CUSTOM = RecordKind(
     name="custom",
     template=(
         "custom|tag_name|{tag_name}|namespace_name|{namespace_name}|datetime|{datetime}"
-        "|datetimei|{datetimei}|status|{status}|END|1.0.2"
+        "|datetimei|{datetimei}|status|{status}|END|" + SCHEMA_VERSION
     ),
     key_types={
         "tag_name": "category",
@@ -313,7 +365,7 @@ RESOURCES = RecordKind(
     name="resources",
     template=(
         "resource|server|{server}|context|{context}|role|{role}|datetime|{datetime}"
-        "|datetimei|{datetimei}|END|1.0.2"
+        "|datetimei|{datetimei}|END|" + SCHEMA_VERSION
     ),
     key_types={
         "server": "category",
@@ -337,7 +389,7 @@ RESOURCES = RecordKind(
 
 TRACE = RecordKind(
     name="trace",
-    template="trace|{request_id}|END|1.0.2",
+    template="trace|{request_id}|END|" + SCHEMA_VERSION,
     key_types={"request_id": "text"},
     value_schema=_schema(),  # a JSON array of steps; see frames.load_trace
     ttl_seconds=1 * _HOURS,
@@ -347,7 +399,7 @@ TRACE = RecordKind(
 
 EVENTS = RecordKind(
     name="events",
-    template="rails_performance:records:events:{datetimei}|1.0.0",
+    template="rails_performance:records:events:{datetimei}|" + EVENTS_SCHEMA_VERSION,
     key_types={"datetimei": "epoch"},
     value_schema=_schema(),  # {name, datetime, datetimei, options}; see frames.load_events
     ttl_seconds=0,  # events do not expire

@@ -7,22 +7,27 @@ executed notebook), and notebooks print only :func:`rp_toolkit.redact_url` of it
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .exceptions import RPToolkitError, SettingsError
+import pandas as pd
+
+from . import synth
+from .bench import check_parameters
+from .config import settings, validate_scan_count
+from .exceptions import NotebookFailedError, RPToolkitError, SettingsError
+from .kinds import get_kind
+from .local import RedisServer
+from .store import get_client, redact_url, translate_errors
 
 NOTEBOOKS = {
     "request_performance": "request_performance.ipynb",
     "scan_benchmark": "scan_benchmark.ipynb",
 }
-
-
-class NotebookFailedError(RPToolkitError):
-    """A notebook raised an error; the message names the cell and the error."""
 
 
 def notebooks_dir() -> Path:
@@ -134,12 +139,6 @@ def validate_request_parameters(
     **filters: Any,
 ) -> RequestParameters:
     """Check the notebook's parameters before anything runs; errors say what to change."""
-    import pandas as pd
-
-    from .connection import get_client, redact_url, translate_errors
-    from .kinds import get_kind
-    from .settings import settings, validate_scan_count
-
     get_kind(kind)
     validate_scan_count(scan_count, allow_adaptive=True)
     unknown = set(filters) - set(REQUEST_FILTERS)
@@ -175,11 +174,7 @@ def validate_benchmark_parameters(
 ) -> str | None:
     """Check the benchmark notebook's parameters; returns the Redis URL to use (None: a
     throwaway server). An existing server ($REDIS_URL) needs both flags."""
-    from .bench import _validate
-    from .connection import get_client, redact_url, translate_errors
-    from .settings import settings
-
-    _validate(sizes, counts, queries, repeats, noise)
+    check_parameters(sizes, counts, queries, repeats, noise)
     if not use_redis_url:
         return None
     url = settings.redis_url
@@ -194,3 +189,38 @@ def validate_benchmark_parameters(
     with translate_errors(client, f"checking {redact_url(url)}"):
         client.ping()
     return url
+
+
+# --------------------------------------------------------------------------- the source
+
+
+class AnalysisSource:
+    """The Redis a notebook or the main job analyses: the user's (read-only), or a throwaway
+    server seeded with synthetic data when no URL is given. ``close()`` stops the latter."""
+
+    def __init__(self, url: str | None, *, hours: float = 4.0, rps: float = 20.0, seed: int = 1):
+        self.server: RedisServer | None = None
+        self.synthetic = None
+        if url:
+            self.url = url
+            self.description = f"Redis at {redact_url(url)} (read-only)"
+            return
+        self.server = RedisServer().start()
+        atexit.register(self.close)
+        self.url = self.server.url
+        self.synthetic = synth.write(self.url, hours=hours, rps=rps, seed=seed, progress=False)
+        self.description = (
+            f"a throwaway Redis at {self.url} seeded with {self.synthetic.total:,} synthetic "
+            f"records ({hours:g} hours at {rps:g} requests/s)"
+        )
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def __enter__(self) -> AnalysisSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

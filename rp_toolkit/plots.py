@@ -16,10 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-
-def _count_key(count: str) -> tuple[int, int, str]:
-    """COUNT labels in order: fixed COUNTs ascending, then auto, then adaptive."""
-    return (0, len(count), count) if count.isdigit() else (1 + (count == "adaptive"), 0, count)
+from .config import count_sort_key
 
 
 def _count_label(count: str) -> str:
@@ -45,7 +42,7 @@ def _lines_per_size_by_count(axes, results: pd.DataFrame, query: str, column: st
     """One line per keyspace size of SCAN ``column`` against COUNT (as categories, ascending,
     ``auto`` last); returns the COUNT labels in axis order."""
     rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
+    counts = sorted(set(rows["count"].astype(str)), key=count_sort_key)
     position = {count: index for index, count in enumerate(counts)}
     for size in sorted(rows["size"].unique()):
         line = rows[rows["size"] == size]
@@ -62,7 +59,7 @@ def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
     rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
     axes = figure.subplots()
-    counts = sorted(set(rows["count"].astype(str)), key=_count_key)
+    counts = sorted(set(rows["count"].astype(str)), key=count_sort_key)
     for count in counts:
         line = rows[rows["count"].astype(str) == count].sort_values("size")
         axes.plot(line["size"], line["overhead"], marker="o", label=_count_label(count))

@@ -26,17 +26,16 @@ computes":
 
 from __future__ import annotations
 
-import json
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .export import export
+from .kinds import DEFAULT_WINDOW, RESOURCES_WINDOW, utc_timestamp
 
 __all__ = [
     "ALL_ENDPOINTS",
@@ -73,9 +72,9 @@ __all__ = [
 
 TimeLike = pd.Timestamp | datetime | str
 
-DEFAULT_DURATION = pd.Timedelta(hours=4)
+DEFAULT_DURATION = pd.Timedelta(DEFAULT_WINDOW)
 """The gem's ``RailsPerformance.duration``: the window of every chart and job page."""
-RESOURCES_DURATION = pd.Timedelta(hours=24)
+RESOURCES_DURATION = pd.Timedelta(RESOURCES_WINDOW)
 """The gem's ``system_monitor_duration``: the window of the resources charts."""
 DEPLOY_WINDOW = pd.Timedelta(minutes=30)
 """:func:`deploy_impact`'s default window on each side of an event."""
@@ -155,10 +154,7 @@ def percentiles(df: pd.DataFrame, *, field: str = "duration") -> dict[str, float
 
 def _utc(value: TimeLike | None) -> pd.Timestamp:
     """``value`` as a UTC Timestamp (naive values are taken as UTC); None is now."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC")
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return pd.Timestamp.now(tz="UTC") if value is None else utc_timestamp(value)
 
 
 def minute_window(
@@ -604,123 +600,6 @@ def deploy_impact(
         out[f"after_p{p}"] = found[p][n:]
         out[f"p{p}_change"] = out[f"after_p{p}"] - out[f"before_p{p}"]
     return out
-
-
-# --------------------------------------------------------------------------- export
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.isoformat()
-    return str(value)
-
-
-def _to_json(value: Any) -> Any:
-    return None if _is_missing(value) else json.dumps(value, default=_json_default)
-
-
-def _string_list(value: Any) -> list[str] | None:
-    """``value`` as a list of str (lists, tuples, arrays of str), else None."""
-    if isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(v, str) for v in value):
-        return list(value)
-    return None
-
-
-def _prepare(frame: pd.DataFrame, parquet: bool) -> pd.DataFrame:
-    """A copy fit for the file: named/non-default index as columns, nested values as JSON."""
-    out = frame
-    if out.index.name is not None or not isinstance(out.index, pd.RangeIndex):
-        out = out.reset_index()
-    out = out.copy()
-    out.attrs = {}  # load metadata (rp.LoadInfo) is not file content; Parquet would store it
-    for column in out.columns:
-        series = out[column]
-        if series.dtype != object:
-            continue
-        present = [v for v in series if not _is_missing(v)]
-        if all(isinstance(v, str) for v in present):
-            continue
-        if parquet and all(_string_list(v) is not None for v in present):
-            out[column] = [None if _is_missing(v) else _string_list(v) for v in series]
-        else:
-            out[column] = series.map(_to_json).astype(object)
-    return out
-
-
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    if path.suffix.lower() == ".csv":
-        _prepare(frame, parquet=False).to_csv(path, index=False)
-    else:
-        _prepare(frame, parquet=True).to_parquet(path, index=False, engine="pyarrow")
-
-
-_SUFFIXES = (".csv", ".parquet")
-_UNSAFE = re.compile(r"[^\w.-]+")
-
-
-def _frames(report: Any) -> dict[str | None, pd.DataFrame]:
-    if isinstance(report, pd.DataFrame):
-        return {None: report}
-    if isinstance(report, pd.Series):
-        return {None: report.to_frame()}
-    if isinstance(report, JobsReport):
-        return dict(report.frames())
-    if is_dataclass(report) and not isinstance(report, type):
-        report = {f.name: getattr(report, f.name) for f in fields(report)}
-    if isinstance(report, Mapping):
-        if all(isinstance(v, (pd.DataFrame, pd.Series)) for v in report.values()) and report:
-            return {
-                str(k): v.to_frame() if isinstance(v, pd.Series) else v for k, v in report.items()
-            }
-        if not any(isinstance(v, (pd.DataFrame, pd.Series)) for v in report.values()):
-            return {None: pd.DataFrame([dict(report)])}
-    raise TypeError(
-        "export() takes a DataFrame, a Series, a JobsReport, a dict of DataFrames or a dict of "
-        f"scalars (such as percentiles()), not {type(report).__name__}."
-    )
-
-
-def export(frame_or_report: Any, path: str | Path) -> list[Path]:
-    """Write a report to CSV or Parquet, chosen by ``path``'s suffix (``.csv``, ``.parquet``).
-
-    * A DataFrame (or Series) goes to ``path``; a dict of scalars (:func:`percentiles`) to one
-      row at ``path``.
-    * A dict of DataFrames or a :class:`JobsReport` writes one file per entry, named
-      ``<stem>.<key><suffix>`` next to ``path`` (``jobs.throughput.csv``, ...).
-
-    A named or non-default index (the per-minute ``minute``) becomes a column. Columns holding
-    lists or dicts are written as JSON text (null stays null), except that in Parquet a column
-    of lists of strings (``backtrace``) is stored natively as ``list<string>``. Returns the
-    paths written; parent directories are created.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in _SUFFIXES:
-        raise ValueError(
-            f"Cannot export to {path.name!r}: unknown suffix {path.suffix!r}; "
-            f"use one of {', '.join(_SUFFIXES)}."
-        )
-    frames = _frames(frame_or_report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for key, frame in frames.items():
-        target = (
-            path
-            if key is None
-            else path.with_name(f"{path.stem}.{_UNSAFE.sub('_', key)}{path.suffix}")
-        )
-        _write(frame, target)
-        written.append(target)
-    return written
 
 
 def jobs_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

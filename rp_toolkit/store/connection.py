@@ -1,22 +1,41 @@
-"""Clients from URLs, credential-free descriptions of servers, and clear connection errors."""
+"""Clients from URLs, cluster detection, credential-free descriptions, clear errors.
+
+Which URLs are clusters: ``redis+cluster://`` / ``rediss+cluster://`` always; a plain
+``redis://`` / ``rediss://`` URL when the server says ``cluster_enabled:1`` in ``INFO cluster``
+(asked once per URL and process, on first use). A ``redis.RedisCluster`` passed as ``client``
+is used as is.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import ssl
+import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis import exceptions as redis_errors
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from .exceptions import KeysCommandUnavailableError, RedisUnavailableError, SettingsError
-from .settings import settings
+from ..config import settings
+from ..exceptions import (
+    KeysCommandUnavailableError,
+    RedisUnavailableError,
+    SettingsError,
+    first_line,
+)
 
 ClientLike = redis.Redis | redis.RedisCluster | str | None
+
+ACL_EXTRA = "+cluster|slots +command"
+"""What an analysis ACL user needs on a cluster besides the single-node rules."""
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+_detected: dict[str, RedisCluster | None] = {}
+_detect_lock = threading.Lock()
 
 SOCKET_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 5.0
@@ -65,11 +84,9 @@ def get_client(client: ClientLike = None) -> redis.Redis:
                 "call rp.setup(redis_url=...) or set REDIS_URL."
             )
     if isinstance(client, str):
-        from . import cluster  # imports this module
-
         try:
             # A RedisCluster for redis+cluster:// URLs and cluster-enabled servers.
-            found = cluster.client_for_url(client, _client_for_url)
+            found = _cluster_client_for_url(client)
             return found if found is not None else _client_for_url(client)
         except ValueError as error:
             raise SettingsError(
@@ -86,10 +103,11 @@ def get_client(client: ClientLike = None) -> redis.Redis:
 
 def describe_server(client: redis.Redis) -> str:
     """``host:port/db`` (or the socket path) of ``client``; never the password."""
-    if isinstance(client, redis.RedisCluster):
-        from .cluster import describe
-
-        return describe(client)
+    if isinstance(client, RedisCluster):
+        nodes = client.get_nodes()
+        first = client.get_default_node() or (nodes[0] if nodes else None)
+        where = first.name if first is not None else "?"
+        return f"cluster {where} ({len(client.get_primaries())} primaries)"
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:
         return f"unix:{kwargs['path']}"
@@ -109,7 +127,7 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
         yield
     except redis_errors.AuthenticationError as error:
         raise RedisUnavailableError(
-            f"Redis at {where} refused the credentials while {doing} ({_first_line(error)}). "
+            f"Redis at {where} refused the credentials while {doing} ({first_line(error)}). "
             "Check the user name and password in the URL (they are not shown here)."
         ) from None
     except redis_errors.TimeoutError:
@@ -121,17 +139,17 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
         if is_tls_failure(error):
             raise RedisUnavailableError(
                 f"TLS with Redis at {where} failed while {doing}: "
-                f"{_first_line(error).rstrip('.')}. If its certificate is signed by your own CA, "
+                f"{first_line(error).rstrip('.')}. If its certificate is signed by your own CA, "
                 "name the CA: rediss://host:port/0?ssl_ca_certs=/path/ca.pem (and "
                 "ssl_certfile=...&ssl_keyfile=... if it wants a client certificate)."
             ) from None
         raise RedisUnavailableError(
-            f"Could not talk to Redis at {where} while {doing}: {_first_line(error)}. "
+            f"Could not talk to Redis at {where} while {doing}: {first_line(error)}. "
             "Check that the server runs and that host, port and TLS settings are right."
         ) from None
     except redis_errors.NoPermissionError as error:
         raise RedisUnavailableError(
-            f"Redis at {where} denied a command while {doing} ({_first_line(error)}). "
+            f"Redis at {where} denied a command while {doing} ({first_line(error)}). "
             "The ACL user needs read commands (SCAN, KEYS, MGET, GET, DBSIZE, PING, INFO) "
             "on the gem's keys; see the README's production section."
         ) from None
@@ -150,6 +168,74 @@ def is_tls_failure(error: BaseException) -> bool:
     return isinstance(error.__context__, ssl.SSLError) or "[SSL" in str(error)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+# -- cluster detection ------------------------------------------------------------------------
+
+
+def is_cluster(client: object) -> bool:
+    """Whether ``client`` talks to a Redis Cluster (every primary must then be read)."""
+    return isinstance(client, RedisCluster)
+
+
+def _plain_url(url: str) -> tuple[str, bool]:
+    """``(url with a plain redis/rediss scheme, whether the scheme said "cluster")``."""
+    scheme, sep, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme.lower())
+    if sep and plain:
+        return f"{plain}://{rest}", True
+    return url, False
+
+
+def _cluster_from(single: redis.Redis, url: str) -> RedisCluster:
+    """A cluster client with the connection options (credentials, TLS, timeouts) of
+    ``single``, the plain client made for the URL."""
+    pool = single.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    if "path" in kwargs:
+        raise SettingsError("A Redis Cluster cannot be reached over a unix socket; use a TCP URL.")
+    if int(kwargs.pop("db", 0) or 0) != 0:
+        raise SettingsError(
+            f"{redact_url(url)} names a database other than 0, but a Redis Cluster has only "
+            "database 0."
+        )
+    kwargs.pop("retry", None)  # the cluster client refuses it; rp_toolkit retries itself
+    host, port = kwargs.pop("host", "localhost"), kwargs.pop("port", 6379)
+    if issubclass(pool.connection_class, redis.SSLConnection):
+        kwargs["ssl"] = True
+    try:
+        return RedisCluster(host=host, port=port, **kwargs)
+    except (
+        redis_errors.RedisClusterException,
+        redis_errors.ConnectionError,
+        redis_errors.NoPermissionError,
+    ) as error:
+        raise RedisUnavailableError(
+            f"Could not reach the Redis Cluster at {host}:{port}: {first_line(error)}. "
+            "Check that the cluster runs, that its nodes announce addresses reachable from "
+            f"here, and that the ACL user may run {ACL_EXTRA} (the client's topology queries)."
+        ) from None
+
+
+def _cluster_client_for_url(url: str) -> RedisCluster | None:
+    """The cluster client for ``url``, or ``None`` when ``url`` is not a cluster.
+
+    For a plain URL the server is asked ``INFO cluster``. The answer is remembered per URL,
+    except when the server could not be reached (then the next call asks again, and the plain
+    client reports the connection problem where it occurs).
+    """
+    plain, explicit = _plain_url(url)
+    with _detect_lock:
+        if url in _detected:
+            return _detected[url]
+    single = _client_for_url(plain)
+    if explicit:
+        found: RedisCluster | None = _cluster_from(single, url)
+    else:
+        try:
+            enabled = single.info("cluster").get("cluster_enabled")
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError):
+            return None  # unreachable now: not remembered
+        except redis_errors.ResponseError:  # INFO denied or unknown: treat as one node
+            enabled = 0
+        found = _cluster_from(single, url) if str(enabled) == "1" else None
+    with _detect_lock:
+        return _detected.setdefault(url, found)

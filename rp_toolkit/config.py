@@ -11,7 +11,7 @@ loop size its COUNT to the time its calls take: it starts from the auto-tune tab
 the pattern, grows COUNT while a call stays under ``scan_budget_ms`` (``RP_SCAN_BUDGET_MS``,
 1 ms by default) and shrinks it when a call goes over, within [10, 10,000]. It takes
 precedence over ``scan_count_auto_tune`` (which then only picks the starting COUNT, from the
-same table whether it is on or off); see :class:`rp_toolkit.fetching.AdaptiveCount`.
+same table whether it is on or off); see :class:`rp_toolkit.store.scan.AdaptiveCount`.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ def validate_scan_count(count: Any, *, allow_adaptive: bool = False) -> Any:
             stacklevel=2,
         )
     return count
+
+
+def count_sort_key(count: int | str) -> tuple[int, int, str]:
+    """Orders COUNT labels: fixed COUNTs ascending, then ``auto``, then ``adaptive``."""
+    text = str(count)
+    if text.isdigit():
+        return (0, int(text), "")
+    return (1 + (text == ADAPTIVE), 0, text)
 
 
 def _check_bool(value: Any, name: str) -> bool:

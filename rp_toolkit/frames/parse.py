@@ -1,4 +1,4 @@
-"""Records as typed pandas DataFrames: ``load``, ``load_trace``, ``load_events`` and ``parse``.
+"""Parsing, pure: the gem's keys and values (bytes) in, typed pandas frames and problems out.
 
 Parsing is vectorised with Arrow: keys are split on ``|`` with ``pyarrow.compute`` and their
 parts picked by position (anchored at both ends of the key, so a ``path`` holding ``|``
@@ -19,9 +19,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,16 +28,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
-from .connection import ClientLike, get_client, translate_errors
-from .fetching import FetchStats, _list_keys, encode_key, fetch_from_redis, read_values
-from .kinds import EVENTS, TRACE, RecordKind, get_kind
+from ..kinds import EVENTS, RecordKind, encode_key, get_kind
 
-DEFAULT_WINDOW = timedelta(hours=4)
-"""The gem's ``duration``: dashboards look at the last four hours."""
-KIND_WINDOWS = {"resources": timedelta(hours=24)}
 JSON_BLOCK_ROWS = 65_536
 TIMESTAMP = "datetime64[ns, UTC]"
 PROBLEM_VALUE_CHARS = 200
+PROBLEM_COLUMNS = ["key", "reason", "value", "kept"]
 
 TRACE_COLUMNS = ["group", "duration", "sql", "message", "time"]
 KeyLookup = Callable[[int], str]
@@ -49,59 +42,12 @@ KeyLookup = Callable[[int], str]
 MISSING_VALUE = "value missing: the key expired between listing and reading"
 
 
-@dataclass
-class LoadInfo:
-    """What a load did: the frame's ``attrs["rp"]``."""
-
-    kind: str
-    patterns: list[str] = field(default_factory=list)
-    start: pd.Timestamp | None = None
-    end: pd.Timestamp | None = None
-    filters: dict[str, Any] = field(default_factory=dict)
-    fetches: list[FetchStats] = field(default_factory=list)
-    keys_listed: int = 0
-    records: int = 0
-    outside_window: int = 0
-    problems: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["key", "reason", "value", "kept"])
-    )
-
-    @property
-    def skipped(self) -> pd.DataFrame:
-        """Records that are not in the frame, with the reason."""
-        return self.problems[~self.problems["kept"].astype(bool)]
-
-    def problem_counts(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.problems["reason"].value_counts().items()}
-
-    def summary(self) -> dict[str, Any]:
-        """A flat dict for notebooks and reports."""
-        fetch = self.fetches[0] if self.fetches else None
-        return {
-            "kind": self.kind,
-            "window_start": self.start,
-            "window_end": self.end,
-            "filters": dict(self.filters),
-            "patterns": list(self.patterns),
-            "method": fetch.method if fetch else None,
-            "scan_count": fetch.count if fetch else None,
-            "scan_calls": sum(f.scan_calls for f in self.fetches),
-            "keys_listed": self.keys_listed,
-            "records": self.records,
-            "outside_window": self.outside_window,
-            "skipped": int((~self.problems["kept"].astype(bool)).sum()),
-            "kept_with_problems": int(self.problems["kept"].astype(bool).sum()),
-            "values_missing": sum(f.values_missing for f in self.fetches),
-            "duplicates_dropped": sum(f.duplicates_dropped for f in self.fetches),
-            "fetch_seconds": sum(f.elapsed_seconds for f in self.fetches),
-        }
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> LoadInfo:
-        # pandas deep-copies attrs on many operations; this record is read-only metadata.
-        return self
+def empty_problems() -> pd.DataFrame:
+    """A problems table with no rows."""
+    return pd.DataFrame(columns=PROBLEM_COLUMNS)
 
 
-class _Problems:
+class Problems:
     """Collects problem rows (vectorised where the caller has arrays)."""
 
     def __init__(self) -> None:
@@ -123,7 +69,7 @@ class _Problems:
 
     def frame(self) -> pd.DataFrame:
         if not self.frames:
-            return pd.DataFrame(columns=["key", "reason", "value", "kept"])
+            return empty_problems()
         return pd.concat(self.frames, ignore_index=True)
 
 
@@ -235,8 +181,8 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _split_keys(
-    kind: RecordKind, keys: list[bytes], problems: _Problems
+def split_keys(
+    kind: RecordKind, keys: list[bytes], problems: Problems
 ) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]]:
     """Every key field as an Arrow column; returns (row of each parsed key, columns).
 
@@ -297,7 +243,7 @@ def _split_keys(
 
 
 def _typed_key_columns(
-    kind: RecordKind, columns: dict[str, pa.ChunkedArray], key_of: KeyLookup, problems: _Problems
+    kind: RecordKind, columns: dict[str, pa.ChunkedArray], key_of: KeyLookup, problems: Problems
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Convert key fields to their types; rows whose fields do not convert are skipped."""
     n = len(next(iter(columns.values())))
@@ -344,7 +290,7 @@ def _json_list_text(texts: list[str | None]) -> list[str | None]:
 
 
 def _read_values(
-    schema: pa.Schema, values: list[bytes], key_of: KeyLookup, problems: _Problems
+    schema: pa.Schema, values: list[bytes], key_of: KeyLookup, problems: Problems
 ) -> pa.Table:
     """Values as one Arrow table aligned with ``values``; bad values give null rows."""
     if len(schema) == 0:
@@ -388,7 +334,7 @@ def _read_values(
 
 
 def _read_values_slowly(
-    schema: pa.Schema, block: list[bytes], key_of: KeyLookup, problems: _Problems
+    schema: pa.Schema, block: list[bytes], key_of: KeyLookup, problems: Problems
 ) -> tuple[pa.Table, list[int]]:
     """The per-record path for a block that Arrow refused: find and report the bad values."""
     rows: list[dict[str, Any]] = []
@@ -415,7 +361,7 @@ def _read_values_slowly(
     return pa.Table.from_pylist(rows, schema=schema), bad
 
 
-def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: _Problems) -> pd.Series:
+def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) -> pd.Series:
     """``custom_data`` is a JSON document encoded as a string; decode the non-null ones."""
     texts = column.to_numpy(dtype=object, na_value=None)
     result = np.full(len(texts), None, dtype=object)
@@ -467,29 +413,29 @@ def parse(
     ``keys`` and ``values`` as :func:`fetch_from_redis` returns them (bytes or text).
     """
     kind = get_kind(kind)
-    keys = _key_bytes(keys)
+    keys = key_bytes(keys)
     values = list(values)
     if len(values) != len(keys):
         raise ValueError(f"{len(keys)} keys but {len(values)} values.")
-    problems = _Problems()
-    return _frame(kind, keys, values, _split_keys(kind, keys, problems), problems)
+    problems = Problems()
+    return build_frame(kind, keys, values, split_keys(kind, keys, problems), problems)
 
 
-def _key_bytes(keys: Sequence[bytes | str]) -> list[bytes]:
+def key_bytes(keys: Sequence[bytes | str]) -> list[bytes]:
     keys = list(keys)
     if set(map(type, keys)) - {bytes}:  # map(type) runs in C: cheap at a million keys
         keys = [encode_key(k) for k in keys]
     return keys
 
 
-def _frame(
+def build_frame(
     kind: RecordKind,
     keys: list[bytes],
     values: list[Any],
     split: tuple[np.ndarray, dict[str, pa.ChunkedArray]],
-    problems: _Problems,
+    problems: Problems,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The typed frame from split keys (see :func:`_split_keys`) and their values."""
+    """The typed frame from split keys (see :func:`split_keys`) and their values."""
     rows, columns = split
     if None in values:
         present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
@@ -556,95 +502,12 @@ def _frame(
     return frame, problems.frame()
 
 
-def _timestamp(value: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+# --------------------------------------------------------------------------- traces, events
 
 
-def resolve_window(
-    kind: str, start: Any = None, end: Any = None, on: Any = None
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The UTC window of a load: ``on`` a whole day, or ``start``/``end`` (naive = UTC).
-
-    Defaults follow the gem: the last four hours (24 for resources), ending now.
-    """
-    if on is not None:
-        if start is not None or end is not None:
-            raise ValueError("Pass either on= (a day) or start=/end=, not both.")
-        day = _timestamp(pd.Timestamp(on).date() if not isinstance(on, date) else on)
-        return day, day + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
-    span = KIND_WINDOWS.get(kind, DEFAULT_WINDOW)
-    end_ts = _timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
-    start_ts = _timestamp(start) if start is not None else end_ts - span
-    if start_ts > end_ts:
-        raise ValueError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
-    return start_ts, end_ts
-
-
-def load(
-    kind: str,
-    client: ClientLike = None,
-    *,
-    start: Any = None,
-    end: Any = None,
-    on: Any = None,
-    **filters: Any,
-) -> pd.DataFrame:
-    """Load records of ``kind`` (``"requests"``, ``"sidekiq"``, ...) as a typed DataFrame.
-
-    Builds the gem's patterns (one per UTC day in the window, filters in key order, values
-    escaped), fetches them with :func:`fetch_from_redis` (so ``use_scan`` and COUNT apply),
-    parses, and keeps the records in ``[start, end]`` that equal every filter exactly.
-    ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch statistics, problems.
-    """
-    record_kind = get_kind(kind)
-    if record_kind.name in ("trace", "events"):
-        raise ValueError(
-            f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
-        )
-    redis_client = get_client(client)
-    window_start, window_end = resolve_window(record_kind.name, start, end, on)
-    info = LoadInfo(
-        kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
-    )
-    info.patterns = record_kind.patterns(
-        window_start.to_pydatetime(), window_end.to_pydatetime(), filters
-    )
-    # fetch_from_redis(raw=True) without its final sort (a frame has no key order); the keys
-    # are split (Arrow, which releases the GIL) while the values are being read.
-    listed = [
-        _list_keys(pattern, redis_client, decode=False, sort=False) for pattern in info.patterns
-    ]
-    keys = [key for found, _ in listed for key in found]
-    info.keys_listed = len(keys)
-    problems = _Problems()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        split = pool.submit(_split_keys, record_kind, keys, problems)
-        values: list[Any] = []
-        for found, stats in listed:
-            values.extend(read_values(redis_client, found, stats))
-            stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
-            info.fetches.append(stats)
-        frame, problems = _frame(record_kind, keys, values, split.result(), problems)
-    in_window = frame["datetime"].between(window_start, window_end) if len(frame) else None
-    if in_window is not None:
-        for name, wanted in filters.items():
-            in_window &= frame[name].astype(str) == str(wanted)
-        info.outside_window = int((~in_window).sum())
-        frame = frame[in_window.to_numpy()].reset_index(drop=True)
-    info.records = len(frame)
-    info.problems = problems
-    frame.attrs["rp"] = info
-    return frame
-
-
-def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
-    """The trace steps of one request: ``group`` (db/view), ``duration``, ``sql``, ``message``,
-    ``time``. Empty (with those columns) when the trace has expired (after 60 minutes)."""
-    redis_client = get_client(client)
-    key = TRACE.format_key({"request_id": request_id})
-    with translate_errors(redis_client, f"reading the trace of request {request_id!r}"):
-        raw = redis_client.get(encode_key(key))
+def parse_trace(raw: bytes | str | None, key: str) -> pd.DataFrame:
+    """A trace value (a JSON array of steps) as a frame of ``TRACE_COLUMNS``; empty for
+    ``None`` (an expired trace); a clear error for a value that is not such an array."""
     if raw is None:
         return pd.DataFrame(columns=TRACE_COLUMNS)
     try:
@@ -661,27 +524,15 @@ def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
     return frame
 
 
-def slowest_trace(
-    frame: pd.DataFrame, client: ClientLike = None, *, candidates: int = 50
-) -> tuple[str | None, pd.DataFrame]:
-    """The trace of the slowest request in ``frame`` that still has one (traces expire after
-    60 minutes): ``(request_id, steps)``, or ``(None, empty steps)``."""
-    slowest = frame.nlargest(candidates, "duration")["request_id"] if len(frame) else []
-    for request_id in slowest:
-        steps = load_trace(request_id, client)
-        if len(steps):
-            return request_id, steps
-    return None, pd.DataFrame(columns=TRACE_COLUMNS)
-
-
-def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
-    """Annotation events (deploys and the like): ``name``, ``datetime``, ``datetimei``,
-    ``options``; all of them, or those in ``[start, end]``."""
-    fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
-    problems = _Problems()
+def parse_events(
+    keys: Sequence[bytes | str], values: Sequence[bytes | str | None]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Annotation events (``name``, ``datetime``, ``datetimei``, ``options``), oldest first,
+    and the problems found."""
+    problems = Problems()
     rows = []
     # Events are few (a deploy or two a day): a plain loop reads them.
-    for key, raw in zip(fetched.keys, fetched.values, strict=True):
+    for key, raw in zip(keys, values, strict=True):
         text = key_text(key)
         fields, reason = parse_key(EVENTS, text)
         if raw is None:
@@ -709,18 +560,4 @@ def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None
             "options": pd.Series([row[2] or {} for row in rows], dtype=object),
         }
     )
-    events = events.sort_values("datetime", ignore_index=True)
-    if start is not None or end is not None:
-        low = _timestamp(start) if start is not None else events["datetime"].min()
-        high = _timestamp(end) if end is not None else events["datetime"].max()
-        events = events[events["datetime"].between(low, high)].reset_index(drop=True)
-    info = LoadInfo(
-        kind="events",
-        patterns=[EVENTS.pattern()],
-        fetches=[fetched.stats],
-        keys_listed=len(fetched.keys),
-        records=len(events),
-    )
-    info.problems = problems.frame()
-    events.attrs["rp"] = info
-    return events
+    return events.sort_values("datetime", ignore_index=True), problems.frame()

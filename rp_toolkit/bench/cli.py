@@ -1,0 +1,181 @@
+"""The benchmark commands: ``rp-toolkit bench``, ``load-speed`` and ``cluster-bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..store import quiet_keys_notices
+from .cluster import benchmark, format_rows
+from .keyspace import QUERIES
+from .markdown import to_markdown
+from .results import save
+from .runner import CELL_BUDGET_S, DEFAULT_COUNTS, DEFAULT_SIZES, SLOWLOG_THRESHOLD_US, run
+from .speed import load_speed, load_speed_summary
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``100,1_000,1e6`` as whole numbers (argparse type of ``--sizes``)."""
+    try:
+        return [int(float(part.replace("_", ""))) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are whole numbers: {text!r}") from None
+
+
+def parse_counts(text: str) -> list[int | str]:
+    """``10,100,auto,adaptive`` (argparse type of ``--counts``)."""
+    counts: list[int | str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part in ("auto", "adaptive"):
+            counts.append(part)
+            continue
+        try:
+            counts.append(int(part.replace("_", "")))
+        except ValueError:
+            message = f"counts are whole numbers, auto or adaptive: {text!r}"
+            raise argparse.ArgumentTypeError(message) from None
+    return counts
+
+
+def add_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``bench``, ``load-speed`` and ``cluster-bench`` on the CLI's subparsers;
+    returns the ``bench`` parser."""
+    bench = subparsers.add_parser(
+        "bench", help="measure KEYS against SCAN (a throwaway Redis unless told otherwise)"
+    )
+    bench.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(DEFAULT_SIZES),
+        help="records per keyspace, comma-separated (default 100,1000,10000,100000,1000000)",
+    )
+    bench.add_argument(
+        "--counts",
+        type=parse_counts,
+        default=list(DEFAULT_COUNTS),
+        help="SCAN COUNT hints, auto and/or adaptive (default 10,100,1000,10000,auto; "
+        "adaptive uses $RP_SCAN_BUDGET_MS, default 1 ms)",
+    )
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument(
+        "--noise", type=float, default=0.0, help="unrelated keys per record (default 0)"
+    )
+    bench.add_argument(
+        "--queries",
+        type=lambda t: [q for q in t.split(",") if q],
+        default=list(QUERIES),
+        help="day,controller,request_id",
+    )
+    bench.add_argument(
+        "--redis-url",
+        default=None,
+        help="an existing Redis (needs --allow-existing-server); default: a throwaway server",
+    )
+    bench.add_argument(
+        "--allow-existing-server",
+        action="store_true",
+        help="write (marked) keys to --redis-url and run KEYS there",
+    )
+    bench.add_argument("--out", default="bench", help="folder for bench.csv and bench.json")
+    bench.add_argument(
+        "--markdown", action="store_true", help="print the docs table (and write bench.md)"
+    )
+    bench.add_argument("--no-probe", action="store_true", help="no blocking probe")
+    bench.add_argument("--probe-mode", choices=("process", "thread"), default="process")
+    bench.add_argument(
+        "--no-full-fetch",
+        action="store_true",
+        help="only list keys (no gem_keys_mget / scan_chunked_mget rows)",
+    )
+    bench.add_argument(
+        "--cell-budget",
+        type=float,
+        default=CELL_BUDGET_S,
+        help="seconds per cell before repeats are cut short",
+    )
+    bench.add_argument("--slowlog-threshold-us", type=int, default=SLOWLOG_THRESHOLD_US)
+    bench.add_argument("--no-progress", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+
+    speed = subparsers.add_parser(
+        "load-speed", help="rp.load against the raw transfer (and the gem's read path)"
+    )
+    speed.add_argument("--records", type=int, default=1_000_000)
+    speed.add_argument("--repeats", type=int, default=3)
+    speed.add_argument("--no-gem-path", action="store_true", help="skip the slow gem emulation")
+    speed.add_argument("--out", default=None, help="folder for load_speed.csv / .json")
+    speed.add_argument("--no-progress", action="store_true")
+    speed.set_defaults(func=cmd_load_speed)
+
+    cluster = subparsers.add_parser(
+        "cluster-bench", help="read paths on one node against a local Redis Cluster, same data"
+    )
+    cluster.add_argument("--records", type=int, default=1_000_000)
+    cluster.add_argument("--primaries", type=int, default=3)
+    cluster.add_argument("--repeats", type=int, default=3)
+    cluster.add_argument("--out", help="write the rows as JSON here")
+    cluster.set_defaults(func=cmd_cluster_bench)
+    return bench
+
+
+add_cli = add_commands
+"""The name the tests register the commands with."""
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    frame = run(
+        sizes=args.sizes,
+        counts=args.counts,
+        repeats=args.repeats,
+        noise=args.noise,
+        queries=args.queries,
+        redis_url=args.redis_url,
+        allow_existing_server=args.allow_existing_server,
+        probe=not args.no_probe,
+        progress=not args.no_progress,
+        full_fetch=not args.no_full_fetch,
+        cell_budget_s=args.cell_budget,
+        slowlog_threshold_us=args.slowlog_threshold_us,
+        probe_mode=args.probe_mode,
+    )
+    out = save(frame, args.out)
+    if args.markdown:
+        table = to_markdown(frame)
+        (out / "bench.md").write_text(table)
+        print(table)
+    print(f"Results written to {out}/bench.csv and {out}/bench.json", file=sys.stderr)
+    return 0
+
+
+def cmd_load_speed(args: argparse.Namespace) -> int:
+    frame = load_speed(
+        args.records,
+        repeats=args.repeats,
+        gem_path=not args.no_gem_path,
+        progress=not args.no_progress,
+    )
+    summary = load_speed_summary(frame)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out / "load_speed.csv", index=False)
+        (out / "load_speed.json").write_text(
+            json.dumps({"environment": frame.attrs["environment"], "summary": summary}, indent=1)
+            + "\n"
+        )
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def cmd_cluster_bench(args: argparse.Namespace) -> int:
+    with quiet_keys_notices():
+        rows = benchmark(args.records, primaries=args.primaries, repeats=args.repeats)
+    print(format_rows(rows))
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1, default=str))
+    return 0

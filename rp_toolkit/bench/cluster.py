@@ -1,0 +1,160 @@
+"""One node against a local Redis Cluster: the same data, the same read paths, the same run."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from redis import exceptions as redis_errors
+
+from ..config import setup
+from ..exceptions import RPToolkitError, first_line
+from ..frames import load
+from ..kinds import SCHEMA_VERSION
+from ..local import LocalCluster, RedisServer
+from ..store import fetch_from_redis, get_client, is_cluster, list_keys
+from ..synth import iter_request_records, write_records
+
+BENCH_END = datetime(2026, 2, 4, 23, 59, tzinfo=timezone.utc)
+"""Records span ``[BENCH_END - 23.9 h, BENCH_END)``: one UTC day, so the day pattern matches
+them all. They are written without expiry."""
+
+
+def benchmark(
+    records: int = 1_000_000, *, primaries: int = 3, repeats: int = 3, seed: int = 1
+) -> list[dict[str, Any]]:
+    """Time the read paths on one node and on a ``primaries``-node local cluster holding the
+    same ``records`` request records (both throwaway servers on this machine, same run).
+
+    Rows: ``target`` (``single``/``cluster``), ``operation``, ``seconds`` (median of
+    ``repeats``), ``seconds_min``, ``keys`` (checked equal on both targets), ``scan_calls``,
+    ``mget_calls``, ``slowest_call_ms``; plus ``write`` rows (seconds to write the records)
+    and the gem's KEYS + one MGET (``error`` on the cluster: CROSSSLOT).
+    """
+    day = BENCH_END.strftime("%Y%m%d")
+    pattern = f"performance|*datetime|{day}*|*|END|{SCHEMA_VERSION}"
+    rows: list[dict[str, Any]] = []
+    with RedisServer() as single, LocalCluster(primaries) as local:
+        targets = {"single": single.url, "cluster": local.url}
+        for target, url in targets.items():
+            client = get_client(url)
+            started = time.perf_counter()
+            for batch in iter_request_records(records, seed=seed, end=BENCH_END, hours=23.9):
+                write_records(client, batch.keys, batch.values)
+            rows.append(
+                {"target": target, "operation": "write", "seconds": time.perf_counter() - started}
+            )
+
+        def gem_fetch(url: str) -> Any:
+            client = get_client(url)
+            if is_cluster(client):  # the gem talks to one node: KEYS there, MGET there
+                client = client.get_redis_connection(client.get_default_node())
+            keys = client.keys(pattern)
+            return keys, client.mget(keys)
+
+        operations: dict[str, tuple[dict[str, Any], Callable[[str], Any]]] = {
+            "fetch_keys KEYS": (
+                {"use_scan": False},
+                lambda u: list_keys(pattern, get_client(u)),
+            ),
+            "fetch_keys SCAN (auto COUNT)": (
+                {"use_scan": True},
+                lambda u: list_keys(pattern, get_client(u)),
+            ),
+            "fetch_from_redis SCAN raw": (
+                {"use_scan": True},
+                lambda u: fetch_from_redis(pattern, u, raw=True),
+            ),
+            "load requests SCAN": (
+                {"use_scan": True},
+                lambda u: load("requests", u, start=BENCH_END - timedelta(hours=24), end=BENCH_END),
+            ),
+            "gem KEYS + one MGET": ({"use_scan": False}, gem_fetch),
+        }
+        found: dict[str, int] = {}
+        for operation, (flags, call) in operations.items():
+            for target, url in targets.items():
+                row: dict[str, Any] = {"target": target, "operation": operation}
+                times = []
+                try:
+                    for _ in range(repeats):
+                        with setup(progress=False, **flags):
+                            started = time.perf_counter()
+                            result = call(url)
+                            times.append(time.perf_counter() - started)
+                except (redis_errors.RedisError, redis_errors.RedisClusterException) as error:
+                    row["error"] = first_line(error)
+                    rows.append(row)
+                    continue
+                stats = stats_of(result)
+                keys = keys_of(result)
+                if found.setdefault(operation, keys) != keys:
+                    raise RPToolkitError(
+                        f"{operation}: {target} found {keys} keys, not {found[operation]}"
+                    )
+                row.update(
+                    seconds=statistics.median(times),
+                    seconds_min=min(times),
+                    keys=keys,
+                    scan_calls=getattr(stats, "scan_calls", None),
+                    mget_calls=getattr(stats, "mget_calls", None),
+                    slowest_call_ms=1000 * stats.slowest_call_seconds if stats else None,
+                )
+                rows.append(row)
+    return rows
+
+
+def stats_of(result: Any) -> Any:
+    """The fetch statistics of an operation's result (a FetchResult, a loaded frame or
+    ``(keys, FetchStats)``; several fetches of a frame merged), or None."""
+    if hasattr(result, "stats"):
+        return result.stats
+    if hasattr(result, "attrs") and "rp" in result.attrs:
+        fetches = result.attrs["rp"].fetches
+        merged = fetches[0]
+        for more in fetches[1:]:
+            merged.scan_calls += more.scan_calls
+            merged.mget_calls += more.mget_calls
+            merged.slowest_call_seconds = max(
+                merged.slowest_call_seconds, more.slowest_call_seconds
+            )
+        return merged
+    if isinstance(result, tuple) and len(result) == 2 and hasattr(result[1], "scan_calls"):
+        return result[1]
+    return None
+
+
+def keys_of(result: Any) -> int:
+    """How many keys (or records, for a loaded frame) an operation's result holds."""
+    if hasattr(result, "attrs") and "rp" in result.attrs:
+        return int(result.attrs["rp"].records)
+    return len(result[0])
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    """:func:`benchmark`'s rows as a markdown table."""
+    lines = [
+        "| operation | target | seconds (median) | min | keys | SCAN calls | MGET calls "
+        "| slowest call (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(
+                f"| {row['operation']} | {row['target']} | error: {row['error']} | | | | | |"
+            )
+            continue
+
+        def cell(name: str, fmt: str, row: dict[str, Any] = row) -> str:
+            value = row.get(name)
+            return "" if value is None else format(value, fmt)
+
+        lines.append(
+            f"| {row['operation']} | {row['target']} | {cell('seconds', '.2f')} | "
+            f"{cell('seconds_min', '.2f')} | {cell('keys', ',')} | {cell('scan_calls', ',')} | "
+            f"{cell('mget_calls', ',')} | {cell('slowest_call_ms', '.1f')} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,429 @@
+"""KEYS against SCAN, measured: the runner that times each cell, and :func:`run`."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import math
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import redis
+from tqdm.auto import tqdm
+
+from ..config import settings, setup
+from ..exceptions import BenchmarkError
+from ..kinds import decode_key
+from ..local import RedisServer
+from ..store import (
+    determine_scan_count,
+    fetch_from_redis,
+    fetch_keys,
+    quiet_keys_notices,
+    redact_url,
+)
+from .environment import describe_environment, load_average
+from .keyspace import EXISTING_SERVER_TTL_S, QUERIES, Keyspace
+from .probe import NoProbe, Probe, ProbeStats
+from .results import to_frame
+from .server_stats import WATCHED, CountingRedis, ServerStats
+
+logger = logging.getLogger("rp_toolkit")
+
+DEFAULT_SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
+DEFAULT_COUNTS: tuple[int | str, ...] = (10, 100, 1000, 10_000, "auto")
+CELL_BUDGET_S = 30.0
+SLOWLOG_THRESHOLD_US = 1000
+IDLE_PROBE_S = 0.5
+
+
+@dataclass
+class Outcome:
+    """What one repeat of a measured action returns."""
+
+    keys: list[Any]
+    scan_calls: int = 0
+    mget_calls: int = 0
+    values: list[Any] | None = None
+    scan_counts: list[int] = field(default_factory=list)
+
+
+Action = Callable[[], Outcome]
+"""A measured action: one repeat of a cell."""
+
+
+class Runner:
+    """Times the measured actions on one keyspace: repeats within the cell's time budget,
+    with the probe sampling and the server's statistics read around each repeat."""
+
+    def __init__(
+        self,
+        *,
+        client: CountingRedis,
+        stats: ServerStats,
+        probe: Probe | NoProbe,
+        keyspace: Keyspace,
+        repeats: int,
+        cell_budget_s: float,
+    ) -> None:
+        self.client = client
+        self.stats = stats
+        self.probe = probe
+        self.keyspace = keyspace
+        self.repeats = repeats
+        self.cell_budget_s = cell_budget_s
+
+    def measure(self, flags: dict[str, Any], action: Action, expected_keys: int) -> dict[str, Any]:
+        """Run ``action`` (with the settings ``flags``) repeatedly; one result row.
+
+        The row's ``_keys`` holds the keys of the last repeat (the caller pops it).
+        """
+        walls: list[float] = []
+        latencies: list[np.ndarray] = []
+        server: list[dict[str, Any]] = []
+        outcome = Outcome([])
+        while len(walls) < self.repeats:
+            if walls and sum(walls) + walls[-1] > self.cell_budget_s:
+                break
+            gc.collect()
+            self.client.command_counts.clear()
+            self.client.scan_counts.clear()
+            before = self.stats.before()
+            with setup(progress=False, **flags), self.probe.sampling() as collected:
+                started = time.perf_counter()
+                outcome = action()
+                walls.append(time.perf_counter() - started)
+            latencies.extend(collected)
+            server.append(self.stats.after(before))
+            self._check(outcome, expected_keys)
+        probe = ProbeStats.of(latencies)
+        row: dict[str, Any] = {
+            "repeats_done": len(walls),
+            "wall_median_s": statistics.median(walls),
+            "wall_min_s": min(walls),
+            "wall_max_s": max(walls),
+            "keys_found": len(outcome.keys),
+            "scan_calls": outcome.scan_calls,
+            "scan_count_min": min(outcome.scan_counts, default=None),
+            "scan_count_mean": statistics.fmean(outcome.scan_counts)
+            if outcome.scan_counts
+            else math.nan,
+            "scan_count_max": max(outcome.scan_counts, default=None),
+            "mget_calls": outcome.mget_calls,
+            "probe_samples": probe.samples,
+            "probe_p50_ms": probe.p50_ms,
+            "probe_p99_ms": probe.p99_ms,
+            "probe_max_ms": probe.max_ms,
+            "slowlog_threshold_us": self.stats.threshold_us,
+        }
+        for name in WATCHED:
+            row[f"redis_{name}_usec"] = statistics.median(s[f"redis_{name}_usec"] for s in server)
+        row["redis_usec"] = statistics.median(
+            sum(s[f"redis_{name}_usec"] for name in WATCHED) for s in server
+        )
+        slowest = max(
+            (s for s in server if not math.isnan(s["slowlog_max_us"])),
+            key=lambda s: s["slowlog_max_us"],
+            default=None,
+        )
+        row["slowlog_max_us"] = slowest["slowlog_max_us"] if slowest else math.nan
+        row["slowlog_max_command"] = slowest["slowlog_max_command"] if slowest else None
+        entries = [s["slowlog_entries"] for s in server if not math.isnan(s["slowlog_entries"])]
+        row["slowlog_entries"] = max(entries) if entries else math.nan
+        row["_keys"] = outcome.keys
+        return row
+
+    def _check(self, outcome: Outcome, expected: int) -> None:
+        if len(outcome.keys) != expected:
+            raise BenchmarkError(
+                f"Found {len(outcome.keys)} keys where the dataset holds {expected} matching "
+                "records."
+            )
+        marker = self.keyspace.marker
+        if marker and not all(marker in decode_key(key) for key in outcome.keys):
+            raise BenchmarkError("A fetch matched a key the benchmark did not write.")
+        if outcome.values is not None and (
+            len(outcome.values) != expected or any(value is None for value in outcome.values)
+        ):
+            raise BenchmarkError("A full fetch read fewer values than it listed keys.")
+
+    # The measured actions: each is what a user (or the gem) runs, and the settings it runs
+    # with (applied outside the timing).
+
+    def keys_action(self, pattern: str) -> tuple[dict[str, Any], Action]:
+        return {"use_scan": False}, lambda: Outcome(fetch_keys(pattern, self.client))
+
+    def scan_action(self, pattern: str, count: int | str) -> tuple[dict[str, Any], Action]:
+        flags: dict[str, Any] = {"use_scan": True}
+        if count == "auto":
+            flags["scan_count_auto_tune"] = True
+        elif count == "adaptive":
+            flags.update(scan_count_auto_tune=True, scan_count="adaptive")
+        else:
+            flags.update(scan_count_auto_tune=False, scan_count=count)
+
+        def action() -> Outcome:
+            keys = fetch_keys(pattern, self.client)
+            return Outcome(
+                keys,
+                scan_calls=self.client.command_counts["SCAN"],
+                scan_counts=list(self.client.scan_counts),
+            )
+
+        return flags, action
+
+    def gem_action(self, pattern: str) -> tuple[dict[str, Any], Action]:
+        def action() -> Outcome:
+            keys = self.client.keys(pattern)
+            values = self.client.mget(keys) if keys else []
+            return Outcome(keys, mget_calls=1 if keys else 0, values=values)
+
+        return {}, action
+
+    def rp_full_action(self, pattern: str) -> tuple[dict[str, Any], Action]:
+        def action() -> Outcome:
+            result = fetch_from_redis(pattern, self.client)
+            return Outcome(
+                result.keys,
+                scan_calls=result.stats.scan_calls,
+                mget_calls=result.stats.mget_calls,
+                values=result.values,
+                scan_counts=list(self.client.scan_counts),
+            )
+
+        return {"use_scan": True, "scan_count_auto_tune": True}, action
+
+
+def validate_parameters(
+    sizes: Iterable[int],
+    counts: Iterable[int | str],
+    queries: Iterable[str],
+    repeats: int,
+    noise: float,
+) -> tuple[list[int], list[int | str], list[str]]:
+    """Check ``run``'s parameters; sizes sorted and de-duplicated, counts and queries as lists.
+
+    Raises :class:`BenchmarkError` (an :class:`RPToolkitError`) on a bad value.
+    """
+    size_list = sorted({int(size) for size in sizes})
+    if not size_list or size_list[0] < 1:
+        raise BenchmarkError("sizes must be whole numbers of at least 1.")
+    count_list: list[int | str] = []
+    for count in counts:
+        if count in ("auto", "adaptive"):
+            count_list.append(count)
+            continue
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise BenchmarkError(
+                f"counts must be whole numbers of at least 1, 'auto' or 'adaptive': {count!r}"
+            )
+        count_list.append(int(count))
+    query_list = list(dict.fromkeys(queries))
+    unknown = [q for q in query_list if q not in QUERIES]
+    if unknown:
+        raise BenchmarkError(f"Unknown queries {unknown}; known: {', '.join(QUERIES)}.")
+    if repeats < 1:
+        raise BenchmarkError("repeats must be at least 1.")
+    if noise < 0:
+        raise BenchmarkError("noise must be 0 or more (unrelated keys per record).")
+    return size_list, count_list, query_list
+
+
+check_parameters = validate_parameters
+"""Another name of :func:`validate_parameters` (the benchmark notebook's check)."""
+
+
+def run(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    counts: Sequence[int | str] = DEFAULT_COUNTS,
+    repeats: int = 5,
+    noise: float = 0.0,
+    queries: Sequence[str] = QUERIES,
+    redis_url: str | None = None,
+    allow_existing_server: bool = False,
+    probe: bool = True,
+    progress: bool = True,
+    full_fetch: bool = True,
+    *,
+    cell_budget_s: float = CELL_BUDGET_S,
+    slowlog_threshold_us: int = SLOWLOG_THRESHOLD_US,
+    probe_mode: str = "process",
+    idle_probe_s: float = IDLE_PROBE_S,
+    day: date | None = None,
+    seed: int = 1,
+) -> pd.DataFrame:
+    """Measure KEYS against SCAN (each COUNT) on growing keyspaces; one row per measurement.
+
+    See :mod:`rp_toolkit.bench` for the method. The environment (Redis, redis-py, hiredis,
+    Python, CPUs, platform, date, server binary, parameters, run time) is in
+    ``frame.attrs["environment"]``.
+    """
+    size_list, count_list, query_list = validate_parameters(sizes, counts, queries, repeats, noise)
+    if redis_url is not None and not allow_existing_server:
+        raise BenchmarkError(
+            f"Refusing to benchmark the existing Redis at {redact_url(redis_url)}: the "
+            "benchmark writes up to millions of keys and runs KEYS, which blocks that server. "
+            "Pass allow_existing_server=True (--allow-existing-server) if that is really "
+            "what you want (it writes only keys marked RpBench<id> and removes them at the "
+            "end), or leave redis_url unset to use a throwaway server."
+        )
+    day = day or datetime.now(timezone.utc).date()
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        server: RedisServer | None = None
+        if redis_url is None:
+            server = stack.enter_context(RedisServer())
+            url = server.url
+        else:
+            url = redis_url
+        client = CountingRedis.from_url(url, socket_timeout=3600, decode_responses=False)
+        admin = redis.Redis.from_url(url, socket_timeout=600)
+        stack.callback(client.close)
+        stack.callback(admin.close)
+        environment = describe_environment(admin, server.binary if server else None, redis_url)
+        owns = server is not None
+        marker = "" if owns else f"RpBench{uuid.uuid4().hex}"
+        keyspace = Keyspace(
+            client,
+            day=day,
+            seed=seed,
+            marker=marker,
+            ttl=None if owns else EXISTING_SERVER_TTL_S,
+            track=not owns,
+        )
+        if not owns:
+            stack.callback(_remove_keys, keyspace)
+        stats = ServerStats(admin, owns, slowlog_threshold_us)
+        stack.callback(stats.restore)
+        the_probe: Probe | NoProbe = Probe(url, probe_mode) if probe else NoProbe()
+        stack.callback(the_probe.close)
+        stack.enter_context(quiet_keys_notices())
+        runner = Runner(
+            client=client,
+            stats=stats,
+            probe=the_probe,
+            keyspace=keyspace,
+            repeats=repeats,
+            cell_budget_s=cell_budget_s,
+        )
+        per_query = 1 + len(count_list) + (2 if full_fetch else 0)
+        bar = stack.enter_context(
+            tqdm(
+                total=len(size_list) * len(query_list) * per_query,
+                desc="bench",
+                unit="cell",
+                disable=not progress,
+            )
+        )
+        rows = []
+        for size in size_list:
+            bar.set_postfix_str(f"writing {size:,} records")
+            keyspace.grow(size, noise)
+            idle = the_probe.idle(idle_probe_s)
+            common = {
+                "size": size,
+                "noise_keys": keyspace.noise_keys,
+                "dbsize": int(admin.dbsize()),
+                "probe_idle_p50_ms": idle.p50_ms,
+                "probe_idle_p99_ms": idle.p99_ms,
+                "probe_idle_max_ms": idle.max_ms,
+            }
+            for query, (pattern, expected) in keyspace.queries(query_list).items():
+                cells: list[tuple[str, int | str | None, Any]] = [
+                    ("KEYS", None, runner.keys_action(pattern))
+                ]
+                cells += [("SCAN", c, runner.scan_action(pattern, c)) for c in count_list]
+                if full_fetch:
+                    cells.append(("gem_keys_mget", None, runner.gem_action(pattern)))
+                    cells.append(("scan_chunked_mget", "auto", runner.rp_full_action(pattern)))
+                baseline: dict[str, Any] = {}
+                for method, count, (flags, action) in cells:
+                    bar.set_postfix_str(f"{size:,} {query} {method} {count or ''}".strip())
+                    row = runner.measure(flags, action, expected)
+                    keys = row.pop("_keys")
+                    if method in ("KEYS", "gem_keys_mget"):
+                        baseline[method] = (row["wall_median_s"], sorted(map(decode_key, keys)))
+                    reference = "gem_keys_mget" if method.endswith("mget") else "KEYS"
+                    base_time, base_keys = baseline[reference]
+                    if method not in baseline and sorted(map(decode_key, keys)) != base_keys:
+                        raise BenchmarkError(
+                            f"{method} (COUNT {count}) and {reference} found different keys for "
+                            f"{pattern!r} at {size:,} records: {len(keys)} against "
+                            f"{len(base_keys)}."
+                        )
+                    rows.append(
+                        {
+                            **common,
+                            "query": query,
+                            "pattern": pattern,
+                            "method": method,
+                            "count": None if count is None else str(count),
+                            "scan_count": _scan_count(pattern, count),
+                            **row,
+                            "overhead": row["wall_median_s"] / base_time if base_time else math.nan,
+                        }
+                    )
+                    bar.update(1)
+                _compare_adaptive(rows[len(rows) - len(cells) :])
+        environment.update(
+            parameters={
+                "sizes": size_list,
+                "counts": [str(c) for c in count_list],
+                "repeats": repeats,
+                "noise": noise,
+                "queries": query_list,
+                "full_fetch": full_fetch,
+                "cell_budget_s": cell_budget_s,
+                "slowlog_threshold_us": slowlog_threshold_us,
+                "probe": probe,
+                "probe_mode": probe_mode if probe else None,
+                "idle_probe_s": idle_probe_s,
+                "day": day.isoformat(),
+                "seed": seed,
+                "marker": marker or None,
+                "mget_chunk": settings.mget_chunk,
+                "pipeline_depth": settings.pipeline_depth,
+                "scan_budget_ms": settings.scan_budget_ms,
+            },
+            run_seconds=round(time.perf_counter() - started, 1),
+            load_average_end=load_average(),
+        )
+    return to_frame(rows, environment)
+
+
+def _scan_count(pattern: str, count: int | str | None) -> int | None:
+    """The COUNT a cell sends (auto: the auto-tuned one; adaptive: the one it starts from)."""
+    if count is None:
+        return None
+    if count == "auto":
+        with setup(scan_count_auto_tune=True):
+            return determine_scan_count(pattern)
+    if count == "adaptive":
+        with setup(scan_count="adaptive"):
+            return determine_scan_count(pattern)  # the COUNT it starts from
+    return int(count)
+
+
+def _compare_adaptive(rows: Sequence[dict[str, Any]]) -> None:
+    """Fill the adaptive rows of one (size, query) with the best fixed COUNT's comparison."""
+    fixed = [r for r in rows if r["method"] == "SCAN" and str(r["count"]).isdigit()]
+    best = min(fixed, key=lambda r: r["wall_median_s"], default=None)
+    for row in rows:
+        if row["method"] == "SCAN" and row["count"] == "adaptive":
+            row["scan_budget_ms"] = settings.scan_budget_ms
+            if best is not None:
+                row["best_fixed_count"] = int(best["count"])
+                row["vs_best_fixed"] = row["wall_median_s"] / best["wall_median_s"]
+
+
+def _remove_keys(keyspace: Keyspace) -> None:
+    removed = keyspace.remove()
+    logger.info("Benchmark keys removed: %d.", removed)

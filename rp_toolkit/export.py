@@ -1,0 +1,132 @@
+"""Reports and frames to CSV or Parquet, full precision. Pure: pandas in, files out; no Redis."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["export", "is_missing", "json_default", "to_json"]
+
+
+def is_missing(value: Any) -> bool:
+    """None, ``pd.NA``, ``NaT`` or a float NaN."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default=``: numpy values, arrays and timestamps as JSON values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as JSON text, or None when it is missing."""
+    return None if is_missing(value) else json.dumps(value, default=json_default)
+
+
+def _string_list(value: Any) -> list[str] | None:
+    """``value`` as a list of str (lists, tuples, arrays of str), else None."""
+    if isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _prepare(frame: pd.DataFrame, parquet: bool) -> pd.DataFrame:
+    """A copy fit for the file: named/non-default index as columns, nested values as JSON."""
+    out = frame
+    if out.index.name is not None or not isinstance(out.index, pd.RangeIndex):
+        out = out.reset_index()
+    out = out.copy()
+    out.attrs = {}  # load metadata (rp.LoadInfo) is not file content; Parquet would store it
+    for column in out.columns:
+        series = out[column]
+        if series.dtype != object:
+            continue
+        present = [v for v in series if not is_missing(v)]
+        if all(isinstance(v, str) for v in present):
+            continue
+        if parquet and all(_string_list(v) is not None for v in present):
+            out[column] = [None if is_missing(v) else _string_list(v) for v in series]
+        else:
+            out[column] = series.map(to_json).astype(object)
+    return out
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    if path.suffix.lower() == ".csv":
+        _prepare(frame, parquet=False).to_csv(path, index=False)
+    else:
+        _prepare(frame, parquet=True).to_parquet(path, index=False, engine="pyarrow")
+
+
+_SUFFIXES = (".csv", ".parquet")
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def _frames(report: Any) -> dict[str | None, pd.DataFrame]:
+    if isinstance(report, pd.DataFrame):
+        return {None: report}
+    if isinstance(report, pd.Series):
+        return {None: report.to_frame()}
+    if is_dataclass(report) and not isinstance(report, type):
+        report = {f.name: getattr(report, f.name) for f in fields(report)}
+    if isinstance(report, Mapping):
+        if all(isinstance(v, (pd.DataFrame, pd.Series)) for v in report.values()) and report:
+            return {
+                str(k): v.to_frame() if isinstance(v, pd.Series) else v for k, v in report.items()
+            }
+        if not any(isinstance(v, (pd.DataFrame, pd.Series)) for v in report.values()):
+            return {None: pd.DataFrame([dict(report)])}
+    raise TypeError(
+        "export() takes a DataFrame, a Series, a JobsReport, a dict of DataFrames or a dict of "
+        f"scalars (such as rp.reports.percentiles()), not {type(report).__name__}."
+    )
+
+
+def export(frame_or_report: Any, path: str | Path) -> list[Path]:
+    """Write a report to CSV or Parquet, chosen by ``path``'s suffix (``.csv``, ``.parquet``).
+
+    * A DataFrame (or Series) goes to ``path``; a dict of scalars (``reports.percentiles``) to
+      one row at ``path``.
+    * A dict of DataFrames, or a dataclass of them (``reports.JobsReport``), writes one file
+      per entry, named ``<stem>.<key><suffix>`` next to ``path`` (``jobs.throughput.csv``).
+
+    A named or non-default index (the per-minute ``minute``) becomes a column. Columns holding
+    lists or dicts are written as JSON text (null stays null), except that in Parquet a column
+    of lists of strings (``backtrace``) is stored natively as ``list<string>``. Returns the
+    paths written; parent directories are created.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in _SUFFIXES:
+        raise ValueError(
+            f"Cannot export to {path.name!r}: unknown suffix {path.suffix!r}; "
+            f"use one of {', '.join(_SUFFIXES)}."
+        )
+    frames = _frames(frame_or_report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, frame in frames.items():
+        target = (
+            path
+            if key is None
+            else path.with_name(f"{path.stem}.{_UNSAFE.sub('_', key)}{path.suffix}")
+        )
+        _write(frame, target)
+        written.append(target)
+    return written

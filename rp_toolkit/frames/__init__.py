@@ -1,0 +1,43 @@
+"""Records as typed pandas DataFrames.
+
+:mod:`.parse` is pure (bytes in, typed frames and problems out); :mod:`.load` reads them from
+Redis through :mod:`rp_toolkit.store` and parses them: ``load``, ``load_trace``,
+``load_events``, ``slowest_trace``.
+"""
+
+from .load import LoadInfo, load, load_events, load_trace, resolve_window, slowest_trace
+from .parse import (
+    MISSING_VALUE,
+    PROBLEM_COLUMNS,
+    TIMESTAMP,
+    TRACE_COLUMNS,
+    Problems,
+    empty_frame,
+    empty_problems,
+    key_text,
+    parse,
+    parse_events,
+    parse_key,
+    parse_trace,
+)
+
+__all__ = [
+    "MISSING_VALUE",
+    "PROBLEM_COLUMNS",
+    "TIMESTAMP",
+    "TRACE_COLUMNS",
+    "LoadInfo",
+    "Problems",
+    "empty_frame",
+    "empty_problems",
+    "key_text",
+    "load",
+    "load_events",
+    "load_trace",
+    "parse",
+    "parse_events",
+    "parse_key",
+    "parse_trace",
+    "resolve_window",
+    "slowest_trace",
+]

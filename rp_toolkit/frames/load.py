@@ -1,0 +1,207 @@
+"""Loading: the gem's records from Redis (:mod:`rp_toolkit.store`) through the parser
+(:mod:`.parse`) into typed frames, with what the load did in ``frame.attrs["rp"]``.
+
+Nothing is dropped silently: every record that is not in the frame, and every record kept
+with a problem (a bad value keeps its key's dimensions), is listed in ``info.problems``,
+where ``info = frame.attrs["rp"]`` (see :class:`LoadInfo`).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from ..kinds import EVENTS, TRACE, encode_key, get_kind, utc_timestamp, window_of
+from ..store import (
+    ClientLike,
+    FetchStats,
+    fetch_from_redis,
+    get_client,
+    list_keys,
+    read_values,
+    translate_errors,
+)
+from .parse import (
+    TRACE_COLUMNS,
+    Problems,
+    build_frame,
+    empty_problems,
+    parse_events,
+    parse_trace,
+    split_keys,
+)
+
+
+@dataclass
+class LoadInfo:
+    """What a load did: the frame's ``attrs["rp"]``."""
+
+    kind: str
+    patterns: list[str] = field(default_factory=list)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+    fetches: list[FetchStats] = field(default_factory=list)
+    keys_listed: int = 0
+    records: int = 0
+    outside_window: int = 0
+    problems: pd.DataFrame = field(default_factory=empty_problems)
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        """Records that are not in the frame, with the reason."""
+        return self.problems[~self.problems["kept"].astype(bool)]
+
+    def problem_counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.problems["reason"].value_counts().items()}
+
+    def summary(self) -> dict[str, Any]:
+        """A flat dict for notebooks and reports."""
+        fetch = self.fetches[0] if self.fetches else None
+        return {
+            "kind": self.kind,
+            "window_start": self.start,
+            "window_end": self.end,
+            "filters": dict(self.filters),
+            "patterns": list(self.patterns),
+            "method": fetch.method if fetch else None,
+            "scan_count": fetch.count if fetch else None,
+            "scan_calls": sum(f.scan_calls for f in self.fetches),
+            "keys_listed": self.keys_listed,
+            "records": self.records,
+            "outside_window": self.outside_window,
+            "skipped": int((~self.problems["kept"].astype(bool)).sum()),
+            "kept_with_problems": int(self.problems["kept"].astype(bool).sum()),
+            "values_missing": sum(f.values_missing for f in self.fetches),
+            "duplicates_dropped": sum(f.duplicates_dropped for f in self.fetches),
+            "fetch_seconds": sum(f.elapsed_seconds for f in self.fetches),
+        }
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LoadInfo:
+        # pandas deep-copies attrs on many operations; this record is read-only metadata.
+        return self
+
+
+def resolve_window(
+    kind: str, start: Any = None, end: Any = None, on: Any = None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The UTC window of a load: ``on`` a whole day, or ``start``/``end`` (naive = UTC).
+
+    Defaults follow the gem: the last four hours (24 for resources), ending now.
+    """
+    if on is not None:
+        if start is not None or end is not None:
+            raise ValueError("Pass either on= (a day) or start=/end=, not both.")
+        day = utc_timestamp(pd.Timestamp(on).date() if not isinstance(on, date) else on)
+        return day, day + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    span = pd.Timedelta(window_of(kind))
+    end_ts = utc_timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
+    start_ts = utc_timestamp(start) if start is not None else end_ts - span
+    if start_ts > end_ts:
+        raise ValueError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
+    return start_ts, end_ts
+
+
+def load(
+    kind: str,
+    client: ClientLike = None,
+    *,
+    start: Any = None,
+    end: Any = None,
+    on: Any = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Load records of ``kind`` (``"requests"``, ``"sidekiq"``, ...) as a typed DataFrame.
+
+    Builds the gem's patterns (one per UTC day in the window, filters in key order, values
+    escaped), fetches them with :func:`fetch_from_redis` (so ``use_scan`` and COUNT apply),
+    parses, and keeps the records in ``[start, end]`` that equal every filter exactly.
+    ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch statistics, problems.
+    """
+    record_kind = get_kind(kind)
+    if record_kind.name in ("trace", "events"):
+        raise ValueError(
+            f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
+        )
+    redis_client = get_client(client)
+    window_start, window_end = resolve_window(record_kind.name, start, end, on)
+    info = LoadInfo(
+        kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
+    )
+    info.patterns = record_kind.patterns(
+        window_start.to_pydatetime(), window_end.to_pydatetime(), filters
+    )
+    # fetch_from_redis(raw=True) without its final sort (a frame has no key order); the keys
+    # are split (Arrow, which releases the GIL) while the values are being read.
+    listed = [
+        list_keys(pattern, redis_client, decode=False, sort=False) for pattern in info.patterns
+    ]
+    keys = [key for found, _ in listed for key in found]
+    info.keys_listed = len(keys)
+    problems = Problems()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        split = pool.submit(split_keys, record_kind, keys, problems)
+        values: list[Any] = []
+        for found, stats in listed:
+            values.extend(read_values(redis_client, found, stats))
+            stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
+            info.fetches.append(stats)
+        frame, problems = build_frame(record_kind, keys, values, split.result(), problems)
+    in_window = frame["datetime"].between(window_start, window_end) if len(frame) else None
+    if in_window is not None:
+        for name, wanted in filters.items():
+            in_window &= frame[name].astype(str) == str(wanted)
+        info.outside_window = int((~in_window).sum())
+        frame = frame[in_window.to_numpy()].reset_index(drop=True)
+    info.records = len(frame)
+    info.problems = problems
+    frame.attrs["rp"] = info
+    return frame
+
+
+def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
+    """The trace steps of one request: ``group`` (db/view), ``duration``, ``sql``, ``message``,
+    ``time``. Empty (with those columns) when the trace has expired (after 60 minutes)."""
+    redis_client = get_client(client)
+    key = TRACE.format_key({"request_id": request_id})
+    with translate_errors(redis_client, f"reading the trace of request {request_id!r}"):
+        raw = redis_client.get(encode_key(key))
+    return parse_trace(raw, key)
+
+
+def slowest_trace(
+    frame: pd.DataFrame, client: ClientLike = None, *, candidates: int = 50
+) -> tuple[str | None, pd.DataFrame]:
+    """The trace of the slowest request in ``frame`` that still has one (traces expire after
+    60 minutes): ``(request_id, steps)``, or ``(None, empty steps)``."""
+    slowest = frame.nlargest(candidates, "duration")["request_id"] if len(frame) else []
+    for request_id in slowest:
+        steps = load_trace(request_id, client)
+        if len(steps):
+            return request_id, steps
+    return None, pd.DataFrame(columns=TRACE_COLUMNS)
+
+
+def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+    """Annotation events (deploys and the like): ``name``, ``datetime``, ``datetimei``,
+    ``options``; all of them, or those in ``[start, end]``."""
+    fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
+    events, problems = parse_events(fetched.keys, fetched.values)
+    if start is not None or end is not None:
+        low = utc_timestamp(start) if start is not None else events["datetime"].min()
+        high = utc_timestamp(end) if end is not None else events["datetime"].max()
+        events = events[events["datetime"].between(low, high)].reset_index(drop=True)
+    info = LoadInfo(
+        kind="events",
+        patterns=[EVENTS.pattern()],
+        fetches=[fetched.stats],
+        keys_listed=len(fetched.keys),
+        records=len(events),
+    )
+    info.problems = problems
+    events.attrs["rp"] = info
+    return events

@@ -1,0 +1,73 @@
+"""Everything that talks to Redis for reading: connections, SCAN/KEYS, cluster, fetchers.
+
+Layers inside, each importing only those before it: :mod:`.connection` (clients from URLs,
+redaction, error translation, cluster detection), :mod:`.stats` (what a fetch did, the timed
+and retried round trip), :mod:`.scan` (COUNT choice and the SCAN loop on one node),
+:mod:`.cluster` (every primary, per-slot reads) and :mod:`.fetch` (the public fetchers).
+Nothing here writes to Redis.
+"""
+
+from .cluster import MAX_THREADS, in_parallel
+from .connection import (
+    ACL_EXTRA,
+    CLUSTER_SCHEMES,
+    ClientLike,
+    describe_server,
+    get_client,
+    is_cluster,
+    is_tls_failure,
+    redact_url,
+    translate_errors,
+)
+from .fetch import fetch_from_redis, fetch_keys, list_keys, read_values
+from .scan import (
+    ADAPTIVE_MAX_COUNT,
+    ADAPTIVE_MIN_COUNT,
+    AUTO_COUNT_DAY_SCOPED,
+    AUTO_COUNT_OTHER,
+    AUTO_COUNT_REQUEST_ID,
+    KEYS_DEPRECATION_NOTICE,
+    AdaptiveCount,
+    determine_scan_count,
+    is_request_id_lookup,
+    quiet_keys_notices,
+    scan_batches,
+    warn_keys_deprecated,
+)
+from .stats import PROGRESS_DELAY_S, FetchResult, FetchStats, merge_counts, progress_bar, timed_call
+
+__all__ = [
+    "ACL_EXTRA",
+    "ADAPTIVE_MAX_COUNT",
+    "ADAPTIVE_MIN_COUNT",
+    "AUTO_COUNT_DAY_SCOPED",
+    "AUTO_COUNT_OTHER",
+    "AUTO_COUNT_REQUEST_ID",
+    "CLUSTER_SCHEMES",
+    "KEYS_DEPRECATION_NOTICE",
+    "MAX_THREADS",
+    "PROGRESS_DELAY_S",
+    "AdaptiveCount",
+    "ClientLike",
+    "FetchResult",
+    "FetchStats",
+    "describe_server",
+    "determine_scan_count",
+    "fetch_from_redis",
+    "fetch_keys",
+    "get_client",
+    "in_parallel",
+    "is_cluster",
+    "is_request_id_lookup",
+    "is_tls_failure",
+    "list_keys",
+    "merge_counts",
+    "progress_bar",
+    "quiet_keys_notices",
+    "read_values",
+    "redact_url",
+    "scan_batches",
+    "timed_call",
+    "translate_errors",
+    "warn_keys_deprecated",
+]

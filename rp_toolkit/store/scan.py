@@ -1,0 +1,214 @@
+"""SCAN and KEYS on one node: the COUNT to send (the gem's auto-tune table, or adaptive),
+the SCAN loop, and the gem's KEYS deprecation notice.
+
+* ``use_scan`` on: keys come from ``SCAN cursor MATCH pattern COUNT n`` until the cursor is 0;
+  each call touches about ``n`` slots, so no call runs long.
+* ``scan_count="adaptive"``: COUNT is re-sized after every SCAN call to keep each call
+  under ``settings.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import warnings
+from collections.abc import Iterator
+
+import redis
+
+from ..config import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
+from ..exceptions import KeysDeprecationWarning
+from .stats import FetchStats, progress_bar, timed_call
+
+logger = logging.getLogger("rp_toolkit")
+
+KEYS_DEPRECATION_NOTICE = (
+    "[DEPRECATION] Using KEYS command. Set use_scan = True (rp.setup(use_scan=True) or "
+    "RP_USE_SCAN=true) to use the non-blocking SCAN command instead; KEYS blocks the whole "
+    "Redis server while it walks the keyspace."
+)
+
+AUTO_COUNT_DAY_SCOPED = 1000
+AUTO_COUNT_REQUEST_ID = 10
+AUTO_COUNT_OTHER = 100
+ADAPTIVE_MIN_COUNT = 10
+ADAPTIVE_MAX_COUNT = MAX_RECOMMENDED_SCAN_COUNT
+ADAPTIVE_MAX_GROWTH = 4.0
+"""An adaptive COUNT at most quadruples from one call to the next..."""
+ADAPTIVE_MAX_SHRINK = 0.5
+"""...and at most halves (one call slowed down by the OS does not collapse it)."""
+
+_REQUEST_ID_FIELD = re.compile(r"(?:^|[|*])request_id\|([^|]*)")
+_DAY_SCOPED_FIELD = re.compile(r"(?:^|[|*])datetime\|\d{8}")
+_keys_warning_issued = False
+
+
+def is_request_id_lookup(pattern: str) -> bool:
+    """True when the pattern pins a ``request_id`` to a value (not just ``*``)."""
+    match = _REQUEST_ID_FIELD.search(pattern)
+    return bool(match and match.group(1).strip("*"))
+
+
+def determine_scan_count(pattern: str) -> int:
+    """The COUNT hint for ``pattern``: the gem's auto-tune table, or ``settings.scan_count``.
+
+    Auto-tune: 10 for request-id lookups (checked first, so an id with eight digits in a row
+    is still a lookup), 1000 for day-scoped queries (``datetime|YYYYMMDD``), 100 otherwise.
+    With ``scan_count="adaptive"`` this is the COUNT the adaptive loop starts from: the same
+    table, whether ``scan_count_auto_tune`` is on or off.
+    """
+    if not settings.scan_count_auto_tune and settings.scan_count != ADAPTIVE:
+        return validate_scan_count(settings.scan_count)
+    if is_request_id_lookup(pattern):
+        return AUTO_COUNT_REQUEST_ID
+    if _DAY_SCOPED_FIELD.search(pattern):
+        return AUTO_COUNT_DAY_SCOPED
+    return AUTO_COUNT_OTHER
+
+
+class AdaptiveCount:
+    """A SCAN COUNT sized to a time budget per call, for one SCAN loop (one node).
+
+    After a call that took ``t`` (wall time seen by the client: network, Redis, reply
+    parsing, so at least what Redis spent on it), COUNT becomes ``COUNT x budget / t``, the
+    factor kept within [1/2, 4] and COUNT within [``floor``, ``ceiling``] (10 and 10,000):
+    multiplicative increase while calls stay under the budget, multiplicative decrease when
+    one goes over. A call costs about a fixed round trip plus a per-slot cost x COUNT, so the
+    COUNT settles where a call takes about the budget. Calls that needed a reconnect are not
+    used to adapt (their time includes the backoff).
+    """
+
+    def __init__(
+        self,
+        start: int,
+        budget_ms: float,
+        floor: int = ADAPTIVE_MIN_COUNT,
+        ceiling: int = ADAPTIVE_MAX_COUNT,
+    ) -> None:
+        self.floor, self.ceiling = floor, ceiling
+        self.budget_s = budget_ms / 1000.0
+        self.count = min(max(int(start), floor), ceiling)
+
+    def observe(self, seconds: float) -> int:
+        """Adapt to one call of the current COUNT that took ``seconds``; the next COUNT."""
+        factor = self.budget_s / seconds if seconds > 0 else ADAPTIVE_MAX_GROWTH
+        factor = min(max(factor, ADAPTIVE_MAX_SHRINK), ADAPTIVE_MAX_GROWTH)
+        self.count = min(max(round(self.count * factor), self.floor), self.ceiling)
+        return self.count
+
+
+def _record_count(stats: FetchStats, count: int, over_budget: bool) -> None:
+    """Fold one SCAN call's COUNT into ``stats.extra["counts"]`` (over every SCAN loop)."""
+    summary = stats.extra["counts"]
+    if summary["calls"] == 0:
+        summary.update(min=count, max=count)
+    summary["calls"] += 1
+    summary["slots"] += count
+    summary["min"] = min(summary["min"], count)
+    summary["max"] = max(summary["max"], count)
+    summary["final"] = count
+    summary["mean"] = summary["slots"] / summary["calls"]
+    summary["over_budget"] += over_budget
+
+
+def scan_batches(
+    client: redis.Redis,
+    pattern: bytes,
+    count: int,
+    stats: FetchStats,
+    *,
+    adaptive: bool | None = None,
+    budget_ms: float | None = None,
+) -> Iterator[list[bytes]]:
+    """Yield each SCAN call's keys until the cursor returns to 0 (duplicates possible).
+
+    A lost connection resumes from the last cursor: SCAN cursors are stateless on the server.
+    ``adaptive`` (default: ``settings.scan_count == "adaptive"``) re-sizes COUNT after each
+    call, starting from ``count``, to stay under ``budget_ms`` (default
+    ``settings.scan_budget_ms``); the state is this invocation's, so loops over several
+    nodes adapt independently. ``stats.extra["counts"]`` sums up the COUNTs sent: start, min,
+    max, mean, final (the last call's), calls, over_budget (calls slower than the budget,
+    adaptive only), budget_ms (None when fixed), loops.
+    """
+    if adaptive is None:
+        adaptive = settings.scan_count == ADAPTIVE
+    budget = settings.scan_budget_ms if budget_ms is None else budget_ms
+    control = AdaptiveCount(count, budget) if adaptive else None
+    summary = stats.extra.setdefault(
+        "counts",
+        {
+            "adaptive": adaptive,
+            "budget_ms": budget if adaptive else None,
+            "start": control.count if control else count,
+            "min": None,
+            "max": None,
+            "mean": None,
+            "final": None,
+            "calls": 0,
+            "slots": 0,
+            "over_budget": 0,
+            "loops": 0,
+        },
+    )
+    summary["loops"] += 1
+    cursor = 0
+    while True:
+        now = control.count if control else count
+        retries = stats.retries
+        started = time.perf_counter()
+        cursor, batch = timed_call(
+            lambda c=cursor, n=now: client.scan(c, match=pattern, count=n), stats
+        )
+        seconds = time.perf_counter() - started
+        stats.scan_calls += 1
+        _record_count(stats, now, control is not None and seconds > control.budget_s)
+        if control is not None and stats.retries == retries:
+            control.observe(seconds)
+        yield batch
+        if int(cursor) == 0:
+            return
+
+
+def list_keys_scan(client: redis.Redis, pattern: bytes, stats: FetchStats) -> list[bytes]:
+    total = timed_call(client.dbsize, stats) if settings.progress else 0
+    found: list[bytes] = []
+    with progress_bar(total, f"SCAN {stats.pattern[:40]}", "keys") as bar:
+        for batch in scan_batches(client, pattern, stats.count or 1, stats):
+            found.extend(batch)
+            step = stats.extra.get("counts", {}).get("final") or stats.count or 1
+            bar.update(min(step, max(0, total - bar.n)))
+    return found
+
+
+def warn_keys_deprecated(stacklevel: int) -> None:
+    """Log the gem's KEYS notice; warn once per process, at ``stacklevel`` (the caller's)."""
+    global _keys_warning_issued
+    logger.warning(KEYS_DEPRECATION_NOTICE)
+    if not _keys_warning_issued:
+        _keys_warning_issued = True
+        warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=stacklevel)
+
+
+def list_keys_keys(client: redis.Redis, pattern: bytes, stats: FetchStats) -> list[bytes]:
+    warn_keys_deprecated(stacklevel=5)
+    return timed_call(lambda: client.keys(pattern), stats)
+
+
+class _WithoutKeysNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != KEYS_DEPRECATION_NOTICE
+
+
+@contextlib.contextmanager
+def quiet_keys_notices() -> Iterator[None]:
+    """No KEYS deprecation notice inside the block (the benchmark runs KEYS on purpose)."""
+    quiet = _WithoutKeysNotice()
+    logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KeysDeprecationWarning)
+            yield
+    finally:
+        logger.removeFilter(quiet)

@@ -1,0 +1,119 @@
+"""What a fetch did (:class:`FetchStats`), and the one way every Redis round trip is made.
+
+:func:`timed_call` runs one round trip, retries a lost connection with backoff (SCAN resumes
+from its cursor, MGETs are idempotent) and records the slowest call; :func:`progress_bar` is
+the bar every long fetch shows after about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from redis import exceptions as redis_errors
+from redis.backoff import ExponentialBackoff
+from tqdm.auto import tqdm
+
+from ..config import settings
+from ..kinds import KeysAndValues
+from .connection import is_tls_failure
+
+logger = logging.getLogger("rp_toolkit")
+
+PROGRESS_DELAY_S = 1.0
+"""A fetch shows its progress bar only once it has run this long."""
+_BACKOFF = ExponentialBackoff(cap=2.0, base=0.1)
+
+T = TypeVar("T")
+
+
+@dataclass
+class FetchStats:
+    """What one fetch did; shown by notebooks and used by the benchmark."""
+
+    method: str
+    pattern: str
+    server: str
+    count: int | None = None
+    scan_calls: int = 0
+    keys_found: int = 0
+    duplicates_dropped: int = 0
+    values_missing: int = 0
+    mget_calls: int = 0
+    retries: int = 0
+    keys_seconds: float = 0.0
+    values_seconds: float = 0.0
+    elapsed_seconds: float = 0.0
+    slowest_call_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FetchResult(KeysAndValues):
+    """``(keys, values)`` like the gem's ``fetch_from_redis``, plus ``.stats``."""
+
+    stats: FetchStats
+
+    def __new__(cls, keys: list[str], values: list[Any], stats: FetchStats) -> FetchResult:
+        result = super().__new__(cls, keys, values)
+        result.stats = stats
+        return result
+
+
+def timed_call(call: Callable[[], T], stats: FetchStats) -> T:
+    """Run one Redis round trip, retrying lost connections with backoff, and time it."""
+    attempt = 0
+    while True:
+        started = time.perf_counter()
+        try:
+            result = call()
+        except redis_errors.AuthenticationError:
+            raise
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+            if attempt >= settings.retries or is_tls_failure(error):
+                raise  # a certificate that fails now fails on every retry too
+            delay = _BACKOFF.compute(attempt)
+            logger.warning(
+                "Lost the connection to Redis (%s); retrying in %.1f s (%d of %d).",
+                type(error).__name__,
+                delay,
+                attempt + 1,
+                settings.retries,
+            )
+            stats.retries += 1
+            attempt += 1
+            time.sleep(delay)
+            continue
+        stats.slowest_call_seconds = max(stats.slowest_call_seconds, time.perf_counter() - started)
+        return result
+
+
+def progress_bar(total: int, desc: str, unit: str) -> tqdm:
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        delay=PROGRESS_DELAY_S,
+        disable=not settings.progress,
+        leave=False,
+    )
+
+
+def merge_counts(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``counts`` summary (see :func:`rp_toolkit.store.scan.scan_batches`) for many
+    SCAN loops (one per node)."""
+    merged = dict(summaries[0])
+    for name in ("calls", "slots", "over_budget", "loops"):
+        merged[name] = sum(s.get(name) or 0 for s in summaries)
+    lows = [s["min"] for s in summaries if s.get("min") is not None]
+    highs = [s["max"] for s in summaries if s.get("max") is not None]
+    merged["min"] = min(lows) if lows else None
+    merged["max"] = max(highs) if highs else None
+    merged["mean"] = merged["slots"] / merged["calls"] if merged["calls"] else None
+    return merged
