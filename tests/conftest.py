@@ -1,17 +1,17 @@
-"""Test fixtures: a real Redis server started for the session by rp_toolkit's own launcher."""
+"""Test fixtures: one real Redis server for the whole session, started by rp_toolkit's own
+launcher; each test that asks for ``redis_url`` gets its database emptied (FLUSHDB)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import redis
 
-from rp_toolkit.server import RedisServer
-
-# rp_toolkit.settings the attribute is the Settings object; this is the module.
-settings_module = importlib.import_module("rp_toolkit.settings")
+import rp_toolkit.config as settings_module
+from rp_toolkit import bench
+from rp_toolkit.local import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -22,8 +22,10 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    """URL of the session's server, emptied before the test (it is the tests' own server)."""
-    redis.Redis.from_url(redis_server.url).flushall()
+    """URL of the session's server, its database emptied before the test (FLUSHDB: only the
+    database the tests use, never the whole server)."""
+    with redis.Redis.from_url(redis_server.url) as admin:
+        admin.flushdb()
     return redis_server.url
 
 
@@ -42,3 +44,16 @@ def restore_settings() -> Iterator[None]:
     settings_module.setup(**{**defaults, "progress": False})
     yield
     settings_module.setup(**saved)
+
+
+BENCH_SIZES = (100, 2000)
+BENCH_COUNTS = (10, 100, 1000, "auto", "adaptive")
+
+
+@pytest.fixture(scope="session")
+def bench_results() -> pd.DataFrame:
+    """One small KEYS-against-SCAN benchmark for the whole session (its own throwaway Redis),
+    shared by every test that checks the runner, its results, markdown and plots."""
+    return bench.run(
+        sizes=BENCH_SIZES, counts=BENCH_COUNTS, repeats=2, progress=False, idle_probe_s=0.05
+    )

@@ -12,8 +12,8 @@ import pytest
 import redis
 
 import rp_toolkit as rp
-from rp_toolkit import server as server_module
-from rp_toolkit.server import RedisServer, find_redis_server, free_port
+from rp_toolkit.local import RedisServer, find_redis_server, free_port
+from rp_toolkit.local import server as server_module
 
 
 def refuses_connections(port: int) -> bool:

@@ -13,18 +13,20 @@ import redis
 from matplotlib.figure import Figure
 
 from rp_toolkit import bench, plots
+from rp_toolkit.bench import runner
+from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
 from rp_toolkit.kinds import REQUESTS
-from rp_toolkit.settings import settings
+from tests.conftest import BENCH_COUNTS, BENCH_SIZES
 
-SIZES = (100, 1000)
-COUNTS = (10, 100, "auto")
+SIZES = BENCH_SIZES
+COUNTS = BENCH_COUNTS
 AUTO_COUNTS = {"day": 1000, "controller": 100, "request_id": 10}
 
 
-@pytest.fixture(scope="module")
-def results() -> pd.DataFrame:
-    return bench.run(sizes=SIZES, counts=COUNTS, repeats=2, progress=False, idle_probe_s=0.1)
+@pytest.fixture
+def results(bench_results: pd.DataFrame) -> pd.DataFrame:
+    return bench_results
 
 
 def expected_cells() -> set[tuple[int, str, str, str | None]]:
@@ -81,9 +83,9 @@ def test_scan_rows_record_count_and_calls(results: pd.DataFrame) -> None:
     assert (scan["scan_calls"] >= 1).all()
     auto = scan[scan["count"] == "auto"]
     assert dict(zip(auto["query"], auto["scan_count"], strict=False)) == AUTO_COUNTS
-    fixed = scan[scan["count"] != "auto"]
+    fixed = scan[~scan["count"].isin(["auto", "adaptive"])]
     assert (fixed["scan_count"].astype(int) == fixed["count"].astype(int)).all()
-    big = scan[(scan["size"] == 1000) & (scan["count"] == "10")]
+    big = scan[(scan["size"] == max(SIZES)) & (scan["count"] == "10")]
     assert (big["scan_calls"] >= 50).all()  # about one call per 10 slots of the table
     full = results[results["method"] == "scan_chunked_mget"]
     assert (full["mget_calls"] >= 1).all() and (full["scan_calls"] >= 1).all()
@@ -188,7 +190,7 @@ def test_existing_server_is_left_exactly_as_it_was(
     ttls = {key: client.pttl(key) for key in user_keys}
     config = client.config_get("slowlog*")
     seen: list[str] = []  # every key any measured method returned
-    original_keys, original_full = bench.fetch_keys, bench.fetch_from_redis
+    original_keys, original_full = runner.fetch_keys, runner.fetch_from_redis
 
     def spy_fetch_keys(pattern, redis_client=None):
         keys = original_keys(pattern, redis_client)
@@ -205,9 +207,9 @@ def test_existing_server_is_left_exactly_as_it_was(
         seen.extend(k.decode() for k in keys)
         return keys
 
-    monkeypatch.setattr(bench, "fetch_keys", spy_fetch_keys)
-    monkeypatch.setattr(bench, "fetch_from_redis", spy_full)
-    monkeypatch.setattr(bench._CountingRedis, "keys", spy_keys, raising=False)
+    monkeypatch.setattr(runner, "fetch_keys", spy_fetch_keys)
+    monkeypatch.setattr(runner, "fetch_from_redis", spy_full)
+    monkeypatch.setattr(bench.CountingRedis, "keys", spy_keys, raising=False)
 
     frame = bench.run(
         sizes=(100, 300),
@@ -241,7 +243,7 @@ def test_existing_server_is_cleaned_up_after_an_error(
     _user_keyspace(client)
     before = _dump(client)
     calls = []
-    original = bench.fetch_keys
+    original = runner.fetch_keys
 
     def failing(pattern, redis_client=None):
         calls.append(pattern)
@@ -249,7 +251,7 @@ def test_existing_server_is_cleaned_up_after_an_error(
             raise RuntimeError("simulated failure in the middle of the benchmark")
         return original(pattern, redis_client)
 
-    monkeypatch.setattr(bench, "fetch_keys", failing)
+    monkeypatch.setattr(runner, "fetch_keys", failing)
     with pytest.raises(RuntimeError, match="simulated"):
         bench.run(
             sizes=(200,),
@@ -265,7 +267,7 @@ def test_existing_server_is_cleaned_up_after_an_error(
 
 
 def test_scan_and_keys_disagreeing_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = bench.fetch_keys
+    original = runner.fetch_keys
 
     def scan_loses_a_key(pattern, redis_client=None):
         keys = original(pattern, redis_client)
@@ -273,7 +275,7 @@ def test_scan_and_keys_disagreeing_is_an_error(monkeypatch: pytest.MonkeyPatch) 
             keys = [*keys[:-1], "performance|not-a-real-key"]
         return keys
 
-    monkeypatch.setattr(bench, "fetch_keys", scan_loses_a_key)
+    monkeypatch.setattr(runner, "fetch_keys", scan_loses_a_key)
     with pytest.raises(bench.BenchmarkError, match="different keys"):
         bench.run(
             sizes=(100,),
@@ -321,7 +323,7 @@ def test_markdown_table_is_complete_and_stable(results: pd.DataFrame, tmp_path) 
     assert text == bench.to_markdown(results.copy())
     assert text == bench.to_markdown(bench.load_results(bench.save(results, tmp_path)))
     assert text == bench.to_markdown(results.sample(frac=1, random_state=3))  # row order
-    assert "| records | query | KEYS | SCAN 10 | SCAN 100 | SCAN auto |" in text
+    assert "| records | query | KEYS | " + " | ".join(f"SCAN {c}" for c in COUNTS) + " |" in text
     for size in SIZES:
         for query in bench.QUERIES:
             assert f"| {size:,} | {query} | " in text
@@ -343,7 +345,8 @@ def test_plots_return_figures_with_one_line_per_series(results: pd.DataFrame) ->
         assert len(axes.lines) == lines, function.__name__
         assert axes.get_xlabel() and axes.get_ylabel() and axes.get_title()
         figure.savefig(io.BytesIO(), format="png")
-    assert len(plots.overhead_vs_size(results, query="request_id").axes[0].lines) == 4
+    lines = plots.overhead_vs_size(results, query="request_id").axes[0].lines
+    assert len(lines) == len(COUNTS) + 1
 
 
 def test_cli_runs_and_writes_files(tmp_path, capsys) -> None:

@@ -16,11 +16,11 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit import access, reports, synth
-from rp_toolkit.connection import get_client
 from rp_toolkit.exceptions import RedisServerNotFoundError, RedisUnavailableError
-from rp_toolkit.server import RedisServer, TLSFiles, find_tls_redis_server
+from rp_toolkit.local import RedisServer, TLSFiles, find_tls_redis_server
+from rp_toolkit.store import get_client
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 END = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
 HOURS = 0.5
 READER = "rp_reader"

@@ -16,7 +16,7 @@ import redis
 
 from rp_toolkit import synth
 from rp_toolkit.kinds import EVENTS, KINDS, REQUESTS, RESOURCES, SIDEKIQ, TRACE, RecordKind
-from rp_toolkit.server import RedisServer
+from rp_toolkit.local import RedisServer
 
 END = datetime(2026, 2, 4, 12, 0, tzinfo=timezone.utc)
 END_EPOCH = int(END.timestamp())

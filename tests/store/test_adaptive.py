@@ -7,7 +7,6 @@ call's time, shrinking with a budget (1 µs) below any round trip's.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
 import subprocess
@@ -21,13 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rp_toolkit as rp
-from rp_toolkit import fetching
-from rp_toolkit.fetching import AdaptiveCount, FetchStats, scan_batches
+import rp_toolkit.config as settings_module  # noqa: E402
+from rp_toolkit import store
+from rp_toolkit.store import AdaptiveCount, FetchStats, scan_batches
+from tests.support import fill_keyspace
 
-settings_module = importlib.import_module("rp_toolkit.settings")
 settings_from_environment = settings_module.settings_from_environment
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY_BUDGET_MS = 0.001  # 1 µs: every SCAN round trip takes longer
 HUGE_BUDGET_MS = 10_000.0  # 10 s: no SCAN call of these tests takes that long
 
@@ -47,13 +47,6 @@ def request_key(i: int, request_id: str = "", day: str = "20261127") -> str:
         f"{day}T{i % 2400:04d}|datetimei|1795000000|method|GET|path|/p{i}|"
         f"request_id|{request_id or f'r{i:06d}'}|END|1.0.2"
     )
-
-
-def fill(client: redis.Redis, keys: list[str]) -> None:
-    pipe = client.pipeline(transaction=False)
-    for start in range(0, len(keys), 1000):
-        pipe.mset({key: "1" for key in keys[start : start + 1000]})
-    pipe.execute()
 
 
 class CountRecordingRedis(redis.Redis):
@@ -193,14 +186,14 @@ def test_controller_grows_at_most_fourfold_and_stops_at_the_ceiling():
     for _ in range(10):
         seen.append(control.observe(1e-6))  # far under the budget
     assert seen[:7] == [10, 40, 160, 640, 2560, 10_000, 10_000]
-    assert max(seen) == fetching.ADAPTIVE_MAX_COUNT == 10_000
+    assert max(seen) == store.ADAPTIVE_MAX_COUNT == 10_000
 
 
 def test_controller_halves_at_most_and_stops_at_the_floor():
     control = AdaptiveCount(1000, budget_ms=1.0)
     seen = [control.count] + [control.observe(1.0) for _ in range(10)]  # 1 s: far over
     assert seen[:8] == [1000, 500, 250, 125, 62, 31, 16, 10]
-    assert min(seen) == fetching.ADAPTIVE_MIN_COUNT == 10 and seen[-1] == 10
+    assert min(seen) == store.ADAPTIVE_MIN_COUNT == 10 and seen[-1] == 10
 
 
 def test_controller_is_proportional_near_the_budget():
@@ -243,9 +236,9 @@ def keyspaces(draw: Any) -> tuple[int, str, float]:
 def test_adaptive_scan_returns_exactly_the_keys_list(redis_server, case):
     size, pattern, budget = case
     raw = redis.Redis.from_url(redis_server.url)
-    raw.flushall()
+    raw.flushdb()
     keys = [request_key(i, day="20261127" if i % 3 else "20261126") for i in range(size)]
-    fill(raw, keys + [f"noise:{i}" for i in range(size // 4)])
+    fill_keyspace(raw, keys + [f"noise:{i}" for i in range(size // 4)])
     expected = sorted(k.decode() for k in raw.keys(pattern))
     client = CountRecordingRedis.for_url(redis_server.url)
     with adaptive(budget):
@@ -265,7 +258,7 @@ def test_adaptive_scan_returns_exactly_the_keys_list(redis_server, case):
 def test_count_grows_on_a_large_cheap_keyspace(client, redis_url):
     wanted = "feedc0de"
     keys = [request_key(i) for i in range(50_000)] + [request_key(50_000, request_id=wanted)]
-    fill(client, keys)
+    fill_keyspace(client, keys)
     pattern = LOOKUP.format(rid=wanted)
     recording = CountRecordingRedis.for_url(redis_url)
     with rp.setup(use_scan=True):  # the gem's table: COUNT 10 for a lookup
@@ -288,7 +281,7 @@ def test_count_grows_on_a_large_cheap_keyspace(client, redis_url):
 
 
 def test_count_shrinks_to_the_floor_when_calls_exceed_the_budget(client, redis_url):
-    fill(client, [request_key(i) for i in range(20_000)])
+    fill_keyspace(client, [request_key(i) for i in range(20_000)])
     recording = CountRecordingRedis.for_url(redis_url)
     with adaptive(TINY_BUDGET_MS):
         result = rp.fetch_from_redis(DAY, recording)
@@ -303,7 +296,7 @@ def test_count_shrinks_to_the_floor_when_calls_exceed_the_budget(client, redis_u
 
 def test_each_scan_loop_adapts_on_its_own(client, redis_url):
     """What a cluster does: one ``scan_batches`` per node, interleaved, each with its state."""
-    fill(client, [request_key(i) for i in range(20_000)])
+    fill_keyspace(client, [request_key(i) for i in range(20_000)])
     nodes = [CountRecordingRedis.for_url(redis_url) for _ in range(2)]
     stats = FetchStats("SCAN", DAY, "cluster")
     slow = scan_batches(
@@ -342,7 +335,7 @@ def test_each_scan_loop_adapts_on_its_own(client, redis_url):
 
 
 def test_fixed_count_scan_records_its_count(client, redis_url):
-    fill(client, [request_key(i) for i in range(500)])
+    fill_keyspace(client, [request_key(i) for i in range(500)])
     with rp.setup(use_scan=True, scan_count=100, scan_count_auto_tune=False):
         stats = rp.fetch_from_redis("performance|*", redis_url).stats
     counts = stats.extra["counts"]
@@ -353,27 +346,13 @@ def test_fixed_count_scan_records_its_count(client, redis_url):
 
 @pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
 def test_keys_fetch_records_no_counts(client, redis_url):
-    fill(client, [request_key(i) for i in range(10)])
+    fill_keyspace(client, [request_key(i) for i in range(10)])
     with adaptive(), rp.setup(use_scan=False):  # adaptive is a SCAN setting: KEYS ignores it
         stats = rp.fetch_from_redis("performance|*", redis_url).stats
     assert stats.method == "KEYS" and stats.count is None and "counts" not in stats.extra
 
 
 # ----------------------------------------------------------------------------- benchmark
-
-
-@pytest.fixture(scope="module")
-def bench_results() -> Any:
-    from rp_toolkit import bench
-
-    return bench.run(
-        sizes=(100, 2000),
-        counts=(10, 1000, "auto", "adaptive"),
-        repeats=2,
-        full_fetch=False,
-        progress=False,
-        idle_probe_s=0.05,
-    )
 
 
 def test_bench_measures_adaptive_against_the_best_fixed_count(bench_results):
@@ -391,7 +370,7 @@ def test_bench_measures_adaptive_against_the_best_fixed_count(bench_results):
         fixed = frame[
             (frame["size"] == row.size)
             & (frame["query"] == row.query)
-            & frame["count"].isin(["10", "1000"])
+            & frame["count"].isin(["10", "100", "1000"])
         ]
         best = fixed.loc[fixed["wall_median_s"].idxmin()]
         assert row.best_fixed_count == int(best["count"])
@@ -400,10 +379,16 @@ def test_bench_measures_adaptive_against_the_best_fixed_count(bench_results):
         assert row.probe_max_ms > 0
     others = frame[frame["count"] != "adaptive"]
     assert others["vs_best_fixed"].isna().all() and others["best_fixed_count"].isna().all()
-    fixed_rows = frame[frame["count"].isin(["10", "1000"])]
+    fixed_rows = frame[frame["count"].isin(["10", "100", "1000"])]
     assert (fixed_rows["scan_count_min"] == fixed_rows["scan_count_max"]).all()
     assert (fixed_rows["scan_count_min"] == fixed_rows["count"].astype(int)).all()
-    assert frame.attrs["environment"]["parameters"]["counts"] == ["10", "1000", "auto", "adaptive"]
+    assert frame.attrs["environment"]["parameters"]["counts"] == [
+        "10",
+        "100",
+        "1000",
+        "auto",
+        "adaptive",
+    ]
     assert frame.attrs["environment"]["parameters"]["scan_budget_ms"] == 1.0
 
 
@@ -413,12 +398,16 @@ def test_bench_outputs_with_adaptive(bench_results, tmp_path):
     from rp_toolkit import bench, plots
 
     text = bench.to_markdown(bench_results)
-    assert "| records | query | KEYS | SCAN 10 | SCAN 1000 | SCAN auto | SCAN adaptive |" in text
+    assert (
+        "| records | query | KEYS | SCAN 10 | SCAN 100 | SCAN 1000 | SCAN auto | SCAN adaptive |"
+        in text
+    )
     assert "| SCAN adaptive | best fixed COUNT | adaptive / best fixed |" in text
     assert text == bench.to_markdown(bench.load_results(bench.save(bench_results, tmp_path)))
     for size in ("100", "2,000"):
         for query in bench.QUERIES:
-            assert text.count(f"| {size} | {query} | ") == 2  # the main table and adaptive's
+            # the main table, the full-fetch table and adaptive's
+            assert text.count(f"| {size} | {query} | ") == 3
     figure = plots.adaptive_vs_best_fixed(bench_results)
     assert isinstance(figure, Figure)
     ratio_axes, probe_axes = figure.axes

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 import rp_toolkit as rp
+from rp_toolkit import store
 from rp_toolkit.kinds import KINDS, REQUESTS, SIDEKIQ
 
 NOW = pd.Timestamp("2026-11-27 12:00:00", tz="UTC")
@@ -159,7 +160,7 @@ def test_expired_key_is_counted_as_missing(client, redis_url) -> None:
         client.set(key, value())
     fetched_keys = rp.fetch_keys("performance|*", redis_url)
     client.delete(keys[2])  # expires between listing and reading
-    values = rp.fetching.read_values(
+    values = store.read_values(
         rp.get_client(redis_url), fetched_keys, rp.FetchStats("SCAN", "p", "s")
     )
     df, problems = rp.parse("requests", fetched_keys, values)

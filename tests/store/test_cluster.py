@@ -4,8 +4,6 @@ synthetic data; every read path must give the same answers on both."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +13,12 @@ import redis
 from redis.cluster import RedisCluster, key_slot
 
 import rp_toolkit as rp
-from rp_toolkit import cluster, fetching, frames, reports, synth
-from rp_toolkit.connection import describe_server, get_client
+from rp_toolkit import reports, store, synth
 from rp_toolkit.exceptions import RedisUnavailableError, SettingsError
-from rp_toolkit.server import RedisServer
+from rp_toolkit.kinds import EVENTS, encode_key
+from rp_toolkit.local import LocalCluster, RedisServer
+from rp_toolkit.store import ACL_EXTRA, describe_server, get_client
+from tests.support import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
 
@@ -28,8 +28,8 @@ KINDS = ["requests", "sidekiq", "delayed_job", "grape", "rake", "custom", "resou
 
 
 @pytest.fixture(scope="module")
-def local_cluster() -> Iterator[cluster.LocalCluster]:
-    with cluster.LocalCluster(primaries=3) as started:
+def local_cluster() -> Iterator[LocalCluster]:
+    with LocalCluster(primaries=3) as started:
         synth.write(started.url, hours=0.5, rps=2, end=END, progress=False)
         yield started
 
@@ -55,7 +55,7 @@ def patterns() -> list[str]:
         f"performance|*datetime|{day}*|*|END|1.0.2",
         f"sidekiq|*datetime|{previous}*|*|END|1.0.2",
         "trace|*",
-        frames.EVENTS.pattern(),
+        EVENTS.pattern(),
         "performance|*controller|NoSuchController|*",
     ]
 
@@ -84,13 +84,13 @@ def test_cluster_url_errors_are_clear(local_cluster, single_url) -> None:
 
 def test_fetch_keys_equal_on_cluster_and_single_node(local_cluster, single_url, use_scan) -> None:
     for pattern in patterns():
-        on_cluster = fetching.fetch_keys(pattern, local_cluster.url)
-        assert on_cluster == fetching.fetch_keys(pattern, single_url), pattern
-    assert len(fetching.fetch_keys("performance|*", local_cluster.url)) == 3600
+        on_cluster = store.fetch_keys(pattern, local_cluster.url)
+        assert on_cluster == store.fetch_keys(pattern, single_url), pattern
+    assert len(store.fetch_keys("performance|*", local_cluster.url)) == 3600
 
 
 def test_fetch_stats_aggregate_the_nodes(local_cluster, use_scan) -> None:
-    result = fetching.fetch_from_redis("performance|*", local_cluster.url)
+    result = store.fetch_from_redis("performance|*", local_cluster.url)
     stats = result.stats
     nodes = stats.extra["nodes"]
     assert len(nodes) == 3
@@ -110,8 +110,8 @@ def test_fetch_stats_aggregate_the_nodes(local_cluster, use_scan) -> None:
 @pytest.mark.parametrize("raw", [False, True])
 def test_fetch_from_redis_equal(local_cluster, single_url, use_scan, raw) -> None:
     for pattern in patterns():
-        on_cluster = fetching.fetch_from_redis(pattern, local_cluster.url, raw=raw)
-        on_single = fetching.fetch_from_redis(pattern, single_url, raw=raw)
+        on_cluster = store.fetch_from_redis(pattern, local_cluster.url, raw=raw)
+        on_single = store.fetch_from_redis(pattern, single_url, raw=raw)
         assert on_cluster.keys == on_single.keys, pattern
         assert on_cluster.values == on_single.values, pattern
         assert None not in on_cluster.values
@@ -119,18 +119,18 @@ def test_fetch_from_redis_equal(local_cluster, single_url, use_scan, raw) -> Non
 
 def test_small_chunks_still_read_per_slot_in_few_round_trips(local_cluster, single_url) -> None:
     with rp.setup(mget_chunk=2, pipeline_depth=4):
-        on_cluster = fetching.fetch_from_redis("sidekiq|*", local_cluster.url)
-    assert on_cluster.values == fetching.fetch_from_redis("sidekiq|*", single_url).values
-    slots = {key_slot(fetching.encode_key(key)) for key in on_cluster.keys}
+        on_cluster = store.fetch_from_redis("sidekiq|*", local_cluster.url)
+    assert on_cluster.values == store.fetch_from_redis("sidekiq|*", single_url).values
+    slots = {key_slot(encode_key(key)) for key in on_cluster.keys}
     assert on_cluster.stats.mget_calls >= len(slots)  # one MGET never spans two slots
 
 
 def test_expired_keys_read_as_none_in_place(local_cluster) -> None:
     client = get_client(local_cluster.url)
-    keys = fetching.fetch_keys("rake|*", client)[:50]
+    keys = store.fetch_keys("rake|*", client)[:50]
     asked = [b"performance|gone|END|1.0.2", *keys, "custom|gone|END|1.0.2"]
-    stats = fetching.FetchStats(method="KEYS", pattern="test", server="test")
-    values = fetching.read_values(client, asked, stats)
+    stats = store.FetchStats(method="KEYS", pattern="test", server="test")
+    values = store.read_values(client, asked, stats)
     assert values[0] is None and values[-1] is None
     assert values[1:-1] == [client.get(key) for key in keys]
     assert stats.values_missing == 2
@@ -181,12 +181,10 @@ def test_one_mget_across_slots_fails_on_a_cluster(local_cluster) -> None:
 
 def test_cli_export_from_a_cluster(local_cluster, single_url, tmp_path) -> None:
     def export(url: str, out: str) -> pd.DataFrame:
-        done = subprocess.run(
-            [sys.executable, "-m", "rp_toolkit", "export", "requests", "--redis-url", url]
-            + ["--start", START.isoformat(), "--end", END.isoformat()]
-            + ["--report", "requests", "--out", str(tmp_path / out), "--use-scan"],
-            capture_output=True,
-            text=True,
+        done = run_cli(
+            *["export", "requests", "--redis-url", url],
+            *["--start", START.isoformat(), "--end", END.isoformat()],
+            *["--report", "requests", "--out", str(tmp_path / out), "--use-scan"],
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
@@ -199,12 +197,10 @@ def test_cli_export_from_a_cluster(local_cluster, single_url, tmp_path) -> None:
 
 def test_report_notebook_on_a_cluster_equals_single_node(local_cluster, single_url, tmp_path):
     def report(url: str, out: str) -> pd.DataFrame:
-        done = subprocess.run(
-            [sys.executable, "-m", "rp_toolkit", "report", "--redis-url", url, "--out"]
-            + [str(tmp_path / out), "--notebooks", "request_performance", "--use-scan"]
-            + ["-p", "end", END.isoformat(), "-p", "start", START.isoformat(), "--no-progress"],
-            capture_output=True,
-            text=True,
+        done = run_cli(
+            *["report", "--redis-url", url, "--out"],
+            *[str(tmp_path / out), "--notebooks", "request_performance", "--use-scan"],
+            *["-p", "end", END.isoformat(), "-p", "start", START.isoformat(), "--no-progress"],
             timeout=300,
         )
         assert done.returncode == 0, done.stderr[-2000:]
@@ -218,8 +214,8 @@ def test_report_notebook_on_a_cluster_equals_single_node(local_cluster, single_u
 @pytest.mark.parametrize("scan_count", [7, "adaptive"])
 def test_scan_count_rules_apply_on_every_node(local_cluster, single_url, scan_count) -> None:
     with rp.setup(use_scan=True, scan_count=scan_count, scan_count_auto_tune=False):
-        result = fetching.fetch_from_redis("performance|*", local_cluster.url)
-        assert result.keys == fetching.fetch_keys("performance|*", single_url)
+        result = store.fetch_from_redis("performance|*", local_cluster.url)
+        assert result.keys == store.fetch_keys("performance|*", single_url)
     counts = result.stats.extra["counts"]
     assert counts["loops"] == 3  # one SCAN loop per primary, each with its own COUNT state
     assert counts["calls"] == result.stats.scan_calls
@@ -238,9 +234,9 @@ def test_an_analysis_acl_user_reads_a_cluster_with_the_extra_grants(local_cluste
         admin = redis.Redis(port=server.port)
         admin.execute_command(*access.acl_setuser_args("rp_plain", "pw"))
         admin.execute_command(*access.acl_setuser_args("rp_cluster", "pw"))
-        admin.execute_command("ACL", "SETUSER", "rp_cluster", *cluster.ACL_EXTRA.split())
+        admin.execute_command("ACL", "SETUSER", "rp_cluster", *ACL_EXTRA.split())
         admin.close()
-    with pytest.raises(RedisUnavailableError, match=re.escape(cluster.ACL_EXTRA)):
+    with pytest.raises(RedisUnavailableError, match=re.escape(ACL_EXTRA)):
         rp.load("requests", base.format(user="rp_plain"), start=START, end=END)
     with rp.setup(use_scan=True):
         frame = rp.load("requests", base.format(user="rp_cluster"), start=START, end=END)
@@ -250,7 +246,7 @@ def test_an_analysis_acl_user_reads_a_cluster_with_the_extra_grants(local_cluste
 def test_a_moved_slot_is_followed(local_cluster, monkeypatch) -> None:
     """A stale slot map (as during resharding): the node answers MOVED, the chunk is re-read."""
     client = RedisCluster(host="127.0.0.1", port=local_cluster.servers[0].port)
-    keys = fetching.fetch_keys("custom|*", client)
+    keys = store.fetch_keys("custom|*", client)
     real = client.nodes_manager.get_node_from_slot
     asked: set[int] = set()
 
@@ -263,20 +259,11 @@ def test_a_moved_slot_is_followed(local_cluster, monkeypatch) -> None:
         return others[0]
 
     monkeypatch.setattr(client.nodes_manager, "get_node_from_slot", stale)
-    stats = fetching.FetchStats(method="KEYS", pattern="custom|*", server="test")
-    values = fetching.read_values(client, keys, stats)
+    stats = store.FetchStats(method="KEYS", pattern="custom|*", server="test")
+    values = store.read_values(client, keys, stats)
     monkeypatch.undo()
     assert values == [client.get(key) for key in keys]
     assert None not in values
     redirected = sum(n.get("redirected_chunks", 0) for n in stats.extra["nodes"].values())
-    assert redirected == len({key_slot(fetching.encode_key(key)) for key in keys})
+    assert redirected == len({key_slot(encode_key(key)) for key in keys})
     client.close()
-
-
-def test_cluster_benchmark_smoke() -> None:
-    rows = cluster.benchmark(2000, primaries=3, repeats=1)
-    by = {(row["target"], row["operation"]): row for row in rows}
-    assert by[("cluster", "fetch_from_redis SCAN raw")]["keys"] == 2000
-    assert by[("single", "load requests SCAN")]["keys"] == 2000
-    assert "same slot" in by[("cluster", "gem KEYS + one MGET")]["error"]
-    assert "| write | cluster |" in cluster._format_rows(rows)

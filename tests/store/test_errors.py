@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -14,9 +13,9 @@ import pytest
 import redis
 
 import rp_toolkit as rp
-from rp_toolkit.server import RedisServer, free_port
-
-connection_module = importlib.import_module("rp_toolkit.connection")
+import rp_toolkit.store.connection as connection_module  # noqa: E402
+from rp_toolkit.local import RedisServer, free_port
+from tests.support import fill_keyspace
 
 pytestmark = pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
 
@@ -26,12 +25,7 @@ LOST = "Lost the connection to Redis"
 
 
 def fill(client: redis.Redis, count: int, prefix: str = "k:") -> list[str]:
-    names = [f"{prefix}{i:06d}" for i in range(count)]
-    pipe = client.pipeline(transaction=False)
-    for start in range(0, count, 2000):
-        pipe.mset({name: "v" for name in names[start : start + 2000]})
-    pipe.execute()
-    return names
+    return fill_keyspace(client, (f"{prefix}{i:06d}" for i in range(count)), "v", batch=2000)
 
 
 def full_text(error: BaseException) -> str:

@@ -7,7 +7,6 @@ talks to the real server as usual and runs the action from a second connection a
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import re
@@ -27,13 +26,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import rp_toolkit as rp
-from rp_toolkit import fetching
-from rp_toolkit.fetching import decode_key, encode_key, escape_glob
-from rp_toolkit.server import RedisServer
+from rp_toolkit import store as fetching
+from rp_toolkit.kinds import decode_key, encode_key, escape_glob
+from rp_toolkit.local import RedisServer
+from rp_toolkit.store import scan as scan_module
+from rp_toolkit.store import stats as stats_module
+from tests.support import fill_keyspace
 
-settings_module = importlib.import_module("rp_toolkit.settings")
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEPRECATION = "[DEPRECATION] Using KEYS command. Set use_scan = True"
 
 # The first KEYS fetch of the process warns; which test does it first is chance. The tests
@@ -48,14 +48,6 @@ PROPERTY = settings(
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def fill(client: redis.Redis, mapping: dict[Any, Any], batch: int = 1000) -> None:
-    items = list(mapping.items())
-    pipe = client.pipeline(transaction=False)
-    for start in range(0, len(items), batch):
-        pipe.mset(dict(items[start : start + batch]))
-    pipe.execute()
 
 
 def scan_with(count: int) -> Any:
@@ -134,9 +126,9 @@ def _decoys(value: str) -> set[str]:
 def test_escaped_value_matches_only_its_own_key(redis_server, values):
     url = redis_server.url
     raw = redis.Redis.from_url(url)
-    raw.flushall()
+    raw.flushdb()
     all_values = set(values).union(*(_decoys(v) for v in values))
-    fill(raw, {encode_key(f"x|{v}|END"): b"1" for v in all_values})
+    fill_keyspace(raw, {encode_key(f"x|{v}|END"): b"1" for v in all_values})
     for value in values:
         pattern = "x|" + escape_glob(value) + "|END"
         expected = [f"x|{value}|END"]
@@ -205,10 +197,10 @@ def test_keys_and_scan_return_the_same_sorted_list(redis_server, case):
     keys, pattern = case
     url = redis_server.url
     raw = redis.Redis.from_url(url)
-    raw.flushall()
+    raw.flushdb()
     written = {key: value_for(key) for key in keys}
     if written:
-        fill(raw, written)
+        fill_keyspace(raw, written)
 
     truth = sorted(decode_key(k) for k in raw.keys(encode_key(pattern)))
     with rp.setup(use_scan=False):
@@ -246,7 +238,7 @@ def test_non_utf8_keys_are_listed_and_read(client, redis_url):
         b"bin|caf\xc3\xa9|END": "é".encode(),
         b"bin|\x80": b"",
     }
-    fill(client, keys)
+    fill_keyspace(client, keys)
     for use_scan in (False, True):
         with rp.setup(use_scan=use_scan):
             found, values = rp.fetch_from_redis("bin|*", redis_url, raw=True)
@@ -305,7 +297,7 @@ def test_scan_duplicates_are_dropped(debug_server):
     url = debug_server.url
     admin = redis.Redis.from_url(url)
     names = [f"k:{i}".encode() for i in range(3000)]
-    fill(admin, dict.fromkeys(names, b"v"))
+    fill_keyspace(admin, dict.fromkeys(names, b"v"))
     _wait_for_table(admin, 4096)
 
     hooked = HookedRedis.for_url(url)
@@ -342,7 +334,7 @@ def test_scan_while_the_keyspace_grows(client, redis_url):
     rehashes several times): the result is unique, sorted, and has every key that existed
     for the whole scan (SCAN's guarantee)."""
     old = {f"k:old:{i:05d}".encode(): b"old" for i in range(3000)}
-    fill(client, old)
+    fill_keyspace(client, old)
     writer = redis.Redis.from_url(redis_url)
     added: list[bytes] = []
     calls = 0
@@ -352,7 +344,7 @@ def test_scan_while_the_keyspace_grows(client, redis_url):
         calls += 1
         if calls % 40 == 0 and len(added) < 12_000:
             new = {f"k:new:{len(added) + i:05d}".encode(): b"new" for i in range(600)}
-            fill(writer, new)
+            fill_keyspace(writer, new)
             added.extend(new)
 
     hooked = HookedRedis.for_url(redis_url)
@@ -370,7 +362,7 @@ def test_scan_while_the_keyspace_grows(client, redis_url):
 
 
 def test_duplicates_dropped_counts_what_scan_returned_twice(client, redis_url):
-    fill(client, {f"k:{i}": i for i in range(500)})
+    fill_keyspace(client, {f"k:{i}": i for i in range(500)})
     hooked = HookedRedis.for_url(redis_url)
     with scan_with(7):
         result = rp.fetch_from_redis("k:*", hooked)
@@ -385,8 +377,8 @@ def test_duplicates_dropped_counts_what_scan_returned_twice(client, redis_url):
 
 @pytest.mark.parametrize("use_scan", [False, True])
 def test_fetch_unpacks_into_keys_and_aligned_values(client, redis_url, use_scan):
-    fill(client, {f"rec|{i:03d}|END": f"value-{i}" for i in range(120)})
-    fill(client, {f"other|{i}": "x" for i in range(30)})
+    fill_keyspace(client, {f"rec|{i:03d}|END": f"value-{i}" for i in range(120)})
+    fill_keyspace(client, {f"other|{i}": "x" for i in range(30)})
     with rp.setup(use_scan=use_scan, mget_chunk=7):  # several MGETs, two pipelined trips
         result = rp.fetch_from_redis("rec|*|END", redis_url)
     keys, values = result
@@ -397,7 +389,7 @@ def test_fetch_unpacks_into_keys_and_aligned_values(client, redis_url, use_scan)
 
 
 def test_stats_of_a_keys_fetch(client, redis_url):
-    fill(client, {f"k|{i}": i for i in range(50)})
+    fill_keyspace(client, {f"k|{i}": i for i in range(50)})
     result = rp.fetch_from_redis("k|*", redis_url)
     stats = result.stats
     assert isinstance(stats, rp.FetchStats)
@@ -447,8 +439,8 @@ def test_stats_of_a_scan_fetch_use_the_auto_tuned_count(
 ):
     matching = {make_key(i): i for i in range(250)}
     assert len(matching) == 250
-    fill(client, matching)
-    fill(client, {request_key(i, "Other", "20261126", f"n{i}"): i for i in range(1500)})
+    fill_keyspace(client, matching)
+    fill_keyspace(client, {request_key(i, "Other", "20261126", f"n{i}"): i for i in range(1500)})
     client.config_resetstat()
     with rp.setup(use_scan=True):
         result = rp.fetch_from_redis(pattern, redis_url)
@@ -466,7 +458,7 @@ def test_stats_of_a_scan_fetch_use_the_auto_tuned_count(
 
 
 def test_scan_calls_grow_when_the_count_shrinks(client, redis_url):
-    fill(client, {f"k:{i}": i for i in range(400)})
+    fill_keyspace(client, {f"k:{i}": i for i in range(400)})
     calls = {}
     for count in (1000, 10):
         with scan_with(count):
@@ -476,7 +468,7 @@ def test_scan_calls_grow_when_the_count_shrinks(client, redis_url):
 
 
 def test_values_are_read_with_several_chunked_mgets(client, redis_url):
-    fill(client, {f"k:{i:03d}": i for i in range(100)})
+    fill_keyspace(client, {f"k:{i:03d}": i for i in range(100)})
     for use_scan in (False, True):
         client.config_resetstat()
         with rp.setup(use_scan=use_scan, mget_chunk=7):
@@ -492,7 +484,7 @@ def test_values_are_read_with_several_chunked_mgets(client, redis_url):
 
 
 def test_no_matches_reads_nothing(client, redis_url):
-    fill(client, {"a": 1})
+    fill_keyspace(client, {"a": 1})
     client.config_resetstat()
     for use_scan in (False, True):
         with rp.setup(use_scan=use_scan):
@@ -504,9 +496,9 @@ def test_no_matches_reads_nothing(client, redis_url):
 
 
 def test_key_deleted_between_listing_and_reading_gives_none(client, redis_url):
-    fill(client, {f"k:{i}": f"v{i}" for i in range(10)})
+    fill_keyspace(client, {f"k:{i}": f"v{i}" for i in range(10)})
     toolkit_client = rp.get_client(redis_url)
-    keys, stats = fetching._list_keys("k:*", toolkit_client)
+    keys, stats = fetching.list_keys("k:*", toolkit_client)
     assert keys == sorted(f"k:{i}" for i in range(10))
     client.delete("k:3")
     values = fetching.read_values(toolkit_client, keys, stats)
@@ -520,7 +512,7 @@ def test_key_deleted_between_listing_and_reading_gives_none(client, redis_url):
 
 def test_fetch_from_redis_reports_a_key_that_went_away(client, redis_url):
     """End to end: the key is deleted (from another connection) after SCAN listed it."""
-    fill(client, {f"k:{i}": f"v{i}" for i in range(10)})
+    fill_keyspace(client, {f"k:{i}": f"v{i}" for i in range(10)})
 
     class DeleteBeforeReading(HookedRedis):
         def pipeline(self, transaction=True, shard_hint=None):
@@ -536,7 +528,7 @@ def test_fetch_from_redis_reports_a_key_that_went_away(client, redis_url):
 
 
 def test_fetch_uses_settings_redis_url(client, redis_url):
-    fill(client, {"k:1": "one"})
+    fill_keyspace(client, {"k:1": "one"})
     with rp.setup(redis_url=redis_url):
         assert rp.fetch_from_redis("k:*") == (["k:1"], ["one"])
         assert rp.fetch_keys("k:*") == ["k:1"]
@@ -561,7 +553,7 @@ def _deprecations(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def test_every_keys_fetch_logs_the_deprecation(client, redis_url, caplog):
-    fill(client, {"k:1": 1})
+    fill_keyspace(client, {"k:1": 1})
     caplog.set_level(logging.WARNING, logger="rp_toolkit")
     rp.fetch_keys("k:*", redis_url)
     rp.fetch_from_redis("k:*", redis_url)
@@ -570,7 +562,7 @@ def test_every_keys_fetch_logs_the_deprecation(client, redis_url, caplog):
 
 
 def test_scan_fetches_log_no_deprecation(client, redis_url, caplog):
-    fill(client, {"k:1": 1})
+    fill_keyspace(client, {"k:1": 1})
     caplog.set_level(logging.DEBUG, logger="rp_toolkit")
     with rp.setup(use_scan=True):
         rp.fetch_keys("k:*", redis_url)
@@ -579,8 +571,8 @@ def test_scan_fetches_log_no_deprecation(client, redis_url, caplog):
 
 
 def test_first_keys_fetch_warns_once(client, redis_url, monkeypatch):
-    fill(client, {"k:1": 1})
-    monkeypatch.setattr(fetching, "_keys_warning_issued", False)
+    fill_keyspace(client, {"k:1": 1})
+    monkeypatch.setattr(scan_module, "_keys_warning_issued", False)
     assert issubclass(rp.KeysDeprecationWarning, FutureWarning)
     with pytest.warns(rp.KeysDeprecationWarning, match=re.escape(DEPRECATION)) as record:
         rp.fetch_keys("k:*", redis_url)
@@ -594,7 +586,7 @@ def test_first_keys_fetch_warns_once(client, redis_url, monkeypatch):
 
 
 def test_scan_fetch_does_not_spend_the_one_warning(client, redis_url, monkeypatch):
-    monkeypatch.setattr(fetching, "_keys_warning_issued", False)
+    monkeypatch.setattr(scan_module, "_keys_warning_issued", False)
     with warnings.catch_warnings(record=True) as caught, rp.setup(use_scan=True):
         warnings.simplefilter("always")
         rp.fetch_from_redis("k:*", redis_url)
@@ -633,7 +625,7 @@ def _run_script(tmp_path: Path, url: str, **env: str) -> subprocess.CompletedPro
 
 
 def test_first_keys_fetch_in_a_process_warns_and_every_one_logs(client, redis_url, tmp_path):
-    fill(client, {"k:1": 1, "k:2": 2})
+    fill_keyspace(client, {"k:1": 1, "k:2": 2})
     done = _run_script(tmp_path, redis_url)
     assert done.returncode == 0, done.stderr
     assert "found ['k:1', 'k:2']" in done.stdout
@@ -646,7 +638,7 @@ def test_first_keys_fetch_in_a_process_warns_and_every_one_logs(client, redis_ur
 
 
 def test_scan_from_the_environment_gives_no_deprecation(client, redis_url, tmp_path):
-    fill(client, {"k:1": 1, "k:2": 2})
+    fill_keyspace(client, {"k:1": 1, "k:2": 2})
     done = _run_script(tmp_path, redis_url, RP_USE_SCAN="true")
     assert done.returncode == 0, done.stderr
     assert "found ['k:1', 'k:2']" in done.stdout
@@ -655,7 +647,7 @@ def test_scan_from_the_environment_gives_no_deprecation(client, redis_url, tmp_p
 
 
 def test_debug_from_the_environment_prints_queries(client, redis_url, tmp_path):
-    fill(client, {"k:1": 1, "k:2": 2})
+    fill_keyspace(client, {"k:1": 1, "k:2": 2})
     done = _run_script(tmp_path, redis_url, RP_DEBUG="1", RP_USE_SCAN="1")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("[REDIS QUERY] k:*") == 4
@@ -664,7 +656,7 @@ def test_debug_from_the_environment_prints_queries(client, redis_url, tmp_path):
 
 @pytest.mark.parametrize("use_scan", [False, True])
 def test_debug_logs_each_query_and_count(client, redis_url, caplog, use_scan):
-    fill(client, {"k:1": 1, "k:2": 2, "k:3": 3, "j:1": 1})
+    fill_keyspace(client, {"k:1": 1, "k:2": 2, "k:3": 3, "j:1": 1})
     caplog.set_level(logging.INFO, logger="rp_toolkit")
     with rp.setup(debug=True, use_scan=use_scan):
         rp.fetch_keys("k:*", redis_url)
@@ -679,7 +671,7 @@ def test_debug_logs_each_query_and_count(client, redis_url, caplog, use_scan):
 
 
 def test_no_debug_logs_without_debug(client, redis_url, caplog):
-    fill(client, {"k:1": 1})
+    fill_keyspace(client, {"k:1": 1})
     caplog.set_level(logging.DEBUG, logger="rp_toolkit")
     with rp.setup(use_scan=True):
         rp.fetch_from_redis("k:*", redis_url)
@@ -691,8 +683,8 @@ def test_no_debug_logs_without_debug(client, redis_url, caplog):
 
 
 def test_progress_bar_on_stderr(client, redis_url, capsys, monkeypatch):
-    fill(client, {f"k:{i}": i for i in range(300)})
-    monkeypatch.setattr(fetching, "PROGRESS_DELAY_S", 0)
+    fill_keyspace(client, {f"k:{i}": i for i in range(300)})
+    monkeypatch.setattr(stats_module, "PROGRESS_DELAY_S", 0)
     with rp.setup(progress=True, use_scan=True):
         keys = rp.fetch_keys("k:*", redis_url)
     assert len(keys) == 300
@@ -704,23 +696,23 @@ def test_progress_bar_on_stderr(client, redis_url, capsys, monkeypatch):
 
 
 def test_progress_bar_covers_value_reads(client, redis_url, capsys, monkeypatch):
-    fill(client, {f"k:{i}": i for i in range(30)})
-    monkeypatch.setattr(fetching, "PROGRESS_DELAY_S", 0)
+    fill_keyspace(client, {f"k:{i}": i for i in range(30)})
+    monkeypatch.setattr(stats_module, "PROGRESS_DELAY_S", 0)
     with rp.setup(progress=True):
         rp.fetch_from_redis("k:*", redis_url)
     assert "MGET" in capsys.readouterr().err
 
 
 def test_no_progress_bar_when_off(client, redis_url, capsys, monkeypatch):
-    fill(client, {f"k:{i}": i for i in range(300)})
-    monkeypatch.setattr(fetching, "PROGRESS_DELAY_S", 0)
+    fill_keyspace(client, {f"k:{i}": i for i in range(300)})
+    monkeypatch.setattr(stats_module, "PROGRESS_DELAY_S", 0)
     with rp.setup(progress=False, use_scan=True):
         rp.fetch_from_redis("k:*", redis_url)
     assert capsys.readouterr() == ("", "")
 
 
 def test_no_progress_bar_for_a_fast_fetch(client, redis_url, capsys):
-    fill(client, {f"k:{i}": i for i in range(30)})
+    fill_keyspace(client, {f"k:{i}": i for i in range(30)})
     assert fetching.PROGRESS_DELAY_S >= 0.5
     with rp.setup(progress=True, use_scan=True):
         rp.fetch_from_redis("k:*", redis_url)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,22 +13,14 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit import reports, synth
-from rp_toolkit.server import RedisServer
+from rp_toolkit.local import RedisServer
+from tests.support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 END = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 PASSWORD = "n0t-in-any-output-7f3a"
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rp_toolkit", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=ROOT,
-    )
+cli = run_cli
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)

@@ -3,7 +3,6 @@ environment overrides, and the SCAN COUNT rules (validation and the auto-tune ta
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -13,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import rp_toolkit as rp
+import rp_toolkit.config as settings_module  # noqa: E402
 
-settings_module = importlib.import_module("rp_toolkit.settings")
 Settings = settings_module.Settings
 settings_from_environment = settings_module.settings_from_environment
 

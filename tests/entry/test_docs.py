@@ -13,7 +13,7 @@ import pytest
 from rp_toolkit import bench
 from rp_toolkit.docs import blocks, render_guide
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "SCAN_MIGRATION.md"
 RESULTS = ROOT / "docs" / "bench"
 
