@@ -11,10 +11,13 @@ from .config import settings, setup, validate_scan_count
 from .exceptions import (
     KeysCommandUnavailableError,
     KeysDeprecationWarning,
+    RedisCommandError,
     RedisServerNotFoundError,
     RedisUnavailableError,
     RPToolkitError,
     ScanCountWarning,
+    ServerChangedError,
+    ServerNotReadyError,
     SettingsError,
 )
 from .frames import LoadInfo, load, load_events, load_trace, parse, slowest_trace
@@ -51,9 +54,12 @@ __all__ = [
     "KeysCommandUnavailableError",
     "KeysDeprecationWarning",
     "RPToolkitError",
+    "RedisCommandError",
     "RedisServerNotFoundError",
     "RedisUnavailableError",
     "ScanCountWarning",
+    "ServerChangedError",
+    "ServerNotReadyError",
     "SettingsError",
     "determine_scan_count",
     "escape_glob",

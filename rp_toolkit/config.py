@@ -172,6 +172,9 @@ class Settings:
     """Reconnect attempts when a long SCAN or read loses its connection."""
     scan_budget_ms: float = DEFAULT_SCAN_BUDGET_MS
     """With ``scan_count="adaptive"``: the wall time one SCAN call should stay under (ms)."""
+    allow_stale_replica: bool = False
+    """Read a replica whose link to its primary is down or still syncing (its data may be
+    old or incomplete); by default that is an error, never an empty result."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         checker = _CHECKERS.get(name)
@@ -196,6 +199,7 @@ _CHECKERS: dict[str, Callable[[Any, str], Any]] = {
     "progress": _check_bool,
     "retries": _check_int_at_least(0),
     "scan_budget_ms": _check_budget_ms,
+    "allow_stale_replica": _check_bool,
 }
 
 # Environment variable -> (setting, parser).
@@ -208,6 +212,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[..., Any]]] = {
     "RP_MGET_CHUNK": ("mget_chunk", parse_int),
     "RP_PROGRESS": ("progress", parse_bool),
     "RP_SCAN_BUDGET_MS": ("scan_budget_ms", parse_float),
+    "RP_ALLOW_STALE_REPLICA": ("allow_stale_replica", parse_bool),
 }
 
 

@@ -18,6 +18,21 @@ class RedisUnavailableError(RPToolkitError, ConnectionError):
     """Redis could not be reached, timed out, refused the credentials or went away."""
 
 
+class ServerNotReadyError(RedisUnavailableError):
+    """The server answers but cannot give a complete answer yet: loading its data, a replica
+    whose link to its primary is down or still syncing, or a cluster that is not ``ok``."""
+
+
+class ServerChangedError(RedisUnavailableError):
+    """The server restarted or failed over during a read more often than the retry budget
+    allows; SCAN cursors from before the change mean nothing on the new server."""
+
+
+class RedisCommandError(RPToolkitError):
+    """Redis refused a command: renamed or unknown, wrong type, out of memory, no such
+    database. The message says which command and what to do."""
+
+
 class KeysCommandUnavailableError(RPToolkitError):
     """The server refuses KEYS (disabled or renamed, as managed services often do)."""
 
