@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,16 +19,46 @@ from typing import Any
 
 from . import reports, synth
 from .bench import add_commands as add_bench_commands
-from .config import parse_scan_count, settings, setup
+from .config import check_environment, parse_scan_count, settings, setup
 from .docs import render_guide
 from .exceptions import RPToolkitError
 from .export import export
 from .frames import load
 from .notebooks import NOTEBOOKS, run_notebook
-from .store import redact_url
+from .store import PASSWORD_ON_COMMAND_LINE, has_secret, redact_url, with_password_file
 from .version import __version__
 
 logger = logging.getLogger("rp_toolkit")
+
+
+def _add_redis_url(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument(
+        "--redis-url",
+        help=f"{text}. Prefer REDIS_URL for a URL with a password: the command line is public",
+    )
+    parser.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the Redis password from the first line of FILE (keeps it off the command line)",
+    )
+
+
+def _resolve_redis_url(args: argparse.Namespace) -> None:
+    """``args.redis_url``: the flag, else ``$REDIS_URL``; the password file applied; a warning
+    when the command line itself carries a password."""
+    given = getattr(args, "redis_url", None)
+    if given and has_secret(given):
+        print(f"rp-toolkit: warning: {PASSWORD_ON_COMMAND_LINE}", file=sys.stderr)
+    if not hasattr(args, "password_file"):
+        return
+    url = args.redis_url or settings.redis_url
+    if args.password_file:
+        if not url:
+            raise RPToolkitError("--password-file needs a URL: --redis-url or REDIS_URL.")
+        url = with_password_file(url, args.password_file)
+    if args.command == "seed" and not url:
+        raise RPToolkitError("seed needs a Redis to write to: --redis-url or REDIS_URL.")
+    args.redis_url = url
 
 
 def _scan_count(text: str) -> int | str:
@@ -172,10 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("report", "run notebooks with papermill and export HTML (read-only on your Redis)"),
     ):
         report = commands.add_parser(name, help=text)
-        report.add_argument(
-            "--redis-url",
-            default=settings.redis_url,
-            help="Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)",
+        _add_redis_url(
+            report, "Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)"
         )
         report.add_argument("--out", default="reports", help="output folder")
         report.add_argument(
@@ -193,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         report.set_defaults(func=cmd_report)
 
     seed = commands.add_parser("seed", help="write synthetic records in the gem's format")
-    seed.add_argument("--redis-url", required=True, help="where to write (never deletes)")
+    _add_redis_url(seed, "where to write (never deletes; default $REDIS_URL)")
     seed.add_argument("--hours", type=float, default=4.0)
     seed.add_argument("--rps", type=float, default=20.0)
     seed.add_argument("--seed", type=int, default=1)
@@ -203,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="a loaded frame or report to CSV/Parquet")
     export.add_argument("kind", help="requests, sidekiq, delayed_job, grape, rake, custom, ...")
-    export.add_argument("--redis-url", default=settings.redis_url)
+    _add_redis_url(export, "Redis to read, read-only (default $REDIS_URL)")
     export.add_argument("--start")
     export.add_argument("--end")
     export.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE")
@@ -227,11 +256,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_environment()
+        _resolve_redis_url(args)
         _apply_flags(args)
         return int(args.func(args) or 0)
-    except (RPToolkitError, ValueError) as error:
-        print(f"rp-toolkit: error: {error}", file=sys.stderr)
+    except (RPToolkitError, ValueError, OSError) as error:
+        print(f"rp-toolkit: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rp-toolkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug or an error not translated yet: still one line
+        if settings.debug:
+            raise
+        print(
+            f"rp-toolkit: error: unexpected {type(error).__name__}: {_one_line(error)} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's text on one line, any URL in it redacted."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return re.sub(r"\b[a-z+]+://\S+", lambda m: redact_url(m.group(0)), text)
 
 
 if __name__ == "__main__":

@@ -229,7 +229,32 @@ def settings_from_environment(environ: Mapping[str, str] | None = None) -> Setti
     return result
 
 
-settings = settings_from_environment()
+environment_error: SettingsError | None = None
+"""The error a malformed ``RP_*``/``REDIS_URL`` variable caused at import, raised on first use."""
+
+
+def _settings_at_import() -> Settings:
+    """The settings from the environment; a malformed variable is not raised at import (every
+    command line would print a traceback) but kept for :func:`check_environment`."""
+    global environment_error
+    try:
+        return settings_from_environment()
+    except SettingsError as error:
+        environment_error = error
+        return Settings()
+
+
+def check_environment() -> None:
+    """Raise the :class:`SettingsError` of a malformed environment variable, if there was one.
+
+    Every read of Redis calls it first (through ``get_client``), and so does the CLI, so a bad
+    ``RP_USE_SCAN=maybe`` stops the first fetch with an error naming the variable.
+    """
+    if environment_error is not None:
+        raise SettingsError(str(environment_error))
+
+
+settings = _settings_at_import()
 
 
 class _Restore:

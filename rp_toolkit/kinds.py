@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -71,6 +72,36 @@ def utc_timestamp(value: Any) -> pd.Timestamp:
     """``value`` (datetime, date, string, Timestamp) as a UTC Timestamp; naive means UTC."""
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def window_bound(value: Any, *, name: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """A window bound as a UTC Timestamp; one meaning for each kind of value.
+
+    A datetime, a date (its midnight), an ISO 8601 string or a pandas Timestamp is that moment
+    (naive means UTC); a timedelta is relative to ``now`` (``timedelta(hours=-2)``: two hours
+    ago). Anything else, a bare number for one (seconds? nanoseconds?), is a ``ValueError``
+    naming ``name``.
+    """
+    if isinstance(value, (timedelta, pd.Timedelta)):
+        return (now if now is not None else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(value)
+    if isinstance(value, bool) or not isinstance(
+        value, (str, date, datetime, pd.Timestamp, np.datetime64)
+    ):
+        raise ValueError(
+            f"{name}={value!r} is not a time. Pass a datetime, a date, an ISO 8601 string "
+            "('2026-11-27 08:00', naive = UTC) or a timedelta relative to now "
+            "(timedelta(hours=-2))."
+        )
+    try:
+        stamp = utc_timestamp(value)
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise ValueError(
+            f"{name}={value!r} is not a time pandas can read; use ISO 8601, e.g. "
+            "'2026-11-27 08:00' or '2026-11-27T08:00:00Z'."
+        ) from None
+    if stamp is pd.NaT:
+        raise ValueError(f"{name}={value!r} is not a time.")
+    return stamp
 
 
 def window_of(kind: str) -> timedelta:

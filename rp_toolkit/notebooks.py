@@ -20,7 +20,7 @@ from . import synth
 from .bench import check_parameters
 from .config import settings, validate_scan_count
 from .exceptions import NotebookFailedError, RPToolkitError, SettingsError
-from .kinds import get_kind
+from .kinds import get_kind, window_bound
 from .local import RedisServer
 from .store import get_client, redact_url, translate_errors
 
@@ -145,11 +145,14 @@ def validate_request_parameters(
     if unknown:
         raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")
     chosen = {name: value for name, value in filters.items() if value not in (None, "")}
-    end_ts = pd.Timestamp(end, tz="UTC") if end is not None else pd.Timestamp.now(tz="UTC")
-    if start is not None:
-        start_ts = pd.Timestamp(start, tz="UTC")
-    else:
-        if hours is None or float(hours) <= 0:
+    now = pd.Timestamp.now(tz="UTC")
+    try:
+        end_ts = window_bound(end, name="end", now=now) if end is not None else now
+        start_ts = window_bound(start, name="start", now=now) if start is not None else None
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if start_ts is None:
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
             raise SettingsError(f"hours must be a positive number, got {hours!r}.")
         start_ts = end_ts - pd.Timedelta(hours=float(hours))
     if start_ts >= end_ts:

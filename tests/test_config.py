@@ -30,6 +30,7 @@ EXPECTED_DEFAULTS = {
     "progress": True,
     "retries": 3,
     "scan_budget_ms": 1.0,
+    "allow_stale_replica": False,
 }
 
 
@@ -268,12 +269,37 @@ def test_environment_is_read_at_import(env, expected):
     assert done.stdout.strip() == expected
 
 
-def test_malformed_environment_fails_at_import_naming_the_variable():
-    done = _python("import rp_toolkit", RP_USE_SCAN="maybe")
+def test_malformed_environment_fails_at_first_use_naming_the_variable():
+    code = "import rp_toolkit as rp; rp.fetch_keys('x', 'redis://127.0.0.1:1/0')"
+    done = _python(code, RP_USE_SCAN="maybe")
     assert done.returncode != 0
     assert "SettingsError" in done.stderr
     assert "RP_USE_SCAN" in done.stderr
     assert "'maybe'" in done.stderr
+    assert "ConnectionError" not in done.stderr  # stopped before connecting
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "requests", "--out", "x.csv", "--redis-url", "redis://127.0.0.1:1/0"],
+        ["seed", "--redis-url", "redis://127.0.0.1:1/0"],
+        ["docs", "--check"],
+    ],
+    ids=["export", "seed", "docs"],
+)
+def test_malformed_environment_is_one_line_from_every_command(command):
+    done = subprocess.run(
+        [sys.executable, "-m", "rp_toolkit", *command],
+        env=clean_environment(RP_SCAN_COUNT="lots"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "RP_SCAN_COUNT" in done.stderr and "Traceback" not in done.stderr
 
 
 # --------------------------------------------------------------------- validate_scan_count

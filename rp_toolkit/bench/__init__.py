@@ -94,9 +94,10 @@ Safety
     ``RpBench<uuid4 hex>``: in the controller name, the format, the path and the request id of
     each record and in each noise key. Before each batch is written, EXISTS checks that none
     of its keys exists (one that does aborts the run: it is not ours to overwrite or delete);
-    they are written with ``SET ... NX`` and expire after ``EXISTING_SERVER_TTL_S`` (a day) as
-    a safety net. The queries are scoped to the marker while keeping their type (and so their
-    auto-tuned COUNT):
+    they are written with ``SET ... NX`` and expire after ``EXISTING_SERVER_TTL_S`` (ten
+    minutes, renewed between measurements) as a safety net; SIGTERM and SIGHUP unwind the run
+    like Ctrl-C, so the keys are removed then too. The queries are scoped to the marker while
+    keeping their type (and so their auto-tuned COUNT):
 
     ``day``          ``performance|*format|RpBench<id>|*datetime|YYYYMMDD*|*|END|1.0.2``
     ``controller``   ``performance|*controller|RpBench<id>HomeController|*|END|1.0.2``

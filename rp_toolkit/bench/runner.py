@@ -6,10 +6,12 @@ import contextlib
 import gc
 import logging
 import math
+import signal
 import statistics
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -301,6 +303,7 @@ def run(
         )
         if not owns:
             stack.callback(_remove_keys, keyspace)
+            stack.enter_context(cleanup_on_signals())
         stats = ServerStats(admin, owns, slowlog_threshold_us)
         stack.callback(stats.restore)
         the_probe: Probe | NoProbe = Probe(url, probe_mode) if probe else NoProbe()
@@ -347,6 +350,7 @@ def run(
                 baseline: dict[str, Any] = {}
                 for method, count, (flags, action) in cells:
                     bar.set_postfix_str(f"{size:,} {query} {method} {count or ''}".strip())
+                    keyspace.keep_alive()  # between measurements, never during one
                     row = runner.measure(flags, action, expected)
                     keys = row.pop("_keys")
                     if method in ("KEYS", "gem_keys_mget"):
@@ -422,6 +426,28 @@ def _compare_adaptive(rows: Sequence[dict[str, Any]]) -> None:
             if best is not None:
                 row["best_fixed_count"] = int(best["count"])
                 row["vs_best_fixed"] = row["wall_median_s"] / best["wall_median_s"]
+
+
+@contextlib.contextmanager
+def cleanup_on_signals() -> Iterator[None]:
+    """Make SIGTERM and SIGHUP unwind the run like Ctrl-C does, so that the keys written to a
+    server the benchmark does not own are removed (``finally`` blocks run) before the process
+    exits with the usual ``128 + signal`` status. Only the main thread can install handlers;
+    elsewhere the short TTL of the keys is the safety net."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, stop) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _remove_keys(keyspace: Keyspace) -> None:

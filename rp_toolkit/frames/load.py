@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from ..kinds import EVENTS, TRACE, encode_key, get_kind, utc_timestamp, window_of
+from ..kinds import EVENTS, TRACE, encode_key, get_kind, window_bound, window_of
 from ..store import (
     ClientLike,
     FetchStats,
@@ -89,18 +88,21 @@ class LoadInfo:
 def resolve_window(
     kind: str, start: Any = None, end: Any = None, on: Any = None
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The UTC window of a load: ``on`` a whole day, or ``start``/``end`` (naive = UTC).
+    """The UTC window of a load: ``on`` a whole day, or ``start``/``end``.
 
+    Bounds are datetimes, dates, ISO strings or Timestamps (naive = UTC), or timedeltas
+    relative to now (see :func:`rp_toolkit.kinds.window_bound`); anything else is an error.
     Defaults follow the gem: the last four hours (24 for resources), ending now.
     """
+    now = pd.Timestamp.now(tz="UTC")
     if on is not None:
         if start is not None or end is not None:
             raise ValueError("Pass either on= (a day) or start=/end=, not both.")
-        day = utc_timestamp(pd.Timestamp(on).date() if not isinstance(on, date) else on)
+        day = window_bound(on, name="on", now=now).normalize()
         return day, day + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
     span = pd.Timedelta(window_of(kind))
-    end_ts = utc_timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
-    start_ts = utc_timestamp(start) if start is not None else end_ts - span
+    end_ts = window_bound(end, name="end", now=now) if end is not None else now
+    start_ts = window_bound(start, name="start", now=now) if start is not None else end_ts - span
     if start_ts > end_ts:
         raise ValueError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
     return start_ts, end_ts
@@ -192,8 +194,11 @@ def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None
     fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
     events, problems = parse_events(fetched.keys, fetched.values)
     if start is not None or end is not None:
-        low = utc_timestamp(start) if start is not None else events["datetime"].min()
-        high = utc_timestamp(end) if end is not None else events["datetime"].max()
+        now = pd.Timestamp.now(tz="UTC")
+        low = window_bound(start, name="start", now=now) if start is not None else None
+        high = window_bound(end, name="end", now=now) if end is not None else None
+        low = events["datetime"].min() if low is None else low
+        high = events["datetime"].max() if high is None else high
         events = events[events["datetime"].between(low, high)].reset_index(drop=True)
     info = LoadInfo(
         kind="events",

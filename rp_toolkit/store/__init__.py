@@ -11,13 +11,17 @@ from .cluster import MAX_THREADS, in_parallel
 from .connection import (
     ACL_EXTRA,
     CLUSTER_SCHEMES,
+    PASSWORD_ON_COMMAND_LINE,
     ClientLike,
+    check_url,
     describe_server,
     get_client,
+    has_secret,
     is_cluster,
     is_tls_failure,
     redact_url,
     translate_errors,
+    with_password_file,
 )
 from .fetch import fetch_from_redis, fetch_keys, list_keys, read_values
 from .scan import (
@@ -44,6 +48,7 @@ __all__ = [
     "AUTO_COUNT_OTHER",
     "AUTO_COUNT_REQUEST_ID",
     "CLUSTER_SCHEMES",
+    "PASSWORD_ON_COMMAND_LINE",
     "KEYS_DEPRECATION_NOTICE",
     "MAX_THREADS",
     "PROGRESS_DELAY_S",
@@ -51,11 +56,13 @@ __all__ = [
     "ClientLike",
     "FetchResult",
     "FetchStats",
+    "check_url",
     "describe_server",
     "determine_scan_count",
     "fetch_from_redis",
     "fetch_keys",
     "get_client",
+    "has_secret",
     "in_parallel",
     "is_cluster",
     "is_request_id_lookup",
@@ -70,4 +77,5 @@ __all__ = [
     "timed_call",
     "translate_errors",
     "warn_keys_deprecated",
+    "with_password_file",
 ]

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -18,6 +23,7 @@ from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
 from rp_toolkit.kinds import REQUESTS
 from tests.conftest import BENCH_COUNTS, BENCH_SIZES
+from tests.support import ROOT
 
 SIZES = BENCH_SIZES
 COUNTS = BENCH_COUNTS
@@ -382,3 +388,41 @@ def test_cli_runs_and_writes_files(tmp_path, capsys) -> None:
     frame = bench.load_results(out)
     assert set(frame["method"]) == {"KEYS", "SCAN"}
     assert not math.isnan(frame["probe_max_ms"].iloc[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_mid_run_leaves_an_existing_server_as_it_was(
+    client: redis.Redis, redis_url: str, signum: int
+) -> None:
+    """Stopped by a real signal while it writes and measures, the benchmark removes every key
+    it wrote to a server it does not own; while it ran, its keys expired within minutes."""
+    user_keys = _user_keyspace(client)
+    before = _dump(client)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rp_toolkit", "bench", "--sizes", "20000,200000"]
+        + ["--counts", "10", "--repeats", "3", "--no-probe", "--queries", "day"]
+        + ["--redis-url", redis_url, "--allow-existing-server", "--out", "/dev/null/x"],
+        env={**os.environ, "RP_PROGRESS": "false"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ours: list[bytes] = []
+        while time.monotonic() < deadline and len(ours) < 1000:
+            ours = [k for k in client.scan_iter(match=b"*RpBench*", count=1000)][:1000]
+            time.sleep(0.05)
+        assert ours, "the benchmark wrote nothing within a minute"
+        ttl = client.ttl(ours[0])
+        assert 0 < ttl <= bench.EXISTING_SERVER_TTL_S <= 15 * 60
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode in (128 + signum, 130, -signum) and process.returncode != -signum
+    assert b"Traceback" not in stderr
+    assert _dump(client) == before
+    assert set(client.keys("*")) == user_keys
