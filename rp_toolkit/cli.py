@@ -22,7 +22,7 @@ from .bench import add_commands as add_bench_commands
 from .config import check_environment, parse_scan_count, settings, setup
 from .docs import render_guide
 from .exceptions import RPToolkitError
-from .export import export
+from .export import check_export_path, export
 from .frames import load
 from .notebooks import NOTEBOOKS, run_notebook
 from .store import PASSWORD_ON_COMMAND_LINE, has_secret, redact_url, with_password_file
@@ -128,15 +128,15 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    frame = load(
-        args.kind, args.redis_url, start=args.start, end=args.end, **_parse_filters(args.filter)
-    )
-    result: Any = frame
+    check_export_path(args.out)  # every argument is checked before anything is read
+    filters = _parse_filters(args.filter)
+    report = None
     if args.report:
         report = getattr(reports, args.report, None)
-        if report is None or args.report.startswith("_"):
+        if report is None or args.report.startswith("_") or not callable(report):
             raise RPToolkitError(f"Unknown report {args.report!r}.")
-        result = report(frame)
+    frame = load(args.kind, args.redis_url, start=args.start, end=args.end, **filters)
+    result: Any = report(frame) if report is not None else frame
     export(result, args.out)
     info = frame.attrs["rp"].summary()
     print(json.dumps({"out": str(args.out), **info}, default=str))

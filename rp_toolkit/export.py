@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["export", "is_missing", "json_default", "to_json"]
+__all__ = ["SUFFIXES", "check_export_path", "export", "is_missing", "json_default", "to_json"]
 
 
 def is_missing(value: Any) -> bool:
@@ -75,7 +75,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
         _prepare(frame, parquet=True).to_parquet(path, index=False, engine="pyarrow")
 
 
-_SUFFIXES = (".csv", ".parquet")
+SUFFIXES = (".csv", ".parquet")
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
@@ -99,6 +99,17 @@ def _frames(report: Any) -> dict[str | None, pd.DataFrame]:
     )
 
 
+def check_export_path(path: str | Path) -> Path:
+    """``path`` as a Path if its suffix is one :func:`export` writes, else a ``ValueError``."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ValueError(
+            f"Cannot export to {path.name!r}: unknown suffix {path.suffix!r}; "
+            f"use one of {', '.join(SUFFIXES)}."
+        )
+    return path
+
+
 def export(frame_or_report: Any, path: str | Path) -> list[Path]:
     """Write a report to CSV or Parquet, chosen by ``path``'s suffix (``.csv``, ``.parquet``).
 
@@ -112,12 +123,7 @@ def export(frame_or_report: Any, path: str | Path) -> list[Path]:
     of lists of strings (``backtrace``) is stored natively as ``list<string>``. Returns the
     paths written; parent directories are created.
     """
-    path = Path(path)
-    if path.suffix.lower() not in _SUFFIXES:
-        raise ValueError(
-            f"Cannot export to {path.name!r}: unknown suffix {path.suffix!r}; "
-            f"use one of {', '.join(_SUFFIXES)}."
-        )
+    path = check_export_path(path)
     frames = _frames(frame_or_report)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []

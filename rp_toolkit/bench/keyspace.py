@@ -176,6 +176,9 @@ class Keyspace:
 
     def remove(self) -> int:
         """UNLINK every key written (tracked runs only); how many existed."""
+        # A run cut short by a signal may leave a pipeline's replies unread on a connection:
+        # start from fresh connections so no stale reply is taken for an answer.
+        self.client.connection_pool.disconnect()
         removed = 0
         while self.written:
             removed += unlink_keys(self.client, self.written[-1])

@@ -77,6 +77,7 @@ class LoadInfo:
             "kept_with_problems": int(self.problems["kept"].astype(bool).sum()),
             "values_missing": sum(f.values_missing for f in self.fetches),
             "duplicates_dropped": sum(f.duplicates_dropped for f in self.fetches),
+            "restarts": sum(f.restarts for f in self.fetches),
             "fetch_seconds": sum(f.elapsed_seconds for f in self.fetches),
         }
 
@@ -129,8 +130,11 @@ def load(
         raise ValueError(
             f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
         )
-    redis_client = get_client(client)
     window_start, window_end = resolve_window(record_kind.name, start, end, on)
+    unknown = set(filters) - set(record_kind.key_fields)
+    if unknown:  # before any round trip (patterns() below says the same)
+        record_kind.pattern(filters)
+    redis_client = get_client(client)
     info = LoadInfo(
         kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
     )
@@ -191,12 +195,12 @@ def slowest_trace(
 def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
     """Annotation events (deploys and the like): ``name``, ``datetime``, ``datetimei``,
     ``options``; all of them, or those in ``[start, end]``."""
+    now = pd.Timestamp.now(tz="UTC")
+    low = window_bound(start, name="start", now=now) if start is not None else None
+    high = window_bound(end, name="end", now=now) if end is not None else None
     fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
     events, problems = parse_events(fetched.keys, fetched.values)
-    if start is not None or end is not None:
-        now = pd.Timestamp.now(tz="UTC")
-        low = window_bound(start, name="start", now=now) if start is not None else None
-        high = window_bound(end, name="end", now=now) if end is not None else None
+    if low is not None or high is not None:
         low = events["datetime"].min() if low is None else low
         high = events["datetime"].max() if high is None else high
         events = events[events["datetime"].between(low, high)].reset_index(drop=True)

@@ -127,6 +127,11 @@ class RedisServer:
     With ``tls`` it listens with TLS only (clients need no certificate of their own) and
     ``url`` is ``rediss://...?ssl_ca_certs=CA``; the binary must be built with TLS
     (:func:`find_tls_redis_server`).
+
+    :meth:`restart` crashes it (or stops it) and starts it again on the same port in the same
+    directory: it comes back with the data last written to ``dump.rdb`` there (``SAVE``, or
+    automatic snapshots with ``config={"save": "60 1"}``) and, as a cluster node, the same
+    ``nodes.conf``; a new ``run_id``, as after any restart.
     """
 
     def __init__(
@@ -195,6 +200,26 @@ class RedisServer:
                 break
         self.stop()
         raise RPToolkitError(f"redis-server ({self.binary}) did not start:\n{last_log}")
+
+    def restart(self, *, crash: bool = True, wait: bool = True) -> RedisServer:
+        """Stop the process (``kill -9`` with ``crash``, else a clean shutdown, which writes a
+        snapshot only if ``config`` sets ``save``) and start it again on the same port and in
+        the same directory. With ``wait`` (default) return once it answers, its data loaded;
+        without, as soon as the process runs (it may still be loading its RDB)."""
+        if self.directory is None or not self.port:
+            raise RPToolkitError("restart() needs a started server.")
+        if self.process is not None and crash:
+            self.process.kill()
+            self.process.wait()
+        self._terminate()
+        self.process = subprocess.Popen(
+            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        if wait and not self._wait_until_ready():  # polls through LOADING
+            log = self._log_tail()
+            self._terminate()
+            raise RPToolkitError(f"redis-server did not restart on port {self.port}:\n{log}")
+        return self
 
     def _wait_until_ready(self) -> bool:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -36,8 +36,9 @@ from ..exceptions import (
 
 ClientLike = redis.Redis | redis.RedisCluster | str | None
 
-ACL_EXTRA = "+cluster|slots +command"
-"""What an analysis ACL user needs on a cluster besides the single-node rules."""
+ACL_EXTRA = "+cluster|slots +cluster|info +cluster|nodes +command"
+"""What an analysis ACL user needs on a cluster besides the single-node rules: the topology
+and command table (redis-py's cluster client), the state and slots (readiness, restarts)."""
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _detected: dict[str, RedisCluster | None] = {}
 _detect_lock = threading.Lock()
@@ -256,6 +257,11 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
         raise RedisUnavailableError(
             f"Redis at {where} did not answer in time while {doing}. Is the server overloaded "
             "or the network slow? Retry, or use a replica for analysis."
+        ) from None
+    except redis_errors.BusyLoadingError:  # a LOADING reply: a ConnectionError in redis-py
+        raise ServerNotReadyError(
+            f"Redis at {where} is still loading its data while {doing}. Retry when it has "
+            "finished (INFO persistence shows loading:0)."
         ) from None
     except redis_errors.ConnectionError as error:
         if is_tls_failure(error):

@@ -9,6 +9,11 @@ and one MGET of a million keys builds a reply of a hundred megabytes. Here keys 
 single command runs long. On a cluster every primary is listed and read
 (:mod:`rp_toolkit.store.cluster`).
 
+Every fetch first asks each server one ``INFO`` (:mod:`rp_toolkit.store.identity`): a server
+that is loading, a replica out of sync or a cluster that is not ``ok`` raises
+:class:`~rp_toolkit.exceptions.ServerNotReadyError` instead of answering with too few keys, and
+a server that restarts or fails over mid-read is noticed (``stats.restarts``).
+
 Key text: Redis keys are bytes. They are decoded as UTF-8 with ``surrogateescape``, which is
 lossless (:func:`rp_toolkit.kinds.decode_key`), so keys that are not UTF-8 are listed and
 their values read like any other.
@@ -27,6 +32,7 @@ from ..config import settings
 from ..kinds import decode_key, encode_key
 from . import cluster
 from .connection import ClientLike, describe_server, get_client, is_cluster, translate_errors
+from .identity import ServerWatch
 from .scan import determine_scan_count, list_keys_keys, list_keys_scan
 from .stats import FetchResult, FetchStats, progress_bar, timed_call
 
@@ -47,11 +53,12 @@ def list_keys(
         logger.info("[REDIS QUERY] %s", pattern)
     started = time.perf_counter()
     with translate_errors(client, f"listing keys matching {pattern!r}"):
-        if is_cluster(client):  # every primary (rp_toolkit.cluster)
-            lister = cluster.list_keys
+        if is_cluster(client):  # every primary (rp_toolkit.cluster), each checked
+            raw = cluster.list_keys(client, encode_key(pattern), stats)
         else:
+            watch = ServerWatch.start(client, stats)  # ready? and which server (one INFO)
             lister = list_keys_scan if use_scan else list_keys_keys
-        raw = lister(client, encode_key(pattern), stats)
+            raw = lister(client, encode_key(pattern), stats, watch)
     # dict.fromkeys de-duplicates and keeps the server's order: values read in that order
     # touch Redis's hash table in sequence, measurably faster than in sorted order.
     unique = list(dict.fromkeys(raw))
@@ -90,6 +97,9 @@ def read_values(
         translate_errors(client, "reading values"),
         progress_bar(len(keys), "MGET", "values") as bar,
     ):
+        # The server the keys were listed on (or, read on their own, a check that it is
+        # ready): a restart while reading is recorded, after a reconnect and at the end.
+        watch = ServerWatch.resume(client, stats) if keys else None
         for trip_start in range(0, len(keys), per_trip):
             trip = keys[trip_start : trip_start + per_trip]
             if not all_bytes:
@@ -101,10 +111,15 @@ def read_values(
                     pipe.mget(trip[offset : offset + chunk])
                 return pipe.execute()
 
+            retries = stats.retries
             for reply in timed_call(send, stats):
                 values.extend(reply)
                 stats.mget_calls += 1
+            if watch is not None and stats.retries != retries:
+                watch.changed("MGET", rescan=False)
             bar.update(len(trip))
+        if watch is not None:
+            watch.changed("MGET", rescan=False)
     stats.values_missing = sum(value is None for value in values)
     stats.values_seconds = time.perf_counter() - started
     return values

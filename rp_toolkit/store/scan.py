@@ -5,6 +5,9 @@ the SCAN loop, and the gem's KEYS deprecation notice.
   each call touches about ``n`` slots, so no call runs long.
 * ``scan_count="adaptive"``: COUNT is re-sized after every SCAN call to keep each call
   under ``settings.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
+* A cursor is only valid on the server process that issued it: each SCAN loop holds a
+  :class:`~rp_toolkit.store.identity.ServerWatch` and walks again from cursor 0 when the
+  server restarted or failed over (see :mod:`rp_toolkit.store.identity`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import redis
 
 from ..config import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
 from ..exceptions import KeysDeprecationWarning
+from .identity import ServerWatch
 from .stats import FetchStats, progress_bar, timed_call
 
 logger = logging.getLogger("rp_toolkit")
@@ -121,10 +125,15 @@ def scan_batches(
     *,
     adaptive: bool | None = None,
     budget_ms: float | None = None,
+    watch: ServerWatch | None = None,
 ) -> Iterator[list[bytes]]:
     """Yield each SCAN call's keys until the cursor returns to 0 (duplicates possible).
 
-    A lost connection resumes from the last cursor: SCAN cursors are stateless on the server.
+    A lost connection resumes from the last cursor when the server is still the same one:
+    ``watch`` (default: a new :class:`ServerWatch`, which first checks that the server is
+    ready) identifies it after every reconnect and once more at the end. A server that
+    restarted or failed over is walked again from cursor 0, at most ``settings.retries``
+    times (then :class:`ServerChangedError`): its cursors mean nothing on the new server.
     ``adaptive`` (default: ``settings.scan_count == "adaptive"``) re-sizes COUNT after each
     call, starting from ``count``, to stay under ``budget_ms`` (default
     ``settings.scan_budget_ms``); the state is this invocation's, so loops over several
@@ -153,6 +162,8 @@ def scan_batches(
         },
     )
     summary["loops"] += 1
+    if watch is None:
+        watch = ServerWatch.start(client, stats)
     cursor = 0
     while True:
         now = control.count if control else count
@@ -164,18 +175,30 @@ def scan_batches(
         seconds = time.perf_counter() - started
         stats.scan_calls += 1
         _record_count(stats, now, control is not None and seconds > control.budget_s)
-        if control is not None and stats.retries == retries:
+        reconnected = stats.retries != retries
+        if control is not None and not reconnected:
             control.observe(seconds)
-        yield batch
+        yield batch  # its keys exist, whichever server answered
+        if reconnected and watch.changed("SCAN", rescan=True):
+            cursor = 0  # another server: its cursors start over
+            continue
         if int(cursor) == 0:
-            return
+            if watch.changed("SCAN", rescan=True):
+                continue  # reconnected without a retry of ours (redis-py's): walk it again
+            return  # the server that ended the walk is the one it began on
 
 
-def list_keys_scan(client: redis.Redis, pattern: bytes, stats: FetchStats) -> list[bytes]:
-    total = timed_call(client.dbsize, stats) if settings.progress else 0
+def list_keys_scan(
+    client: redis.Redis, pattern: bytes, stats: FetchStats, watch: ServerWatch | None = None
+) -> list[bytes]:
+    watch = watch or ServerWatch.start(client, stats)
+    total = 0
+    if settings.progress:  # the first INFO gave the database's size, or ask
+        total = watch.keys_at_start
+        total = timed_call(client.dbsize, stats) if total is None else total
     found: list[bytes] = []
     with progress_bar(total, f"SCAN {stats.pattern[:40]}", "keys") as bar:
-        for batch in scan_batches(client, pattern, stats.count or 1, stats):
+        for batch in scan_batches(client, pattern, stats.count or 1, stats, watch=watch):
             found.extend(batch)
             step = stats.extra.get("counts", {}).get("final") or stats.count or 1
             bar.update(min(step, max(0, total - bar.n)))
@@ -191,9 +214,18 @@ def warn_keys_deprecated(stacklevel: int) -> None:
         warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=stacklevel)
 
 
-def list_keys_keys(client: redis.Redis, pattern: bytes, stats: FetchStats) -> list[bytes]:
+def list_keys_keys(
+    client: redis.Redis, pattern: bytes, stats: FetchStats, watch: ServerWatch | None = None
+) -> list[bytes]:
+    """One KEYS. Retried after a lost connection it simply runs again, on whichever server
+    answers then; a restart that happened meanwhile is recorded (``stats.restarts``)."""
     warn_keys_deprecated(stacklevel=5)
-    return timed_call(lambda: client.keys(pattern), stats)
+    watch = watch or ServerWatch.start(client, stats)
+    retries = stats.retries
+    keys = timed_call(lambda: client.keys(pattern), stats)
+    if stats.retries != retries:
+        watch.changed("KEYS", rescan=False)
+    return keys
 
 
 class _WithoutKeysNotice(logging.Filter):

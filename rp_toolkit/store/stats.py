@@ -1,7 +1,8 @@
 """What a fetch did (:class:`FetchStats`), and the one way every Redis round trip is made.
 
 :func:`timed_call` runs one round trip, retries a lost connection with backoff (SCAN resumes
-from its cursor, MGETs are idempotent) and records the slowest call; :func:`progress_bar` is
+from its cursor if the server is still the same one, see :mod:`.identity`; MGETs are
+idempotent) and records the slowest call; :func:`progress_bar` is
 the bar every long fetch shows after about a second.
 """
 
@@ -44,6 +45,9 @@ class FetchStats:
     values_missing: int = 0
     mget_calls: int = 0
     retries: int = 0
+    restarts: int = 0
+    """Times a server was found restarted or failed over mid-fetch (``extra["restarts"]``
+    says which, when, and what was done: see :mod:`rp_toolkit.store.identity`)."""
     keys_seconds: float = 0.0
     values_seconds: float = 0.0
     elapsed_seconds: float = 0.0
@@ -65,8 +69,15 @@ class FetchResult(KeysAndValues):
         return result
 
 
-def timed_call(call: Callable[[], T], stats: FetchStats) -> T:
-    """Run one Redis round trip, retrying lost connections with backoff, and time it."""
+def timed_call(
+    call: Callable[[], T], stats: FetchStats, *, also_retry: tuple[type[Exception], ...] = ()
+) -> T:
+    """Run one Redis round trip, retrying lost connections (and ``also_retry`` errors: a
+    cluster that is briefly down) with backoff, and time it.
+
+    A retry is counted in ``stats.retries``; the callers that care whether the server is
+    still the same one look at that count (:mod:`rp_toolkit.store.identity`)."""
+    retryable = (redis_errors.ConnectionError, redis_errors.TimeoutError, *also_retry)
     attempt = 0
     while True:
         started = time.perf_counter()
@@ -74,12 +85,14 @@ def timed_call(call: Callable[[], T], stats: FetchStats) -> T:
             result = call()
         except redis_errors.AuthenticationError:
             raise
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as error:
+        except retryable as error:
             if attempt >= settings.retries or is_tls_failure(error):
                 raise  # a certificate that fails now fails on every retry too
             delay = _BACKOFF.compute(attempt)
+            lost = isinstance(error, (redis_errors.ConnectionError, redis_errors.TimeoutError))
             logger.warning(
-                "Lost the connection to Redis (%s); retrying in %.1f s (%d of %d).",
+                "%s (%s); retrying in %.1f s (%d of %d).",
+                "Lost the connection to Redis" if lost else "Redis is not ready",
                 type(error).__name__,
                 delay,
                 attempt + 1,

@@ -223,7 +223,7 @@ def test_tls_urls_carry_the_certificate_options_to_redis_py() -> None:
         "&ssl_certfile=/c.pem&ssl_keyfile=/c.key&ssl_check_hostname=false"
     )
     pool = get_client(url).connection_pool
-    assert pool.connection_class is redis.SSLConnection
+    assert issubclass(pool.connection_class, redis.SSLConnection)  # handshake bounded in time
     passed = {
         "ssl_cert_reqs": "required",
         "ssl_ca_certs": "/ca.pem",
