@@ -20,7 +20,7 @@ from .exceptions import (
     ServerNotReadyError,
     SettingsError,
 )
-from .frames import LoadInfo, load, load_events, load_trace, parse, slowest_trace
+from .frames import LoadInfo, load, load_events, load_many, load_trace, parse, slowest_trace
 from .kinds import escape_glob
 from .local import temporary_redis
 from .store import (
@@ -46,6 +46,7 @@ __all__ = [
     "synth",
     "load",
     "load_events",
+    "load_many",
     "load_trace",
     "parse",
     "slowest_trace",

@@ -199,13 +199,22 @@ class RecordKind:
         """True when every key field is named in the key (``name|VALUE``), as the gem's are."""
         return all(self._field_name_in_key(name) for name in self.key_fields)
 
-    def pattern(self, filters: Mapping[str, Any] | None = None, day: date | None = None) -> str:
+    def pattern(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        day: date | None = None,
+        *,
+        days: list[date] | None = None,
+    ) -> str:
         """The gem's glob pattern for one query.
 
         Filters appear in key order as ``name|VALUE|``, joined by ``*`` and wrapped as
         ``KIND|*FILTERS*|END|version``; values are escaped with :func:`escape_glob`; ``day``
-        adds ``datetime|YYYYMMDD*|``. With neither, the template with ``*`` for every field.
+        adds ``datetime|YYYYMMDD*|``, ``days`` one glob covering all of them
+        (:func:`days_glob`). With neither, the template with ``*`` for every field.
         """
+        if day is not None:
+            days = [day]
         filters = dict(filters or {})
         unknown = set(filters) - set(self.key_fields)
         if unknown:
@@ -213,7 +222,7 @@ class RecordKind:
                 f"{self.name} records cannot be filtered by {sorted(unknown)}; "
                 f"their key fields are {list(self.key_fields)}."
             )
-        if not filters and day is None:
+        if not filters and not days:
             return "|".join(
                 escape_glob(part.literal) + ("*" if part.is_field else "") for part in self.parts
             )
@@ -221,8 +230,8 @@ class RecordKind:
             raise ValueError(f"{self.name} records have no named key fields to filter on.")
         fragments = []
         for name in self.key_fields:
-            if name == self.day_field and day is not None:
-                fragments.append(f"{self._field_name_in_key(name)}|{day:%Y%m%d}*|")
+            if name == self.day_field and days:
+                fragments.append(f"{self._field_name_in_key(name)}|{days_glob(days)}*|")
             elif name in filters:
                 value = escape_glob(str(filters[name]))
                 fragments.append(f"{self._field_name_in_key(name)}|{value}|")
@@ -240,6 +249,31 @@ class RecordKind:
         if self.day_field is None:
             return [self.pattern(filters)]
         return [self.pattern(filters, day) for day in utc_days(start, end)]
+
+    def covering_pattern(
+        self, start: datetime, end: datetime, filters: Mapping[str, Any] | None = None
+    ) -> str:
+        """One pattern for every UTC day in ``[start, end]``: one walk of the keyspace where
+        :meth:`patterns` needs one per day. It may match a few days more (see
+        :func:`days_glob`); the caller keeps the records in its window."""
+        if self.day_field is None:
+            return self.pattern(filters)
+        return self.pattern(filters, days=utc_days(start, end))
+
+
+def days_glob(days: list[date]) -> str:
+    """A glob matching every ``YYYYMMDD`` of ``days``, position by position: the digit they
+    share, or a class of the digits they have there (27 and 28 November: ``2026112[78]``).
+    Across a month end it also matches a few other days (30 November and 1 December:
+    ``20261[12][03][01]``); the reader keeps only the records in its window."""
+    texts = sorted({f"{day:%Y%m%d}" for day in days})
+    if not texts:
+        raise ValueError("days_glob needs at least one day.")
+    glob = []
+    for position in range(8):
+        digits = sorted({text[position] for text in texts})
+        glob.append(digits[0] if len(digits) == 1 else "[" + "".join(digits) + "]")
+    return "".join(glob)
 
 
 def utc_days(start: datetime, end: datetime) -> list[date]:

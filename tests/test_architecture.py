@@ -48,6 +48,7 @@ PUBLIC_API = [
     "kinds",
     "load",
     "load_events",
+    "load_many",
     "load_trace",
     "notebooks",
     "parse",

@@ -5,7 +5,16 @@ Redis through :mod:`rp_toolkit.store` and parses them: ``load``, ``load_trace``,
 ``load_events``, ``slowest_trace``.
 """
 
-from .load import LoadInfo, load, load_events, load_trace, resolve_window, slowest_trace
+from .load import (
+    LoadInfo,
+    load,
+    load_events,
+    load_many,
+    load_trace,
+    resolve_window,
+    slowest_trace,
+    walk_pattern,
+)
 from .parse import (
     MISSING_VALUE,
     PROBLEM_COLUMNS,
@@ -33,6 +42,7 @@ __all__ = [
     "key_text",
     "load",
     "load_events",
+    "load_many",
     "load_trace",
     "parse",
     "parse_events",
@@ -40,4 +50,5 @@ __all__ = [
     "parse_trace",
     "resolve_window",
     "slowest_trace",
+    "walk_pattern",
 ]

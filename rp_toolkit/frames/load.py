@@ -8,13 +8,26 @@ where ``info = frame.attrs["rp"]`` (see :class:`LoadInfo`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ..kinds import EVENTS, TRACE, encode_key, get_kind, window_bound, window_of
+from ..config import settings
+from ..kinds import (
+    EVENTS,
+    SCHEMA_VERSION,
+    TRACE,
+    RecordKind,
+    days_glob,
+    encode_key,
+    get_kind,
+    utc_days,
+    window_bound,
+    window_of,
+)
 from ..store import (
     ClientLike,
     FetchStats,
@@ -78,12 +91,19 @@ class LoadInfo:
             "values_missing": sum(f.values_missing for f in self.fetches),
             "duplicates_dropped": sum(f.duplicates_dropped for f in self.fetches),
             "restarts": sum(f.restarts for f in self.fetches),
+            "walks": sum(walks(f) for f in self.fetches),
             "fetch_seconds": sum(f.elapsed_seconds for f in self.fetches),
         }
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LoadInfo:
         # pandas deep-copies attrs on many operations; this record is read-only metadata.
         return self
+
+
+def walks(stats: FetchStats) -> int:
+    """How many times a fetch walked the keyspace: its SCAN loops (one per node on a
+    cluster), or 1 for a KEYS."""
+    return int(stats.extra.get("counts", {}).get("loops", 0)) if stats.method == "SCAN" else 1
 
 
 def resolve_window(
@@ -120,9 +140,10 @@ def load(
 ) -> pd.DataFrame:
     """Load records of ``kind`` (``"requests"``, ``"sidekiq"``, ...) as a typed DataFrame.
 
-    Builds the gem's patterns (one per UTC day in the window, filters in key order, values
-    escaped), fetches them with :func:`fetch_from_redis` (so ``use_scan`` and COUNT apply),
-    parses, and keeps the records in ``[start, end]`` that equal every filter exactly.
+    Builds the pattern (filters in key order, values escaped): with ``use_scan``, one pattern
+    covering every UTC day of the window, so the keyspace is walked once; with KEYS, the gem's
+    one pattern per day. Fetches with the store (so ``use_scan`` and COUNT apply), parses,
+    and keeps the records in ``[start, end]`` that equal every filter exactly.
     ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch statistics, problems.
     """
     record_kind = get_kind(kind)
@@ -138,16 +159,17 @@ def load(
     info = LoadInfo(
         kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
     )
-    info.patterns = record_kind.patterns(
-        window_start.to_pydatetime(), window_end.to_pydatetime(), filters
-    )
+    first, last = window_start.to_pydatetime(), window_end.to_pydatetime()
+    if settings.use_scan:
+        info.patterns = [record_kind.covering_pattern(first, last, filters)]
+    else:
+        info.patterns = record_kind.patterns(first, last, filters)
     # fetch_from_redis(raw=True) without its final sort (a frame has no key order); the keys
     # are split (Arrow, which releases the GIL) while the values are being read.
     listed = [
         list_keys(pattern, redis_client, decode=False, sort=False) for pattern in info.patterns
     ]
     keys = [key for found, _ in listed for key in found]
-    info.keys_listed = len(keys)
     problems = Problems()
     with ThreadPoolExecutor(max_workers=1) as pool:
         split = pool.submit(split_keys, record_kind, keys, problems)
@@ -156,17 +178,149 @@ def load(
             values.extend(read_values(redis_client, found, stats))
             stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
             info.fetches.append(stats)
-        frame, problems = build_frame(record_kind, keys, values, split.result(), problems)
-    in_window = frame["datetime"].between(window_start, window_end) if len(frame) else None
+        return _records_frame(record_kind, keys, values, split.result(), problems, info)
+
+
+def _records_frame(
+    record_kind: RecordKind,
+    keys: list[bytes],
+    values: list[Any],
+    split: Any,
+    problems: Problems,
+    info: LoadInfo,
+) -> pd.DataFrame:
+    """The frame of ``keys``/``values`` (split already), kept to ``info``'s window and
+    filters, with ``info`` in ``attrs["rp"]``."""
+    info.keys_listed = len(keys)
+    frame, info.problems = build_frame(record_kind, keys, values, split, problems)
+    in_window = frame["datetime"].between(info.start, info.end) if len(frame) else None
     if in_window is not None:
-        for name, wanted in filters.items():
+        for name, wanted in info.filters.items():
             in_window &= frame[name].astype(str) == str(wanted)
         info.outside_window = int((~in_window).sum())
-        frame = frame[in_window.to_numpy()].reset_index(drop=True)
+        if info.outside_window:
+            frame = frame[in_window.to_numpy()].reset_index(drop=True)
+    for name in frame.select_dtypes("category"):  # the same frame, however the keys were read
+        present = frame[name].cat.remove_unused_categories().cat.categories
+        frame[name] = frame[name].cat.set_categories(sorted(present))
     info.records = len(frame)
-    info.problems = problems
     frame.attrs["rp"] = info
     return frame
+
+
+def walk_pattern(kinds: list[RecordKind], days: list[Any]) -> str:
+    """One glob for the records of several kinds (and annotation events), so that a question
+    about all of them walks the keyspace once: the kinds' first letters as a class, then the
+    days (:func:`rp_toolkit.kinds.days_glob`) and the version, or, with events, the versions
+    only. Traces never match (their values are large and read one by one)."""
+    firsts = sorted({kind.template[0] for kind in kinds})
+    head = firsts[0] if len(firsts) == 1 else "[" + "".join(firsts) + "]"
+    if EVENTS in kinds:
+        versions = sorted({kind.version[-1] for kind in kinds})
+        return f"{head}*|{SCHEMA_VERSION[:-1]}[{''.join(versions)}]"
+    return f"{head}*|datetime|{days_glob(days)}*|END|{SCHEMA_VERSION}"
+
+
+def load_many(
+    kinds: Sequence[str],
+    client: ClientLike = None,
+    *,
+    start: Any = None,
+    end: Any = None,
+    on: Any = None,
+    windows: Mapping[str, tuple[Any, Any]] | None = None,
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Several record kinds (and ``"events"``) from one walk of the keyspace.
+
+    Each kind's window is ``start``/``end``/``on`` as for :func:`load` (its own default span
+    when ``start`` is None: 24 hours for resources), or ``windows[kind]`` (a ``(start, end)``
+    pair); ``filters[kind]`` are that kind's exact filters, as :func:`load` takes them. With
+    ``use_scan``: one SCAN whose pattern covers every kind and day
+    (:func:`walk_pattern`), its keys split by kind, all values read in one pipelined pass, each
+    kind parsed and kept to its window; every frame's ``attrs["rp"].fetches`` holds the same,
+    shared statistics. With KEYS: what the gem does, one KEYS per kind and day.
+    """
+    wanted = [get_kind(kind) for kind in dict.fromkeys(kinds)]
+    if TRACE in wanted:
+        raise ValueError("Traces are read one request at a time: use rp.load_trace().")
+    filters = {name: dict(chosen) for name, chosen in (filters or {}).items()}
+    for name, chosen in filters.items():
+        if name not in {kind.name for kind in wanted} or name == "events":
+            raise ValueError(f"filters for {name!r}, which is not a record kind asked for.")
+        get_kind(name).pattern(chosen)  # unknown filter names: a clear error, before any I/O
+    spans = {
+        kind.name: (
+            tuple(window_bound(b, name=f"windows[{kind.name!r}]") for b in windows[kind.name])
+            if windows and kind.name in windows
+            else resolve_window(kind.name, start, end, on)
+        )
+        for kind in wanted
+    }
+    if not settings.use_scan:
+        return {
+            kind.name: load_events(client, start=spans["events"][0], end=spans["events"][1])
+            if kind is EVENTS
+            else load(
+                kind.name,
+                client,
+                start=spans[kind.name][0],
+                end=spans[kind.name][1],
+                **filters.get(kind.name, {}),
+            )
+            for kind in wanted
+        }
+    redis_client = get_client(client)
+    days = sorted(
+        {day for a, b in spans.values() for day in utc_days(a.to_pydatetime(), b.to_pydatetime())}
+    )
+    pattern = walk_pattern(wanted, days)
+    found, stats = list_keys(pattern, redis_client, decode=False, sort=False)
+    by_kind = _keys_by_kind(found, wanted)
+    keys = [key for kind in wanted for key in by_kind[kind.name]]
+    values = read_values(redis_client, keys, stats)
+    stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
+    frames: dict[str, pd.DataFrame] = {}
+    offset = 0
+    for kind in wanted:
+        mine = by_kind[kind.name]
+        kind_values = values[offset : offset + len(mine)]
+        offset += len(mine)
+        first, last = spans[kind.name]
+        if kind is EVENTS:
+            frames[kind.name] = _events_frame(mine, kind_values, stats, first, last, pattern)
+            continue
+        info = LoadInfo(
+            kind=kind.name,
+            start=first,
+            end=last,
+            patterns=[pattern],
+            filters=filters.get(kind.name, {}),
+        )
+        info.fetches.append(stats)
+        problems = Problems()
+        split = split_keys(kind, mine, problems)
+        frames[kind.name] = _records_frame(kind, mine, kind_values, split, problems, info)
+    return frames
+
+
+def _keys_by_kind(keys: list[bytes], kinds: list[RecordKind]) -> dict[str, list[bytes]]:
+    """``keys`` split by the kind their first part names; keys of no wanted kind dropped."""
+    prefixes = {
+        (
+            kind.template.split(":{")[0] + ":" if kind is EVENTS else kind.parts[0].literal + "|"
+        ).encode(): kind.name
+        for kind in kinds
+    }
+    by_kind: dict[str, list[bytes]] = {kind.name: [] for kind in kinds}
+    for key in keys:
+        cut = (
+            key.find(b"|") + 1 if not key.startswith(b"rails_performance:") else key.rfind(b":") + 1
+        )
+        name = prefixes.get(key[:cut])
+        if name is not None:
+            by_kind[name].append(key)
+    return by_kind
 
 
 def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
@@ -199,16 +353,27 @@ def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None
     low = window_bound(start, name="start", now=now) if start is not None else None
     high = window_bound(end, name="end", now=now) if end is not None else None
     fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
-    events, problems = parse_events(fetched.keys, fetched.values)
+    return _events_frame(fetched.keys, fetched.values, fetched.stats, low, high, EVENTS.pattern())
+
+
+def _events_frame(
+    keys: list[bytes],
+    values: list[Any],
+    stats: FetchStats,
+    low: pd.Timestamp | None,
+    high: pd.Timestamp | None,
+    pattern: str,
+) -> pd.DataFrame:
+    events, problems = parse_events(keys, values)
     if low is not None or high is not None:
         low = events["datetime"].min() if low is None else low
         high = events["datetime"].max() if high is None else high
         events = events[events["datetime"].between(low, high)].reset_index(drop=True)
     info = LoadInfo(
         kind="events",
-        patterns=[EVENTS.pattern()],
-        fetches=[fetched.stats],
-        keys_listed=len(fetched.keys),
+        patterns=[pattern],
+        fetches=[stats],
+        keys_listed=len(keys),
         records=len(events),
     )
     info.problems = problems

@@ -45,7 +45,8 @@ ADAPTIVE_MAX_SHRINK = 0.5
 """...and at most halves (one call slowed down by the OS does not collapse it)."""
 
 _REQUEST_ID_FIELD = re.compile(r"(?:^|[|*])request_id\|([^|]*)")
-_DAY_SCOPED_FIELD = re.compile(r"(?:^|[|*])datetime\|\d{8}")
+_DAY_SCOPED_FIELD = re.compile(r"(?:^|[|*])datetime\|(?:\d|\[\d+\]){8}")
+"""``datetime|YYYYMMDD``, digits or classes of digits (one pattern covering several days)."""
 _keys_warning_issued = False
 
 
