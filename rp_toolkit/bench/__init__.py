@@ -118,14 +118,15 @@ Modules
 :mod:`.server_stats` (commands counted, INFO commandstats, SLOWLOG), :mod:`.environment`,
 :mod:`.results` (typed rows, files) and :mod:`.markdown` (the docs tables), :mod:`.runner`
 (the measuring and :func:`run`), :mod:`.speed` (``load_speed``), :mod:`.cluster` (single node
-against a cluster) and :mod:`.cli` (the ``bench``, ``load-speed`` and ``cluster-bench``
+against a cluster), :mod:`.walks` (one walk of the keyspace against the gem's per-day KEYS)
+and :mod:`.cli` (the ``bench``, ``load-speed``, ``cluster-bench`` and ``walk-bench``
 commands).
 """
 
 from __future__ import annotations
 
 from ..exceptions import BenchmarkError
-from . import cluster
+from . import cluster, walks
 from .cli import add_cli, add_commands
 from .keyspace import (
     EXISTING_SERVER_TTL_S,
@@ -151,6 +152,7 @@ from .runner import (
 )
 from .server_stats import CountingRedis, ServerStats
 from .speed import GEM_RUBY_READ_1M_S, load_speed, load_speed_summary
+from .walks import WalkResults, save_walks, walks_markdown
 
 __all__ = [
     "CELL_BUDGET_S",
@@ -170,6 +172,7 @@ __all__ = [
     "Probe",
     "ProbeStats",
     "ServerStats",
+    "WalkResults",
     "add_cli",
     "add_commands",
     "check_parameters",
@@ -181,8 +184,11 @@ __all__ = [
     "mark_key",
     "run",
     "save",
+    "save_walks",
     "to_frame",
     "to_markdown",
     "unlink_keys",
     "validate_parameters",
+    "walks",
+    "walks_markdown",
 ]

@@ -1,4 +1,5 @@
-"""The benchmark commands: ``rp-toolkit bench``, ``load-speed`` and ``cluster-bench``."""
+"""The benchmark commands: ``rp-toolkit bench``, ``load-speed``, ``cluster-bench`` and
+``walk-bench``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from .markdown import to_markdown
 from .results import save
 from .runner import CELL_BUDGET_S, DEFAULT_COUNTS, DEFAULT_SIZES, SLOWLOG_THRESHOLD_US, run
 from .speed import load_speed, load_speed_summary
+from .walks import OTHERS_RPS, save_walks, walks_markdown
+from .walks import benchmark as walk_benchmark
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -120,6 +123,23 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     cluster.add_argument("--repeats", type=int, default=3)
     cluster.add_argument("--out", help="write the rows as JSON here")
     cluster.set_defaults(func=cmd_cluster_bench)
+
+    walk = subparsers.add_parser(
+        "walk-bench",
+        help="one SCAN over a two-day window against the gem's per-day KEYS, and one walk "
+        "for the report's kinds against one load per kind (a throwaway Redis)",
+    )
+    walk.add_argument("--records", type=int, default=1_000_000, help="request records")
+    walk.add_argument("--repeats", type=int, default=3)
+    walk.add_argument("--seed", type=int, default=1)
+    walk.add_argument(
+        "--others-rps",
+        type=float,
+        default=OTHERS_RPS,
+        help="rate of the report's other kinds (synth requests a second)",
+    )
+    walk.add_argument("--out", default="walks", help="folder for walks.json and walks.md")
+    walk.set_defaults(func=cmd_walk_bench)
     return bench
 
 
@@ -178,4 +198,14 @@ def cmd_cluster_bench(args: argparse.Namespace) -> int:
     print(format_rows(rows))
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1, default=str))
+    return 0
+
+
+def cmd_walk_bench(args: argparse.Namespace) -> int:
+    results = walk_benchmark(
+        args.records, repeats=args.repeats, seed=args.seed, others_rps=args.others_rps
+    )
+    out = save_walks(results, args.out)
+    print(walks_markdown(results), end="")
+    print(f"Results written to {out}/walks.json and {out}/walks.md", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ import pandas as pd
 from ..config import settings
 from ..kinds import (
     EVENTS,
+    REQUESTS,
     SCHEMA_VERSION,
     TRACE,
     RecordKind,
@@ -275,7 +276,9 @@ def load_many(
         {day for a, b in spans.values() for day in utc_days(a.to_pydatetime(), b.to_pydatetime())}
     )
     pattern = walk_pattern(wanted, days)
-    found, stats = list_keys(pattern, redis_client, decode=False, sort=False)
+    # The walk matches most of the gem's keys, as a day-scoped query does: the same COUNT.
+    like = REQUESTS.pattern(days=days)
+    found, stats = list_keys(pattern, redis_client, decode=False, sort=False, count_like=like)
     by_kind = _keys_by_kind(found, wanted)
     keys = [key for kind in wanted for key in by_kind[kind.name]]
     values = read_values(redis_client, keys, stats)

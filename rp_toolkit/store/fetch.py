@@ -40,14 +40,23 @@ logger = logging.getLogger("rp_toolkit")
 
 
 def list_keys(
-    pattern: str, client: redis.Redis, *, decode: bool = True, sort: bool = True
+    pattern: str,
+    client: redis.Redis,
+    *,
+    decode: bool = True,
+    sort: bool = True,
+    count_like: str | None = None,
 ) -> tuple[list[Any], FetchStats]:
+    """Keys matching ``pattern`` and the fetch's statistics (``fetch_keys`` without the
+    conveniences). ``count_like``: take the SCAN COUNT this other pattern would get (a walk
+    for several kinds matches as much as a day-scoped query, though its glob does not say so).
+    """
     use_scan = settings.use_scan
     stats = FetchStats(
         method="SCAN" if use_scan else "KEYS",
         pattern=pattern,
         server=describe_server(client),
-        count=determine_scan_count(pattern) if use_scan else None,
+        count=determine_scan_count(count_like or pattern) if use_scan else None,
     )
     if settings.debug:
         logger.info("[REDIS QUERY] %s", pattern)
