@@ -1,14 +1,19 @@
 """Parsing, pure: the gem's keys and values (bytes) in, typed pandas frames and problems out.
 
-Parsing is vectorised with Arrow: keys are split on ``|`` with ``pyarrow.compute`` and their
+Parsing is vectorised with Arrow: keys are split on ``|`` with Arrow's CSV reader and their
 parts picked by position (anchored at both ends of the key, so a ``path`` holding ``|``
 still parses), and values are read by Arrow's JSON reader over the newline-joined values.
-Only rows that need it (a ``path`` with ``|``, a block holding a bad value, a non-null
-``custom_data``) take a Python path.
+Only rows that need it take a Python path, the reference for what they mean: a key Arrow's
+CSV reader cannot split (a ``path`` with ``|`` or a line break, bytes that are not UTF-8, a
+malformed key) goes through :func:`parse_key`; a value Arrow would misread (one holding a
+newline, a blank one, one with a token such as ``Inf`` that is not JSON) is read on its own,
+and a run of values that Arrow refuses or reads with a number that is not finite is halved
+until the bad values are found, which are checked one by one (:mod:`.values`).
 
-Nothing is dropped silently: every record that is not in the frame, and every record kept
-with a problem (a bad value keeps its key's dimensions), is listed in ``info.problems``,
-where ``info = frame.attrs["rp"]`` (see :class:`LoadInfo`).
+Parsing is total: any key and any value parse without raising. Every record comes back
+exactly, or is kept with its bad value fields set to null, or is skipped; everything not read
+exactly is listed in ``info.problems`` (``info = frame.attrs["rp"]``, see :class:`LoadInfo`),
+with a reason that names the field. No number that is not finite reaches a frame.
 
 Key text: keys that are not UTF-8 are kept; in frames their undecodable bytes show as
 ``\\xNN`` escapes (Arrow and pandas text must be valid UTF-8).
@@ -16,8 +21,8 @@ Key text: keys that are not UTF-8 are kept; in frames their undecodable bytes sh
 
 from __future__ import annotations
 
-import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,9 +33,29 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
-from ..kinds import EVENTS, RecordKind, encode_key, get_kind
+from ..kinds import EVENTS, RecordKind, get_kind
+from .values import (
+    FIRST_SECOND,
+    LAST_SECOND,
+    NOT_AN_OBJECT,
+    as_bytes,
+    check_document,
+    check_step,
+    decode,
+    decode_strictly,
+    event_value,
+    float_leaves,
+    is_text,
+    is_utf8,
+    minute_seconds,
+    misread_rows,
+    printable,
+    whole_number,
+)
 
 JSON_BLOCK_ROWS = 65_536
+SLOW_RUN_ROWS = 16
+"""A run of values this short that Arrow refuses is read value by value, not halved again."""
 TIMESTAMP = "datetime64[ns, UTC]"
 PROBLEM_VALUE_CHARS = 200
 PROBLEM_COLUMNS = ["key", "reason", "value", "kept"]
@@ -38,8 +63,16 @@ PROBLEM_COLUMNS = ["key", "reason", "value", "kept"]
 TRACE_COLUMNS = ["group", "duration", "sql", "message", "time"]
 KeyLookup = Callable[[int], str]
 """Key text of a record by its position, built only for the few records with problems."""
+Run = tuple[int, int, "pa.Table | None"]
+"""Rows ``start`` to ``stop`` of a block of values, and Arrow's table of them (None: rows
+to read one by one)."""
 
 MISSING_VALUE = "value missing: the key expired between listing and reading"
+NO_EXPECTED_FIELD = "value has none of the expected fields"
+
+_SHORT_WHOLE_NUMBER = r"^-?[0-9]{1,18}$"  # always an int64
+_ERROR_ROW = re.compile(r"in row (\d+)")
+_BOM = b"\xef\xbb\xbf"
 
 
 def empty_problems() -> pd.DataFrame:
@@ -59,7 +92,7 @@ class Problems:
         self.frames.append(
             pd.DataFrame(
                 {
-                    "key": list(keys),
+                    "key": [printable(key) for key in keys],
                     "reason": reason if not isinstance(reason, str) else [reason] * len(keys),
                     "value": [_preview(v) for v in values] if values is not None else None,
                     "kept": kept,
@@ -78,7 +111,7 @@ def _preview(value: Any) -> str | None:
         return None
     if isinstance(value, bytes):
         value = value.decode("utf-8", "backslashreplace")
-    text = str(value)
+    text = printable(str(value))
     return text if len(text) <= PROBLEM_VALUE_CHARS else text[:PROBLEM_VALUE_CHARS] + "…"
 
 
@@ -87,14 +120,14 @@ def _preview(value: Any) -> str | None:
 
 def key_text(key: bytes | str) -> str:
     """A key as text for frames and problem lists; undecodable bytes show as ``\\xNN``."""
-    return key if isinstance(key, str) else key.decode("utf-8", "backslashreplace")
+    return printable(key) if isinstance(key, str) else key.decode("utf-8", "backslashreplace")
 
 
 def parse_key(kind: RecordKind, text: str) -> tuple[dict[str, str] | None, str | None]:
     """One key's fields by the template, or ``(None, reason)``.
 
     The per-key path for keys the vectorised reader leaves (a free field holding ``|``, a
-    newline, a malformed key) and for telling why a key does not parse.
+    line break, a malformed key) and for telling why a key does not parse.
     """
     parts = kind.parts
     pieces = text.split("|")
@@ -116,17 +149,20 @@ def parse_key(kind: RecordKind, text: str) -> tuple[dict[str, str] | None, str |
     return fields, None
 
 
-def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes]]:
+def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes], int]:
     """Split newline-separated keys on '|' with Arrow's multi-threaded CSV reader (no quoting).
 
-    Returns the table of keys with exactly the template's parts, and the keys it left out.
+    Returns the table of keys with exactly the template's parts, the keys it left out, and
+    how many rows it left out (more than the keys if a key held a line break).
     """
     names = [f"part{i}" for i in range(len(kind.parts))]
     left_out: set[bytes] = set()
+    invalid_rows = []
     if not lines:
-        return pa.table({name: pa.array([], pa.string()) for name in names}), left_out
+        return pa.table({name: pa.array([], pa.string()) for name in names}), left_out, 0
 
     def leave_out(row: pa_csv.InvalidRow) -> str:
+        invalid_rows.append(1)
         left_out.add(row.text.encode("utf-8"))
         return "skip"
 
@@ -134,16 +170,20 @@ def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes]]:
         pa.py_buffer(lines),
         read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
         parse_options=pa_csv.ParseOptions(
-            delimiter="|", quote_char=False, escape_char=False, invalid_row_handler=leave_out
+            delimiter="|",
+            quote_char=False,
+            escape_char=False,
+            invalid_row_handler=leave_out,
+            ignore_empty_lines=False,  # an empty line is a row: every line is one row
         ),
         convert_options=pa_csv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.string()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
-            check_utf8=False,  # checked once per column by _valid_text, much faster
+            check_utf8=False,  # the whole buffer was checked once by is_utf8, much faster
         ),
     )
-    return table, left_out
+    return table, left_out, len(invalid_rows)
 
 
 def _lines(keys: list[bytes], rows: np.ndarray, every: bytes) -> bytes:
@@ -151,34 +191,49 @@ def _lines(keys: list[bytes], rows: np.ndarray, every: bytes) -> bytes:
     return every if len(rows) == len(keys) else b"\n".join(keys[i] for i in rows.tolist())
 
 
-def _odd_key_rows(keys: list[bytes], lines: bytes, *, utf8: bool = True) -> list[int]:
-    """Rows the CSV path cannot take: keys holding a newline (and, with ``utf8=False``, keys
-    whose bytes are not UTF-8)."""
-    if lines.count(b"\n") == len(keys) - 1 and utf8:
-        return []
+def _odd_key_rows(keys: list[bytes], *, utf8: bool) -> list[int]:
+    """Rows the CSV path cannot take: empty keys, keys holding a line break (``\\n``,
+    ``\\r``) or starting with a byte order mark (which the reader drops), and, unless
+    ``utf8``, keys whose bytes are not UTF-8."""
     return [
         i
         for i, k in enumerate(keys)
-        if b"\n" in k or (not utf8 and not k.isascii() and not _is_utf8(k))
+        if not k or b"\n" in k or b"\r" in k or k.startswith(_BOM) or (not utf8 and not is_utf8(k))
     ]
 
 
-def _valid_text(table: pa.Table) -> bool:
-    """Whether every column holds valid UTF-8 (the CSV reader was told not to check)."""
-    try:
-        for column in table.columns:
-            column.validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
+def _regular_keys(
+    kind: RecordKind, keys: list[bytes], lines: bytes
+) -> tuple[np.ndarray, pa.Table, list[int]]:
+    """The keys Arrow's CSV reader splits: (their rows, their parts, the other rows).
 
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    The reader is first given every key; it reads each line as one row, so a key holding a
+    line break shows as more rows than keys, and then the keys are looked at one by one
+    (:func:`_odd_key_rows`). Should the rows still not line up, every key is left to
+    :func:`parse_key`.
+    """
+    every = np.arange(len(keys), dtype=np.int64)
+    utf8 = is_utf8(lines)
+    careful = not utf8 or lines.startswith(_BOM) or lines.endswith((b"\n", b"\r"))
+    for odd in [None] if careful else [[], None]:  # None: look at the keys one by one
+        odd = _odd_key_rows(keys, utf8=utf8) if odd is None else odd
+        regular_rows = np.delete(every, odd)
+        try:
+            table, left_out, invalid_rows = _csv_fields(kind, _lines(keys, regular_rows, lines))
+        except (pa.ArrowException, ValueError):
+            continue
+        is_left_out = np.zeros(len(regular_rows), dtype=bool)
+        if left_out:
+            # A few keys (a path holding '|') went the CSV reader's invalid-row way.
+            is_left_out = np.array([keys[i] in left_out for i in regular_rows.tolist()])
+        if (
+            table.num_rows + invalid_rows
+            == len(regular_rows)
+            == table.num_rows + int(is_left_out.sum())
+        ):
+            return regular_rows[~is_left_out], table, [*odd, *regular_rows[is_left_out].tolist()]
+    empty = pa.table({f"part{i}": pa.array([], pa.string()) for i in range(len(kind.parts))})
+    return every[:0], empty, every.tolist()
 
 
 def split_keys(
@@ -186,22 +241,10 @@ def split_keys(
 ) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]]:
     """Every key field as an Arrow column; returns (row of each parsed key, columns).
 
-    Regular keys go through Arrow's CSV reader; the rest (a path holding '|', a newline,
+    Regular keys go through Arrow's CSV reader; the rest (a path holding '|', a line break,
     bytes that are not UTF-8, a malformed key) through :func:`parse_key`, key by key.
     """
-    lines = b"\n".join(keys)
-    odd = _odd_key_rows(keys, lines)
-    regular_rows = np.delete(np.arange(len(keys), dtype=np.int64), odd)
-    table, left_out = _csv_fields(kind, _lines(keys, regular_rows, lines))
-    if not _valid_text(table):  # some key is not UTF-8: set it aside, read the rest again
-        odd = _odd_key_rows(keys, lines, utf8=False)
-        regular_rows = np.delete(np.arange(len(keys), dtype=np.int64), odd)
-        table, left_out = _csv_fields(kind, _lines(keys, regular_rows, lines))
-    if left_out:
-        # A few keys (a path holding '|') went the CSV reader's invalid-row way; find them.
-        is_left_out = np.array([keys[i] in left_out for i in regular_rows.tolist()], dtype=bool)
-        odd = [*odd, *regular_rows[is_left_out].tolist()]
-        regular_rows = regular_rows[~is_left_out]
+    regular_rows, table, odd = _regular_keys(kind, keys, b"\n".join(keys))
     ok = np.ones(table.num_rows, dtype=bool)
     columns: dict[str, Any] = {}
     for part, column in zip(kind.parts, table.columns, strict=True):
@@ -245,45 +288,78 @@ def split_keys(
 def _typed_key_columns(
     kind: RecordKind, columns: dict[str, pa.ChunkedArray], key_of: KeyLookup, problems: Problems
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Convert key fields to their types; rows whose fields do not convert are skipped."""
+    """Convert key fields to their types; rows whose fields do not convert are skipped (a
+    task list that is not a JSON list of strings is kept as text, with a problem)."""
     n = len(next(iter(columns.values())))
     good = np.ones(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
     typed: dict[str, Any] = {}
+    as_text: dict[str, np.ndarray] = {}
     for name in kind.key_fields:
         kind_of = kind.key_types[name]
         col = columns[name]
+        failures: list[tuple[np.ndarray, str]] = []
         if kind_of in ("int", "epoch"):
-            valid = pc.match_substring_regex(col, r"^-?\d{1,18}$").to_numpy(zero_copy_only=False)
-            reasons[~valid & good] = f"malformed key: {name} is not a whole number"
-            good &= valid
-            typed[name] = pc.if_else(pa.array(valid), col, "0").cast(pa.int64()).to_numpy()
+            typed[name], failures = _whole_numbers(col, timestamp=name == "datetimei")
         elif kind_of == "minute":
-            parsed = pc.strptime(col, format="%Y%m%dT%H%M", unit="s", error_is_null=True)
-            valid = parsed.is_valid().to_numpy(zero_copy_only=False)
-            reasons[~valid & good] = f"malformed key: {name} is not YYYYMMDDTHHMM"
-            good &= valid
-            typed[name] = parsed
+            typed[name], failures = minute_seconds(col)
         elif kind_of == "json_list":
-            typed[name] = _json_list_text(col.to_pylist())
+            typed[name], as_text[name] = _json_list_text(col.to_pylist())
         else:
             typed[name] = col
+        for failing, why in failures:
+            reasons[failing & good] = f"malformed key: {name} {why}"
+            good &= ~failing
     bad = np.flatnonzero(~good)
     if len(bad):
         problems.add([key_of(i) for i in bad], list(reasons[bad]), None, kept=False)
+    for name, kept_as_text in as_text.items():
+        problems.add(
+            [key_of(i) for i in np.flatnonzero(kept_as_text & good)],
+            f"key field {name!r} is not a JSON list of strings (kept as text)",
+            None,
+            kept=True,
+        )
     return good, typed
 
 
-def _json_list_text(texts: list[str | None]) -> list[str | None]:
+def _whole_numbers(
+    col: pa.ChunkedArray, *, timestamp: bool
+) -> tuple[np.ndarray, list[tuple[np.ndarray, str]]]:
+    """Integer key fields as int64, and the rows that are not, with why (see
+    :func:`whole_number`)."""
+    valid = pc.match_substring_regex(col, _SHORT_WHOLE_NUMBER).to_numpy(zero_copy_only=False)
+    numbers = pc.if_else(pa.array(valid), col, "0").cast(pa.int64()).to_numpy()
+    failures = []
+    others = np.flatnonzero(~valid)  # few: not one to 18 digits
+    if len(others):
+        numbers = numbers.copy()  # Arrow's buffer is read-only
+        whys = np.full(len(numbers), None, dtype=object)
+        for i, text in zip(others.tolist(), col.take(pa.array(others)).to_pylist(), strict=True):
+            number, whys[i] = whole_number(text)
+            numbers[i] = 0 if number is None else number
+        failures = [(whys == why, why) for why in ("is not a whole number", "is out of range")]
+    if timestamp:
+        failures.append(((numbers < FIRST_SECOND) | (numbers > LAST_SECOND), "is out of range"))
+    return numbers, failures
+
+
+def _json_list_text(texts: list[str | None]) -> tuple[list[str | None], np.ndarray]:
+    """Task lists (a JSON array of strings) as ``"a, b"``; the others kept as their text,
+    marked in the mask."""
     # Rake task lists are few (one record per task run); a Python loop is fine here.
-    out = []
-    for text in texts:
+    out, as_text = [], np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
         try:
             items = json.loads(text) if text is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):
             items = None
-        out.append(", ".join(map(str, items)) if isinstance(items, list) else text)
-    return out
+        if isinstance(items, list) and all(map(is_text, items)):
+            out.append(", ".join(items))
+        else:
+            out.append(text)
+            as_text[i] = True
+    return out, as_text
 
 
 # --------------------------------------------------------------------------- values
@@ -292,29 +368,22 @@ def _json_list_text(texts: list[str | None]) -> list[str | None]:
 def _read_values(
     schema: pa.Schema, values: list[bytes], key_of: KeyLookup, problems: Problems
 ) -> pa.Table:
-    """Values as one Arrow table aligned with ``values``; bad values give null rows."""
+    """Values as one Arrow table aligned with ``values``; bad value fields give nulls."""
     if len(schema) == 0:
         return pa.table({})
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    leaves = float_leaves(schema)
     tables = []
     reported: list[int] = []
     for start in range(0, len(values), JSON_BLOCK_ROWS):
         block = values[start : start + JSON_BLOCK_ROWS]
-        joined = b"\n".join(block)
-        table = None
-        if joined.count(b"\n") == len(block) - 1:  # no newline inside a value
-            try:
-                table = pa_json.read_json(io.BytesIO(joined), parse_options=options)
-            except pa.ArrowInvalid:
-                table = None
-            if table is not None and table.num_rows != len(block):
-                table = None  # an empty value: rows would not line up
-        if table is None:
-            table, bad = _read_values_slowly(
-                schema, block, lambda i, start=start: key_of(start + i), problems
-            )
-            reported.extend(start + i for i in bad)
-        tables.append(table.select(schema.names).cast(schema))
+        for lo, hi, table in _value_runs(block, options, leaves):
+            if table is None:
+                table, bad = _read_values_slowly(
+                    schema, block[lo:hi], lambda i, at=start + lo: key_of(at + i), problems
+                )
+                reported.extend(start + lo + i for i in bad)
+            tables.append(table.select(schema.names).cast(schema))
     if not tables:
         return schema.empty_table()
     table = pa.concat_tables(tables)
@@ -324,45 +393,150 @@ def _read_values(
     all_null[reported] = False  # already reported with a more precise reason
     suspicious = np.flatnonzero(all_null)
     if len(suspicious):
+        # Arrow reads a JSON null as a row of nulls: say so, as the per-value path does.
+        objects = [isinstance(decode(values[i])[0], dict) for i in suspicious.tolist()]
         problems.add(
             [key_of(i) for i in suspicious],
-            "value has none of the expected fields",
+            [NO_EXPECTED_FIELD if is_object else NOT_AN_OBJECT for is_object in objects],
             [values[i] for i in suspicious],
             kept=True,
         )
     return table
 
 
+def _value_runs(
+    block: list[bytes], options: pa_json.ParseOptions, leaves: list[tuple[str, str | None]]
+) -> list[Run]:
+    """``block`` as consecutive runs ``(start, stop, table)``: Arrow's table of the run, or
+    None for a run to read value by value (adjacent such runs merged)."""
+    joined = b"\n".join(block)
+    odd = misread_rows(block, joined)
+    edges = [-1, *odd, len(block)]
+    runs: list[Run] = []
+    for before, after in zip(edges[:-1], edges[1:], strict=True):
+        if after - before > 1:
+            whole = joined if not odd else None
+            runs += _arrow_runs(block, before + 1, after, options, leaves, whole)
+        if after < len(block):
+            runs.append((after, after + 1, None))
+    merged: list[Run] = []
+    for run in runs:
+        if merged and run[2] is None and merged[-1][2] is None:
+            merged[-1] = (merged[-1][0], run[1], None)
+        else:
+            merged.append(run)
+    return merged
+
+
+def _arrow_runs(
+    block: list[bytes],
+    start: int,
+    stop: int,
+    options: pa_json.ParseOptions,
+    leaves: list[tuple[str, str | None]],
+    joined: bytes | None = None,
+) -> list[Run]:
+    """Arrow's tables of ``block[start:stop]`` and the rows left to the per-value path.
+
+    Where Arrow refuses a run, its error names the first row it could not read: the rows
+    before it are read again, that row is left, and the rows after it go on (a run is halved
+    when the error names no row), down to runs of :data:`SLOW_RUN_ROWS`. Where Arrow reads a
+    number that is not finite, its row is left. A whole block (``joined``) goes to Arrow
+    however short; it is read in parallel, then, if refused, again in one piece, where the
+    row an error names counts from its start. Runs are slices of one buffer, never copied.
+    """
+    runs: list[Run] = []
+    lines: list[Any] = []  # the run's values, one per line, and where each line starts
+
+    def data(lo: int, hi: int) -> pa.Buffer:
+        if not lines:
+            lines.append(pa.py_buffer(joined or b"\n".join(block[start:stop])))
+            lines.append(np.cumsum([0, *(len(v) + 1 for v in block[start:stop])]).tolist())
+        begin, end = lines[1][lo - start], lines[1][hi - start] - 1
+        return lines[0].slice(begin, end - begin)
+
+    pending = [(start, stop, "first")]
+    while pending:  # the leftmost run last: runs come out in order
+        lo, hi, how = pending.pop()
+        short = hi - lo <= SLOW_RUN_ROWS
+        if lo == hi:
+            continue
+        if how == "slow" or (short and not (how == "first" and joined is not None)):
+            runs.append((lo, hi, None))
+            continue
+        table, refused = _read_json(data(lo, hi), hi - lo, options, exact=how == "exact")
+        if table is not None:
+            runs += _finite_runs(table, lo, leaves)
+        elif how == "first":
+            pending.append((lo, hi, "exact"))
+        elif short:
+            runs.append((lo, hi, None))
+        elif refused is not None and refused < hi - lo:
+            row = lo + refused
+            pending += [(row + 1, hi, "exact"), (row, row + 1, "slow"), (lo, row, "exact")]
+        else:
+            middle = (lo + hi) // 2
+            pending += [(middle, hi, "exact"), (lo, middle, "exact")]
+    return runs
+
+
+def _read_json(
+    data: pa.Buffer, rows: int, options: pa_json.ParseOptions, *, exact: bool
+) -> tuple[pa.Table | None, int | None]:
+    """Arrow's table of ``rows`` values (one per line); or None if Arrow refuses them or reads
+    another number of rows, and, if ``exact`` (read in one piece), the row its error names."""
+    size = min(max(data.size + 1, 1 << 20), 1 << 30)
+    read = pa_json.ReadOptions(use_threads=False, block_size=size) if exact else None
+    try:
+        table = pa_json.read_json(pa.BufferReader(data), read_options=read, parse_options=options)
+    except (pa.ArrowException, ValueError) as error:  # also text that is not UTF-8
+        named = _ERROR_ROW.search(str(error)) if exact else None
+        return None, int(named.group(1)) if named else None
+    return (table, None) if table.num_rows == rows else (None, None)
+
+
+def _finite_runs(table: pa.Table, start: int, leaves: list[tuple[str, str | None]]) -> list[Run]:
+    """Arrow's table of the rows from ``start`` as runs, leaving out (to the per-value path)
+    the rows where it read a number that is not finite (``NaN``, ``Infinity``, too large)."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for name, child in leaves:
+        column = table.column(name)
+        column = pc.struct_field(column, child) if child is not None else column
+        finite = pc.fill_null(pc.is_finite(column), True)
+        if not pc.all(finite).as_py():
+            bad |= ~finite.to_numpy(zero_copy_only=False)
+    runs: list[Run] = []
+    done = 0
+    for row in [*np.flatnonzero(bad).tolist(), table.num_rows]:
+        if row > done:
+            runs.append((start + done, start + row, table.slice(done, row - done)))
+        if row < table.num_rows:
+            runs.append((start + row, start + row + 1, None))
+        done = row + 1
+    return runs
+
+
 def _read_values_slowly(
     schema: pa.Schema, block: list[bytes], key_of: KeyLookup, problems: Problems
 ) -> tuple[pa.Table, list[int]]:
-    """The per-record path for a block that Arrow refused: find and report the bad values."""
+    """The per-value path for a run that Arrow refused: read each value exactly, or null its
+    bad fields and report why (see :func:`.values.check_document`)."""
     rows: list[dict[str, Any]] = []
     bad: list[int] = []
+    reasons: list[str] = []
     for position, raw in enumerate(block):
-        reason = None
-        try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            document, reason = {}, "value is not JSON"
-        if not isinstance(document, dict):
-            document, reason = {}, reason or "value is JSON but not an object"
-        row = {}
-        for fld in schema:
-            try:
-                row[fld.name] = pa.scalar(document.get(fld.name), type=fld.type).as_py()
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-                row[fld.name] = None
-                reason = reason or f"value field {fld.name!r} has the wrong type"
+        row, why = check_document(schema, raw)
         rows.append(row)
-        if reason:
-            problems.add([key_of(position)], reason, [raw], kept=True)
+        if why:
             bad.append(position)
+            reasons.append("; ".join(why))
+    problems.add([key_of(i) for i in bad], reasons, [block[i] for i in bad], kept=True)
     return pa.Table.from_pylist(rows, schema=schema), bad
 
 
 def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) -> pd.Series:
-    """``custom_data`` is a JSON document encoded as a string; decode the non-null ones."""
+    """``custom_data`` is a JSON document encoded as a string; decode the non-null ones
+    (standard JSON only: ``NaN`` or ``1e400`` leave the text as it is, with a problem)."""
     texts = column.to_numpy(dtype=object, na_value=None)
     result = np.full(len(texts), None, dtype=object)
     present = np.flatnonzero(column.notna().to_numpy() & (column != "null").to_numpy())
@@ -371,8 +545,8 @@ def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) 
     for position in present:
         text = texts[position]
         try:
-            result[position] = json.loads(text)
-        except ValueError:
+            result[position] = decode_strictly(text)
+        except (ValueError, RecursionError):
             result[position] = text
             bad_keys.append(key_of(position))
             bad_values.append(text)
@@ -422,9 +596,11 @@ def parse(
 
 
 def key_bytes(keys: Sequence[bytes | str]) -> list[bytes]:
+    """Keys as bytes (text as :func:`rp_toolkit.kinds.encode_key` encodes it; a lone
+    surrogate it cannot encode as its UTF-8-like bytes)."""
     keys = list(keys)
     if set(map(type, keys)) - {bytes}:  # map(type) runs in C: cheap at a million keys
-        keys = [encode_key(k) for k in keys]
+        keys = [as_bytes(k) for k in keys]
     return keys
 
 
@@ -452,9 +628,7 @@ def build_frame(
 
     in_order = values if np.array_equal(rows, np.arange(len(values))) else [values[i] for i in rows]
     if set(map(type, in_order)) - {bytes}:
-        in_order = [
-            v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v for v in in_order
-        ]
+        in_order = [as_bytes(v) for v in in_order]
     value_table = _read_values(kind.value_schema, in_order, key_of, problems)
 
     data: dict[str, Any] = {}
@@ -470,9 +644,7 @@ def build_frame(
                 else (np.asarray(column)[good])
             )
         if kind_of == "minute":
-            data["minute"] = (
-                pd.to_datetime(column.to_pandas()).dt.tz_localize("UTC").astype(TIMESTAMP)
-            )
+            data["minute"] = pd.to_datetime(column, unit="s", utc=True).astype(TIMESTAMP)
         elif kind_of == "epoch":
             data[name] = pd.Series(column, dtype="int64")
             if name == "datetimei":
@@ -505,22 +677,41 @@ def build_frame(
 # --------------------------------------------------------------------------- traces, events
 
 
-def parse_trace(raw: bytes | str | None, key: str) -> pd.DataFrame:
+def parse_trace(
+    raw: bytes | str | None, key: str, problems: Problems | None = None
+) -> pd.DataFrame:
     """A trace value (a JSON array of steps) as a frame of ``TRACE_COLUMNS``; empty for
-    ``None`` (an expired trace); a clear error for a value that is not such an array."""
-    if raw is None:
-        return pd.DataFrame(columns=TRACE_COLUMNS)
-    try:
-        steps = json.loads(raw)
-    except ValueError as error:
-        raise ValueError(f"The trace at {key!r} is not JSON ({error}).") from None
-    if not isinstance(steps, list):
-        raise ValueError(f"The trace at {key!r} is not a JSON array of steps.")
-    frame = pd.DataFrame([s for s in steps if isinstance(s, dict)])
+    ``None`` (an expired trace). Never raises for bad data: a value that is not such an array
+    gives no steps, a step that is not an object is left out, a step field that does not
+    hold its type (``duration`` a finite number, text valid Unicode, no ``NaN``) is null.
+
+    What was not read exactly goes to ``problems``, or, without it, to
+    ``frame.attrs["problems"]`` (a problems table, only set when there are some).
+    """
+    found = problems if problems is not None else Problems()
+    steps: list[dict[str, Any]] = []
+    if raw is not None:
+        raw = as_bytes(raw)
+        document, reason = decode(raw)
+        if reason is None and not isinstance(document, list):
+            reason = "value is JSON but not an array"
+        if reason is not None:
+            found.add([key], reason, [raw], kept=False)
+        for index, step in enumerate(document if reason is None else []):
+            if not isinstance(step, dict):
+                found.add([key], f"trace step {index} is not an object", [repr(step)], False)
+                continue
+            row, why = check_step(step)
+            steps.append(row)
+            if why:
+                found.add([key], f"trace step {index}: {'; '.join(why)}", [repr(step)], True)
+    frame = pd.DataFrame(steps)
     for column in TRACE_COLUMNS:
         if column not in frame:
             frame[column] = None
     frame["duration"] = pd.to_numeric(frame["duration"], errors="coerce")
+    if problems is None and found.frames:
+        frame.attrs["problems"] = found.frame()
     return frame
 
 
@@ -532,32 +723,29 @@ def parse_events(
     problems = Problems()
     rows = []
     # Events are few (a deploy or two a day): a plain loop reads them.
-    for key, raw in zip(keys, values, strict=True):
+    for key, raw in zip(key_bytes(keys), values, strict=True):
         text = key_text(key)
         fields, reason = parse_key(EVENTS, text)
+        epoch = None
+        if fields is not None:
+            epoch, why = whole_number(fields["datetimei"], timestamp=True)
+            reason = f"malformed key: datetimei {why}" if why else None
         if raw is None:
             reason = MISSING_VALUE
-        if reason is None and not fields["datetimei"].isdigit():
-            reason = "malformed key: datetimei is not a whole number"
-        if reason is not None:
+        if reason is not None or epoch is None:
             problems.add([text], reason, None, kept=False)
             continue
-        try:
-            document = json.loads(raw)
-        except ValueError:
-            document = None
-            problems.add([text], "value is not JSON", [raw], kept=True)
-        if document is not None and not isinstance(document, dict):
-            problems.add([text], "value is JSON but not an object", [raw], kept=True)
-        document = document if isinstance(document, dict) else {}
-        rows.append((document.get("name"), int(fields["datetimei"]), document.get("options")))
+        name, options, why = event_value(as_bytes(raw))
+        if why:
+            problems.add([text], "; ".join(why), [raw], kept=True)
+        rows.append((name, epoch, options))
     epochs = np.array([row[1] for row in rows], dtype=np.int64)
     events = pd.DataFrame(
         {
             "name": pd.Series([row[0] for row in rows], dtype="str"),
             "datetime": pd.to_datetime(epochs, unit="s", utc=True).astype(TIMESTAMP),
             "datetimei": epochs,
-            "options": pd.Series([row[2] or {} for row in rows], dtype=object),
+            "options": pd.Series([row[2] for row in rows], dtype=object),
         }
     )
     return events.sort_values("datetime", ignore_index=True), problems.frame()
