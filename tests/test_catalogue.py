@@ -286,8 +286,10 @@ def test_bad_records_are_accounted_for(key: bytes, value: bytes, field: str | No
     if field is None:  # parsed exactly, no problem
         assert len(frame) == 2 and problems.empty, problems
         return
-    rows = problems[problems["key"] == text.encode("utf-8", "surrogateescape").decode(
-        "utf-8", "backslashreplace")]
+    rows = problems[
+        problems["key"]
+        == text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    ]
     assert len(rows) == 1, problems
     assert field in rows["reason"].iloc[0], rows["reason"].iloc[0]
     assert len(frame) == 1 + bool(rows["kept"].iloc[0])
