@@ -261,6 +261,8 @@ RECORDS = [
      "schema version"),
     ("a value that is not JSON", request_key(request_id="v1"), b"{oops", "not JSON"),
     ("a JSON array value", request_key(request_id="v2"), b"[1,2]", "not an object"),
+    ("a bare null value (crashed pyarrow)", request_key(request_id="v10"), b"null",
+     "not an object"),
     ("Infinity", request_key(request_id="v3"), b'{"duration": Infinity}', "duration"),
     ("NaN", request_key(request_id="v4"), b'{"duration": NaN}', "duration"),
     ("1e400", request_key(request_id="v5"), b'{"duration": 1e400}', "duration"),

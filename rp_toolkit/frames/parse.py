@@ -44,6 +44,7 @@ from .values import (
     decode,
     decode_strictly,
     event_value,
+    finite_runs,
     float_leaves,
     is_text,
     is_utf8,
@@ -374,23 +375,24 @@ def _read_values(
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     leaves = float_leaves(schema)
     tables = []
-    reported: list[int] = []
+    reported: dict[int, str] = {}  # row: why, for the values read one by one
     for start in range(0, len(values), JSON_BLOCK_ROWS):
         block = values[start : start + JSON_BLOCK_ROWS]
         for lo, hi, table in _value_runs(block, options, leaves):
             if table is None:
-                table, bad = _read_values_slowly(
-                    schema, block[lo:hi], lambda i, at=start + lo: key_of(at + i), problems
-                )
-                reported.extend(start + lo + i for i in bad)
+                table, why = _read_values_slowly(schema, block[lo:hi])
+                reported.update((start + lo + i, reason) for i, reason in why.items())
             tables.append(table.select(schema.names).cast(schema))
+    rows = list(reported)
+    keys = [key_of(i) for i in rows]
+    problems.add(keys, list(reported.values()), [values[i] for i in rows], kept=True)
     if not tables:
         return schema.empty_table()
     table = pa.concat_tables(tables)
     all_null = np.ones(table.num_rows, dtype=bool)
     for column in table.columns:
         all_null &= column.is_null().to_numpy(zero_copy_only=False)
-    all_null[reported] = False  # already reported with a more precise reason
+    all_null[rows] = False  # already reported with a more precise reason
     suspicious = np.flatnonzero(all_null)
     if len(suspicious):
         # Arrow reads a JSON null as a row of nulls: say so, as the per-value path does.
@@ -451,11 +453,14 @@ def _arrow_runs(
     def data(lo: int, hi: int) -> pa.Buffer:
         if not lines:
             lines.append(pa.py_buffer(joined or b"\n".join(block[start:stop])))
+        if (lo, hi) == (start, stop):
+            return lines[0]
+        if len(lines) == 1:  # only once Arrow refused some of them
             lines.append(np.cumsum([0, *(len(v) + 1 for v in block[start:stop])]).tolist())
         begin, end = lines[1][lo - start], lines[1][hi - start] - 1
         return lines[0].slice(begin, end - begin)
 
-    pending = [(start, stop, "first")]
+    pending, named = [(start, stop, "first")], 0
     while pending:  # the leftmost run last: runs come out in order
         lo, hi, how = pending.pop()
         short = hi - lo <= SLOW_RUN_ROWS
@@ -466,14 +471,16 @@ def _arrow_runs(
             continue
         table, refused = _read_json(data(lo, hi), hi - lo, options, exact=how == "exact")
         if table is not None:
-            runs += _finite_runs(table, lo, leaves)
+            runs += finite_runs(table, lo, leaves)
         elif how == "first":
             pending.append((lo, hi, "exact"))
         elif short:
             runs.append((lo, hi, None))
         elif refused is not None and refused < hi - lo:
-            row = lo + refused
-            pending += [(row + 1, hi, "exact"), (row, row + 1, "slow"), (lo, row, "exact")]
+            row, named = lo + refused, named + 1
+            # Refused rows this close together: reading the rest value by value is cheaper.
+            rest = "slow" if named >= 8 and row - start < named * 4 * SLOW_RUN_ROWS else "exact"
+            pending += [(row + 1, hi, rest), (row, row + 1, "slow"), (lo, row, "exact")]
         else:
             middle = (lo + hi) // 2
             pending += [(middle, hi, "exact"), (lo, middle, "exact")]
@@ -495,43 +502,17 @@ def _read_json(
     return (table, None) if table.num_rows == rows else (None, None)
 
 
-def _finite_runs(table: pa.Table, start: int, leaves: list[tuple[str, str | None]]) -> list[Run]:
-    """Arrow's table of the rows from ``start`` as runs, leaving out (to the per-value path)
-    the rows where it read a number that is not finite (``NaN``, ``Infinity``, too large)."""
-    bad = np.zeros(table.num_rows, dtype=bool)
-    for name, child in leaves:
-        column = table.column(name)
-        column = pc.struct_field(column, child) if child is not None else column
-        finite = pc.fill_null(pc.is_finite(column), True)
-        if not pc.all(finite).as_py():
-            bad |= ~finite.to_numpy(zero_copy_only=False)
-    runs: list[Run] = []
-    done = 0
-    for row in [*np.flatnonzero(bad).tolist(), table.num_rows]:
-        if row > done:
-            runs.append((start + done, start + row, table.slice(done, row - done)))
-        if row < table.num_rows:
-            runs.append((start + row, start + row + 1, None))
-        done = row + 1
-    return runs
-
-
-def _read_values_slowly(
-    schema: pa.Schema, block: list[bytes], key_of: KeyLookup, problems: Problems
-) -> tuple[pa.Table, list[int]]:
-    """The per-value path for a run that Arrow refused: read each value exactly, or null its
-    bad fields and report why (see :func:`.values.check_document`)."""
+def _read_values_slowly(schema: pa.Schema, block: list[bytes]) -> tuple[pa.Table, dict[int, str]]:
+    """The per-value path for the values Arrow refused: each read exactly, or its bad fields
+    null, with why by position (see :func:`.values.check_document`)."""
     rows: list[dict[str, Any]] = []
-    bad: list[int] = []
-    reasons: list[str] = []
+    reasons: dict[int, str] = {}
     for position, raw in enumerate(block):
         row, why = check_document(schema, raw)
         rows.append(row)
         if why:
-            bad.append(position)
-            reasons.append("; ".join(why))
-    problems.add([key_of(i) for i in bad], reasons, [block[i] for i in bad], kept=True)
-    return pa.Table.from_pylist(rows, schema=schema), bad
+            reasons[position] = "; ".join(why)
+    return pa.Table.from_pylist(rows, schema=schema), reasons
 
 
 def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) -> pd.Series:

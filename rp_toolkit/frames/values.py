@@ -9,7 +9,9 @@ that are the reference for what a field means:
 * key fields: whole numbers and the gem's minutes (:func:`whole_number`,
   :func:`minute_seconds`, the latter vectorised with numpy);
 * events and trace steps, which have no Arrow schema (:func:`event_value`,
-  :func:`check_step`).
+  :func:`check_step`);
+* which values those are: the ones Arrow would misread (:func:`misread_rows`) or reads
+  with a number that is not finite (:func:`finite_runs`).
 
 Nothing here raises for bad data, and no number that is not finite passes a check.
 """
@@ -276,7 +278,8 @@ def misread_rows(block: list[bytes], joined: bytes) -> list[int]:
     blank line: the rows would not line up), holding ``Inf``, ``-Inf`` or ``-NaN`` (not JSON,
     but Arrow takes them, in a field it does not keep without a trace), or not UTF-8 (Arrow
     does not check the text it reads). A look at the whole block with numpy first; values are
-    looked at one by one only when it finds a sign of one of these."""
+    looked at one by one only when it finds a sign of one of these. Values that are not JSON
+    objects go the same way: Arrow has nothing to read in them, and a bare ``null`` crashes it."""
     data = np.frombuffer(joined, dtype=np.uint8)
     breaks = np.flatnonzero(data == ord("\n"))
     inner = breaks[breaks < len(data) - 1]
@@ -292,7 +295,11 @@ def misread_rows(block: list[bytes], joined: bytes) -> list[int]:
     follows = (data[at - 1] == ord("-")) & (data[at + 1] == ord("a")) & (data[at + 2] == ord("N"))
     tokens = tokens or bool(follows.any())
     text = not is_utf8(joined)
-    if not lines and not tokens and not text:
+    # A value that is not an object (a bare null, number, string or array): pyarrow's reader
+    # crashes the whole process on a bare "null" line under an explicit schema (pyarrow 26).
+    starts = np.concatenate(([0], inner + 1)) if len(data) else np.zeros(0, dtype=np.int64)
+    scalars = bool((data[starts] != ord("{")).any()) if len(data) else False
+    if not lines and not tokens and not text and not scalars:
         return []
     return [
         i
@@ -300,6 +307,7 @@ def misread_rows(block: list[bytes], joined: bytes) -> list[int]:
         if (lines and (b"\n" in v or not v.strip(b" \t\r")))
         or (tokens and _NOT_JSON_TOKEN.search(v) is not None)
         or (text and not is_utf8(v))
+        or (scalars and not v.startswith(b"{"))
     ]
 
 
@@ -312,6 +320,31 @@ def float_leaves(schema: pa.Schema) -> list[tuple[str, str | None]]:
         elif pa.types.is_struct(field.type):
             leaves += [(field.name, c.name) for c in field.type if pa.types.is_floating(c.type)]
     return leaves
+
+
+def finite_runs(
+    table: pa.Table, start: int, leaves: list[tuple[str, str | None]]
+) -> list[tuple[int, int, pa.Table | None]]:
+    """Arrow's table of the rows from ``start`` (a run of :mod:`.parse`) as runs, leaving
+    out (None: to the per-value path) the rows where it read a number that is not finite
+    (``NaN``, ``Infinity``, or too large) in a float field (``leaves``, see
+    :func:`float_leaves`)."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for name, child in leaves:
+        column = table.column(name)
+        column = pc.struct_field(column, child) if child is not None else column
+        finite = pc.fill_null(pc.is_finite(column), True)
+        if not pc.all(finite).as_py():
+            bad |= ~finite.to_numpy(zero_copy_only=False)
+    runs: list[tuple[int, int, pa.Table | None]] = []
+    done = 0
+    for row in [*np.flatnonzero(bad).tolist(), table.num_rows]:
+        if row > done:
+            runs.append((start + done, start + row, table.slice(done, row - done)))
+        if row < table.num_rows:
+            runs.append((start + row, start + row + 1, None))
+        done = row + 1
+    return runs
 
 
 def event_value(raw: bytes) -> tuple[str | None, dict[str, Any], list[str]]:

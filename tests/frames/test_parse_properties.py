@@ -624,6 +624,10 @@ SETTINGS = settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The same examples on every run, so CI is repeatable; explore with --hypothesis-seed=N.
+    # (A random run found that a bare "null" value crashes pyarrow's JSON reader: such
+    # values now go the per-value way, and the catalogue keeps the case.)
+    derandomize=True,
 )
 AWKWARD = [
     *["", "|", "||", "\r", "\n", "\r\n", "\t", "\x00", "\x1b", " ", "\ufeff", "\u2028", "é"],
@@ -690,7 +694,7 @@ def valid_key_field(kind, name: str) -> st.SearchStrategy:
         return st.builds(lambda x, a: json.dumps(x, ensure_ascii=a), items, st.booleans())
     free = name == kind.free_field
     usable = [t for t in AWKWARD if free or "|" not in t]
-    alphabet = st.characters(exclude_characters="" if free else "|")
+    alphabet = st.characters(exclude_characters="" if free else "|", exclude_categories=["Cs"])
     return st.text(alphabet, max_size=8) | st.sampled_from(usable)
 
 
@@ -727,7 +731,7 @@ def any_record(draw, kind) -> tuple:
         key = draw(st.binary(max_size=40) | st.text(max_size=40))
     elif how == 3:  # bytes slipped in anywhere (not UTF-8, line breaks, '|')
         at = draw(st.integers(0, len(key)))
-        key = key.encode()[:at] + draw(st.binary(min_size=1, max_size=3)) + key.encode()[at:]
+        key = as_bytes(key)[:at] + draw(st.binary(min_size=1, max_size=3)) + as_bytes(key)[at:]
     elif how == 4:
         key = key.replace("|END|1.0.2", "|END|" + draw(any_text))
     if how > 4 or draw(st.booleans()):
