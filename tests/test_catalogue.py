@@ -239,12 +239,11 @@ def request_key(**changes: Any) -> bytes:
         "format": "html",
         "status": 200,
         "datetime": "20261127T1000",
-        "datetimei": 1795000000 - 1795000000 % 60 + 0,
+        "datetimei": int(pd.Timestamp("2026-11-27 10:00", tz="UTC").timestamp()),
         "method": "GET",
         "path": "/",
         "request_id": "r",
     }
-    fields["datetimei"] = int(pd.Timestamp("2026-11-27 10:00", tz="UTC").timestamp())
     fields.update(changes)
     return REQUESTS.format_key(fields).encode("utf-8", "surrogateescape")
 
