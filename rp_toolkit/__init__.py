@@ -20,7 +20,18 @@ from .exceptions import (
     ServerNotReadyError,
     SettingsError,
 )
-from .frames import LoadInfo, load, load_events, load_many, load_trace, parse, slowest_trace
+from .frames import (
+    LoadBatches,
+    LoadInfo,
+    concat_batches,
+    iter_load,
+    load,
+    load_events,
+    load_many,
+    load_trace,
+    parse,
+    slowest_trace,
+)
 from .kinds import escape_glob
 from .local import temporary_redis
 from .store import (
@@ -35,6 +46,7 @@ from .store import (
 from .version import __version__ as __version__
 
 __all__ = [
+    "LoadBatches",
     "LoadInfo",
     "bench",
     "frames",
@@ -45,6 +57,8 @@ __all__ = [
     "server",
     "synth",
     "load",
+    "iter_load",
+    "concat_batches",
     "load_events",
     "load_many",
     "load_trace",

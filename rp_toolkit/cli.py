@@ -22,8 +22,8 @@ from .bench import add_commands as add_bench_commands
 from .config import check_environment, parse_scan_count, settings, setup
 from .docs import render_guide
 from .exceptions import RPToolkitError
-from .export import check_export_path, export
-from .frames import load
+from .export import check_export_path, export, export_batches
+from .frames import iter_load, load
 from .notebooks import NOTEBOOKS, run_notebook
 from .store import PASSWORD_ON_COMMAND_LINE, has_secret, redact_url, with_password_file
 from .version import __version__
@@ -135,10 +135,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         report = getattr(reports, args.report, None)
         if report is None or args.report.startswith("_") or not callable(report):
             raise RPToolkitError(f"Unknown report {args.report!r}.")
-    frame = load(args.kind, args.redis_url, start=args.start, end=args.end, **filters)
-    result: Any = report(frame) if report is not None else frame
-    export(result, args.out)
-    info = frame.attrs["rp"].summary()
+    if report is None:  # one batch at a time: memory stays bounded whatever the data
+        batches = iter_load(args.kind, args.redis_url, start=args.start, end=args.end, **filters)
+        export_batches(batches, args.out, batches.kind)
+        info = batches.info.summary()
+    else:
+        frame = load(args.kind, args.redis_url, start=args.start, end=args.end, **filters)
+        export(report(frame), args.out)
+        info = frame.attrs["rp"].summary()
     print(json.dumps({"out": str(args.out), **info}, default=str))
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +13,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-__all__ = ["SUFFIXES", "check_export_path", "export", "is_missing", "json_default", "to_json"]
+from .kinds import KINDS, RecordKind, get_kind
+
+__all__ = [
+    "SUFFIXES",
+    "check_export_path",
+    "export",
+    "export_batches",
+    "is_missing",
+    "json_default",
+    "to_json",
+]
 
 
 def is_missing(value: Any) -> bool:
@@ -71,8 +83,16 @@ def _prepare(frame: pd.DataFrame, parquet: bool) -> pd.DataFrame:
 def _write(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix.lower() == ".csv":
         _prepare(frame, parquet=False).to_csv(path, index=False)
-    else:
-        _prepare(frame, parquet=True).to_parquet(path, index=False, engine="pyarrow")
+        return
+    info = frame.attrs.get("rp")
+    kind = getattr(info, "kind", None)
+    lists = _list_fields(get_kind(kind)) if kind in KINDS else set()
+    table = pa.Table.from_pandas(_prepare(frame, parquet=True), preserve_index=False)
+    pq.write_table(table.cast(_file_schema(table.schema, lists)), path)
+
+
+def _list_fields(kind: RecordKind) -> set[str]:
+    return {field.name for field in kind.value_schema if pa.types.is_list(field.type)}
 
 
 SUFFIXES = (".csv", ".parquet")
@@ -136,3 +156,51 @@ def export(frame_or_report: Any, path: str | Path) -> list[Path]:
         _write(frame, target)
         written.append(target)
     return written
+
+
+def export_batches(frames: Iterable[pd.DataFrame], path: str | Path, kind: RecordKind) -> Path:
+    """Write frames of one record kind (``rp.iter_load``'s batches) to one CSV or Parquet file
+    as they come, holding one batch at a time; the file is what :func:`export` writes for
+    their concatenation. ``kind`` fixes the Parquet schema: categories as dictionaries, list
+    fields as ``list<string>``, other columns absent from a batch's values as text."""
+    path = check_export_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    csv = path.suffix.lower() == ".csv"
+    lists = _list_fields(kind)
+    writer: pq.ParquetWriter | None = None
+    written = False
+    try:
+        for frame in frames:
+            if not len(frame) and written:
+                continue
+            prepared = _prepare(frame, parquet=not csv)
+            if csv:
+                prepared.to_csv(path, index=False, mode="a" if written else "w", header=not written)
+            else:
+                table = pa.Table.from_pandas(prepared, preserve_index=False)
+                if writer is None:
+                    schema = _file_schema(table.schema, lists)
+                    writer = pq.ParquetWriter(path, schema)
+                writer.write_table(table.cast(writer.schema))
+            written = True
+    finally:
+        if writer is not None:
+            writer.close()
+    if not written:
+        raise ValueError("export_batches() was given no frames, not even an empty one.")
+    return path
+
+
+def _file_schema(schema: pa.Schema, lists: set[str]) -> pa.Schema:
+    """``schema`` with types that do not depend on which values a batch holds (a column
+    with no value in it is text, or a list of text for a kind's list fields), so that a
+    file's schema is the same whichever rows it got, and every batch can be cast to it."""
+    fields = []
+    for field in schema:
+        kind_of = field.type
+        if pa.types.is_dictionary(kind_of):
+            kind_of = pa.dictionary(pa.int32(), pa.string())
+        elif pa.types.is_null(kind_of):
+            kind_of = pa.list_(pa.string()) if field.name in lists else pa.string()
+        fields.append(pa.field(field.name, kind_of))
+    return pa.schema(fields, metadata=schema.metadata)  # pandas' own: dtypes read back

@@ -1,12 +1,16 @@
 """Records as typed pandas DataFrames.
 
 :mod:`.parse` is pure (bytes in, typed frames and problems out); :mod:`.load` reads them from
-Redis through :mod:`rp_toolkit.store` and parses them: ``load``, ``load_trace``,
+Redis through :mod:`rp_toolkit.store` and parses them: ``load``, ``iter_load``, ``load_trace``,
 ``load_events``, ``slowest_trace``.
 """
 
 from .load import (
+    BATCH_ROWS,
+    LoadBatches,
     LoadInfo,
+    concat_batches,
+    iter_load,
     load,
     load_events,
     load_many,
@@ -31,14 +35,18 @@ from .parse import (
 )
 
 __all__ = [
+    "BATCH_ROWS",
     "MISSING_VALUE",
     "PROBLEM_COLUMNS",
     "TIMESTAMP",
     "TRACE_COLUMNS",
+    "LoadBatches",
     "LoadInfo",
     "Problems",
+    "concat_batches",
     "empty_frame",
     "empty_problems",
+    "iter_load",
     "key_text",
     "load",
     "load_events",

@@ -8,8 +8,8 @@ where ``info = frame.attrs["rp"]`` (see :class:`LoadInfo`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,21 +32,25 @@ from ..kinds import (
 from ..store import (
     ClientLike,
     FetchStats,
+    FetchStream,
     fetch_from_redis,
     get_client,
-    list_keys,
-    read_values,
     translate_errors,
 )
 from .parse import (
     TRACE_COLUMNS,
     Problems,
     build_frame,
+    empty_frame,
     empty_problems,
     parse_events,
     parse_trace,
     split_keys,
 )
+
+BATCH_ROWS = 50_000
+"""Records parsed at a time: large enough that Arrow's per-call costs vanish, small enough
+that a batch of a million-record load is a few megabytes."""
 
 
 @dataclass
@@ -143,20 +147,49 @@ def load(
 
     Builds the pattern (filters in key order, values escaped): with ``use_scan``, one pattern
     covering every UTC day of the window, so the keyspace is walked once; with KEYS, the gem's
-    one pattern per day. Fetches with the store (so ``use_scan`` and COUNT apply), parses,
-    and keeps the records in ``[start, end]`` that equal every filter exactly.
-    ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch statistics, problems.
+    one pattern per day. Reads with the store (so ``use_scan`` and COUNT apply; the walk,
+    the reads and the parsing overlap), and keeps the records in ``[start, end]`` that equal
+    every filter exactly. ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch
+    statistics, problems. For data larger than memory, :func:`iter_load`.
+    """
+    batches = iter_load(kind, client, start=start, end=end, on=on, exact=True, **filters)
+    with contextlib.closing(iter(batches)) as frames:  # the stages stop if interrupted
+        return concat_batches(batches.kind, list(frames), batches.info)
+
+
+def iter_load(
+    kind: str,
+    client: ClientLike = None,
+    *,
+    start: Any = None,
+    end: Any = None,
+    on: Any = None,
+    batch_rows: int | None = None,
+    exact: bool = False,
+    **filters: Any,
+) -> LoadBatches:
+    """What :func:`load` returns, as frames of at most ``batch_rows`` records each (default
+    :data:`BATCH_ROWS`), parsed
+    while the next ones are read: memory stays bounded whatever the number of records.
+
+    Iterate it (once; at least one frame, empty when nothing matched); ``.info`` (a
+    :class:`LoadInfo`) is complete when the iteration ends.
+    Each frame carries only its own categories; :func:`concat_batches` joins frames as
+    :func:`load` does. Keys are de-duplicated by their 64-bit hash (``exact=True``: by the
+    keys themselves, which then stay in memory), see :class:`rp_toolkit.store.SeenKeys`.
     """
     record_kind = get_kind(kind)
     if record_kind.name in ("trace", "events"):
         raise ValueError(
             f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
         )
+    batch_rows = BATCH_ROWS if batch_rows is None else batch_rows
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+        raise ValueError(f"batch_rows must be a whole number of at least 1, not {batch_rows!r}.")
     window_start, window_end = resolve_window(record_kind.name, start, end, on)
     unknown = set(filters) - set(record_kind.key_fields)
     if unknown:  # before any round trip (patterns() below says the same)
         record_kind.pattern(filters)
-    redis_client = get_client(client)
     info = LoadInfo(
         kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
     )
@@ -165,47 +198,109 @@ def load(
         info.patterns = [record_kind.covering_pattern(first, last, filters)]
     else:
         info.patterns = record_kind.patterns(first, last, filters)
-    # fetch_from_redis(raw=True) without its final sort (a frame has no key order); the keys
-    # are split (Arrow, which releases the GIL) while the values are being read.
-    listed = [
-        list_keys(pattern, redis_client, decode=False, sort=False) for pattern in info.patterns
-    ]
-    keys = [key for found, _ in listed for key in found]
-    problems = Problems()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        split = pool.submit(split_keys, record_kind, keys, problems)
-        values: list[Any] = []
-        for found, stats in listed:
-            values.extend(read_values(redis_client, found, stats))
-            stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
-            info.fetches.append(stats)
-        return _records_frame(record_kind, keys, values, split.result(), problems, info)
+    return LoadBatches(record_kind, get_client(client), info, batch_rows, exact)
 
 
-def _records_frame(
-    record_kind: RecordKind,
-    keys: list[bytes],
-    values: list[Any],
-    split: Any,
-    problems: Problems,
-    info: LoadInfo,
+class LoadBatches:
+    """The frames of one load, parsed batch by batch as the store reads them."""
+
+    def __init__(
+        self, kind: RecordKind, client: Any, info: LoadInfo, batch_rows: int, exact: bool
+    ) -> None:
+        self.kind, self.info = kind, info
+        self._client, self._batch_rows, self._exact = client, batch_rows, exact
+        self._started = False
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        if self._started:
+            raise RuntimeError("A load's batches can be iterated once; call iter_load again.")
+        self._started = True
+        parser = BatchParser(self.kind, self.info, self._batch_rows)
+        for pattern in self.info.patterns:
+            fetch = FetchStream(pattern, self._client, exact=self._exact)
+            with contextlib.closing(iter(fetch)) as batches:
+                for batch in batches:
+                    yield from parser.add(batch.keys, batch.values)
+            self.info.fetches.append(fetch.stats)
+        yield from parser.flush()
+        if not self.info.keys_listed:
+            yield empty_frame(self.kind)  # at least one frame: its columns and types
+        if parser.problems:
+            self.info.problems = pd.concat(parser.problems, ignore_index=True)
+
+
+class BatchParser:
+    """One kind's keys and values gathered into batches of ``batch_rows``, each parsed into
+    a frame kept to ``info``'s window and filters; ``info``'s counts follow."""
+
+    def __init__(self, kind: RecordKind, info: LoadInfo, batch_rows: int) -> None:
+        self.kind, self.info, self.batch_rows = kind, info, batch_rows
+        self.keys: list[bytes] = []
+        self.values: list[Any] = []
+        self.problems: list[pd.DataFrame] = []
+
+    def add(self, keys: list[bytes], values: list[Any]) -> Iterator[pd.DataFrame]:
+        self.keys += keys
+        self.values += values
+        while len(self.keys) >= self.batch_rows:
+            keys, self.keys = self.keys[: self.batch_rows], self.keys[self.batch_rows :]
+            values, self.values = self.values[: self.batch_rows], self.values[self.batch_rows :]
+            yield self.parse(keys, values)
+
+    def flush(self) -> Iterator[pd.DataFrame]:
+        if self.keys:
+            keys, values, self.keys, self.values = self.keys, self.values, [], []
+            yield self.parse(keys, values)
+
+    def parse(self, keys: list[bytes], values: list[Any]) -> pd.DataFrame:
+        info = self.info
+        found = Problems()
+        frame, problems = build_frame(
+            self.kind, keys, values, split_keys(self.kind, keys, found), found
+        )
+        info.keys_listed += len(keys)
+        if len(problems):
+            self.problems.append(problems)
+        in_window = frame["datetime"].between(info.start, info.end) if len(frame) else None
+        if in_window is not None:
+            for name, wanted in info.filters.items():
+                in_window &= frame[name].astype(str) == str(wanted)
+            outside = int((~in_window).sum())
+            info.outside_window += outside
+            if outside:
+                frame = frame[in_window.to_numpy()].reset_index(drop=True)
+        info.records += len(frame)
+        return frame
+
+
+def concat_batches(
+    kind: str | RecordKind, frames: Sequence[pd.DataFrame], info: LoadInfo | None = None
 ) -> pd.DataFrame:
-    """The frame of ``keys``/``values`` (split already), kept to ``info``'s window and
-    filters, with ``info`` in ``attrs["rp"]``."""
-    info.keys_listed = len(keys)
-    frame, info.problems = build_frame(record_kind, keys, values, split, problems)
-    in_window = frame["datetime"].between(info.start, info.end) if len(frame) else None
-    if in_window is not None:
-        for name, wanted in info.filters.items():
-            in_window &= frame[name].astype(str) == str(wanted)
-        info.outside_window = int((~in_window).sum())
-        if info.outside_window:
-            frame = frame[in_window.to_numpy()].reset_index(drop=True)
-    for name in frame.select_dtypes("category"):  # the same frame, however the keys were read
+    """Frames of :func:`iter_load` as one frame, as :func:`load` returns it: categories
+    united and sorted (the same frame however the keys were read), ``info`` in the attrs."""
+    frames = [frame for frame in frames if len(frame)] or [empty_frame(kind)]
+    if len(frames) == 1:
+        frame = frames[0]
+    else:
+        categorical = frames[0].select_dtypes("category").columns
+        united = {
+            name: sorted(set().union(*(f[name].cat.categories for f in frames)))
+            for name in categorical
+        }
+        frame = pd.concat(
+            [
+                f.assign(
+                    **{name: f[name].cat.set_categories(cats) for name, cats in united.items()}
+                )
+                for f in frames
+            ],
+            ignore_index=True,
+        )
+    for name in frame.select_dtypes("category"):
         present = frame[name].cat.remove_unused_categories().cat.categories
         frame[name] = frame[name].cat.set_categories(sorted(present))
-    info.records = len(frame)
-    frame.attrs["rp"] = info
+    if info is not None:
+        frame.attrs["rp"] = info
     return frame
 
 
@@ -271,59 +366,74 @@ def load_many(
             )
             for kind in wanted
         }
-    redis_client = get_client(client)
     days = sorted(
         {day for a, b in spans.values() for day in utc_days(a.to_pydatetime(), b.to_pydatetime())}
     )
     pattern = walk_pattern(wanted, days)
     # The walk matches most of the gem's keys, as a day-scoped query does: the same COUNT.
-    like = REQUESTS.pattern(days=days)
-    found, stats = list_keys(pattern, redis_client, decode=False, sort=False, count_like=like)
-    by_kind = _keys_by_kind(found, wanted)
-    keys = [key for kind in wanted for key in by_kind[kind.name]]
-    values = read_values(redis_client, keys, stats)
-    stats.elapsed_seconds = stats.keys_seconds + stats.values_seconds
-    frames: dict[str, pd.DataFrame] = {}
-    offset = 0
-    for kind in wanted:
-        mine = by_kind[kind.name]
-        kind_values = values[offset : offset + len(mine)]
-        offset += len(mine)
-        first, last = spans[kind.name]
-        if kind is EVENTS:
-            frames[kind.name] = _events_frame(mine, kind_values, stats, first, last, pattern)
-            continue
-        info = LoadInfo(
-            kind=kind.name,
-            start=first,
-            end=last,
-            patterns=[pattern],
-            filters=filters.get(kind.name, {}),
+    fetch = FetchStream(pattern, client, count_like=REQUESTS.pattern(days=days))
+    parsers = {
+        kind.name: BatchParser(
+            kind,
+            LoadInfo(
+                kind=kind.name,
+                start=spans[kind.name][0],
+                end=spans[kind.name][1],
+                patterns=[pattern],
+                filters=filters.get(kind.name, {}),
+                fetches=[fetch.stats],
+            ),
+            BATCH_ROWS,
         )
-        info.fetches.append(stats)
-        problems = Problems()
-        split = split_keys(kind, mine, problems)
-        frames[kind.name] = _records_frame(kind, mine, kind_values, split, problems, info)
+        for kind in wanted
+        if kind is not EVENTS
+    }
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in parsers}
+    events: tuple[list[bytes], list[Any]] = ([], [])
+    with contextlib.closing(iter(fetch)) as batches:
+        for batch in batches:
+            for name, (keys, values) in _by_kind(batch.keys, batch.values, wanted).items():
+                if name == "events":
+                    events[0].extend(keys)
+                    events[1].extend(values)
+                else:
+                    parts[name].extend(parsers[name].add(keys, values))
+    frames: dict[str, pd.DataFrame] = {}
+    for kind in wanted:
+        if kind is EVENTS:
+            first, last = spans["events"]
+            frames["events"] = _events_frame(*events, fetch.stats, first, last, pattern)
+            continue
+        parser = parsers[kind.name]
+        parts[kind.name].extend(parser.flush())
+        if parser.problems:
+            parser.info.problems = pd.concat(parser.problems, ignore_index=True)
+        frames[kind.name] = concat_batches(kind, parts[kind.name], parser.info)
     return frames
 
 
-def _keys_by_kind(keys: list[bytes], kinds: list[RecordKind]) -> dict[str, list[bytes]]:
-    """``keys`` split by the kind their first part names; keys of no wanted kind dropped."""
+def _by_kind(
+    keys: list[bytes], values: list[Any], kinds: list[RecordKind]
+) -> dict[str, tuple[list[bytes], list[Any]]]:
+    """``keys`` and their values split by the kind their first part names; keys of no
+    wanted kind dropped."""
     prefixes = {
         (
             kind.template.split(":{")[0] + ":" if kind is EVENTS else kind.parts[0].literal + "|"
         ).encode(): kind.name
         for kind in kinds
     }
-    by_kind: dict[str, list[bytes]] = {kind.name: [] for kind in kinds}
-    for key in keys:
+    split: dict[str, tuple[list[bytes], list[Any]]] = {}
+    for key, value in zip(keys, values, strict=True):
         cut = (
             key.find(b"|") + 1 if not key.startswith(b"rails_performance:") else key.rfind(b":") + 1
         )
         name = prefixes.get(key[:cut])
         if name is not None:
-            by_kind[name].append(key)
-    return by_kind
+            mine = split.setdefault(name, ([], []))
+            mine[0].append(key)
+            mine[1].append(value)
+    return split
 
 
 def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:

@@ -2,12 +2,14 @@
 
 Layers inside, each importing only those before it: :mod:`.connection` (clients from URLs,
 redaction, error translation, cluster detection), :mod:`.stats` (what a fetch did, the timed
-and retried round trip), :mod:`.scan` (COUNT choice and the SCAN loop on one node),
-:mod:`.cluster` (every primary, per-slot reads) and :mod:`.fetch` (the public fetchers).
+and retried round trip), :mod:`.identity` (readiness, restarts), :mod:`.scan` (COUNT choice
+and the SCAN loop on one node), :mod:`.node` (one server: walk and read; the source of a
+client), :mod:`.cluster` (the same for every primary, per-slot reads), :mod:`.stream` (the
+stages, overlapped) and :mod:`.fetch` (the public fetchers).
 Nothing here writes to Redis.
 """
 
-from .cluster import MAX_THREADS, in_parallel
+from .cluster import MAX_THREADS, ClusterNode, ClusterSource, in_parallel
 from .connection import (
     ACL_EXTRA,
     CLUSTER_SCHEMES,
@@ -23,7 +25,8 @@ from .connection import (
     translate_errors,
     with_password_file,
 )
-from .fetch import fetch_from_redis, fetch_keys, list_keys, read_values
+from .fetch import FetchStream, fetch_from_redis, fetch_keys, list_keys, read_values
+from .node import Node, RedisSource
 from .scan import (
     ADAPTIVE_MAX_COUNT,
     ADAPTIVE_MIN_COUNT,
@@ -39,6 +42,7 @@ from .scan import (
     warn_keys_deprecated,
 )
 from .stats import PROGRESS_DELAY_S, FetchResult, FetchStats, merge_counts, progress_bar, timed_call
+from .stream import STAGE_QUEUE_TRIPS, SeenKeys, source_of, stream
 
 __all__ = [
     "ACL_EXTRA",
@@ -52,10 +56,17 @@ __all__ = [
     "KEYS_DEPRECATION_NOTICE",
     "MAX_THREADS",
     "PROGRESS_DELAY_S",
+    "STAGE_QUEUE_TRIPS",
     "AdaptiveCount",
     "ClientLike",
+    "ClusterNode",
+    "ClusterSource",
     "FetchResult",
     "FetchStats",
+    "FetchStream",
+    "Node",
+    "RedisSource",
+    "SeenKeys",
     "check_url",
     "describe_server",
     "determine_scan_count",
@@ -74,6 +85,8 @@ __all__ = [
     "read_values",
     "redact_url",
     "scan_batches",
+    "source_of",
+    "stream",
     "timed_call",
     "translate_errors",
     "warn_keys_deprecated",

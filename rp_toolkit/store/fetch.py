@@ -7,7 +7,8 @@ and one MGET of a million keys builds a reply of a hundred megabytes. Here keys 
 (with ``use_scan``; :mod:`rp_toolkit.store.scan`) and values are read with MGETs of
 ``settings.mget_chunk`` keys, several per round trip (pipelined, not transactional), so no
 single command runs long. On a cluster every primary is listed and read
-(:mod:`rp_toolkit.store.cluster`).
+(:mod:`rp_toolkit.store.cluster`). Walk and reads overlap (:mod:`rp_toolkit.store.stream`):
+:class:`FetchStream` is the one read path, and everything here is built on it.
 
 Every fetch first asks each server one ``INFO`` (:mod:`rp_toolkit.store.identity`): a server
 that is loading, a replica out of sync or a cluster that is not ``ok`` raises
@@ -21,22 +22,68 @@ their values read like any other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
 
 from ..config import settings
-from ..kinds import decode_key, encode_key
-from . import cluster
-from .connection import ClientLike, describe_server, get_client, is_cluster, translate_errors
-from .identity import ServerWatch
-from .scan import determine_scan_count, list_keys_keys, list_keys_scan
-from .stats import FetchResult, FetchStats, progress_bar, timed_call
+from ..kinds import KeysAndValues, decode_key
+from .cluster import in_parallel
+from .connection import ClientLike, describe_server, get_client, translate_errors
+from .identity import ServerWatch, fold_into
+from .scan import determine_scan_count
+from .stats import FetchResult, FetchStats, progress_bar
+from .stream import note_node_reads, source_of, stream
 
 logger = logging.getLogger("rp_toolkit")
+
+
+class FetchStream:
+    """The records matching ``pattern``, as batches of raw ``(keys, values)``, walk and
+    reads overlapped; ``.stats`` is complete once the batches are exhausted.
+
+    ``values=False`` walks only (values None); ``exact=False`` de-duplicates by hash, for
+    callers that keep no keys (see :class:`rp_toolkit.store.stream.SeenKeys`);
+    ``count_like``: take the SCAN COUNT this other pattern would get (a walk for several
+    kinds matches as much as a day-scoped query, though its glob does not say so).
+    """
+
+    def __init__(
+        self,
+        pattern: str,
+        client: ClientLike = None,
+        *,
+        values: bool = True,
+        exact: bool = True,
+        count_like: str | None = None,
+    ) -> None:
+        self.client = get_client(client)
+        self.pattern, self.values, self.exact = pattern, values, exact
+        use_scan = settings.use_scan
+        self.stats = FetchStats(
+            method="SCAN" if use_scan else "KEYS",
+            pattern=pattern,
+            server=describe_server(self.client),
+            count=determine_scan_count(count_like or pattern) if use_scan else None,
+        )
+
+    def __iter__(self) -> Iterator[KeysAndValues]:
+        if settings.debug:
+            logger.info("[REDIS QUERY] %s", self.pattern)
+        with translate_errors(self.client, f"reading keys matching {self.pattern!r}"):
+            yield from stream(
+                source_of(self.client),
+                self.pattern,
+                self.stats,
+                values=self.values,
+                exact=self.exact,
+            )
+        if settings.debug:
+            logger.info("[FOUND] %d", self.stats.keys_found)
 
 
 def list_keys(
@@ -48,38 +95,17 @@ def list_keys(
     count_like: str | None = None,
 ) -> tuple[list[Any], FetchStats]:
     """Keys matching ``pattern`` and the fetch's statistics (``fetch_keys`` without the
-    conveniences). ``count_like``: take the SCAN COUNT this other pattern would get (a walk
-    for several kinds matches as much as a day-scoped query, though its glob does not say so).
-    """
-    use_scan = settings.use_scan
-    stats = FetchStats(
-        method="SCAN" if use_scan else "KEYS",
-        pattern=pattern,
-        server=describe_server(client),
-        count=determine_scan_count(count_like or pattern) if use_scan else None,
-    )
-    if settings.debug:
-        logger.info("[REDIS QUERY] %s", pattern)
+    conveniences); see :class:`FetchStream` for ``count_like``."""
+    fetch = FetchStream(pattern, client, values=False, count_like=count_like)
     started = time.perf_counter()
-    with translate_errors(client, f"listing keys matching {pattern!r}"):
-        if is_cluster(client):  # every primary (rp_toolkit.cluster), each checked
-            raw = cluster.list_keys(client, encode_key(pattern), stats)
-        else:
-            watch = ServerWatch.start(client, stats)  # ready? and which server (one INFO)
-            lister = list_keys_scan if use_scan else list_keys_keys
-            raw = lister(client, encode_key(pattern), stats, watch)
-    # dict.fromkeys de-duplicates and keeps the server's order: values read in that order
-    # touch Redis's hash table in sequence, measurably faster than in sorted order.
-    unique = list(dict.fromkeys(raw))
-    stats.duplicates_dropped = len(raw) - len(unique)
+    with contextlib.closing(iter(fetch)) as batches:  # stages stopped even if interrupted
+        keys: list[Any] = [key for batch in batches for key in batch.keys]
     if decode:
-        unique = [decode_key(key) for key in unique]
-    keys = sorted(unique) if sort else unique
-    stats.keys_found = len(keys)
-    stats.keys_seconds = time.perf_counter() - started
-    if settings.debug:
-        logger.info("[FOUND] %d", len(keys))
-    return keys, stats
+        keys = [decode_key(key) for key in keys]
+    if sort:
+        keys.sort()
+    fetch.stats.keys_seconds = fetch.stats.elapsed_seconds = time.perf_counter() - started
+    return keys, fetch.stats
 
 
 def fetch_keys(pattern: str, client: ClientLike = None) -> list[str]:
@@ -94,41 +120,43 @@ def fetch_keys(pattern: str, client: ClientLike = None) -> list[str]:
 def read_values(
     client: redis.Redis, keys: Sequence[str | bytes], stats: FetchStats
 ) -> list[bytes | None]:
-    """Values of ``keys`` (``None`` where a key has gone), read in short pipelined MGETs."""
-    if is_cluster(client):  # MGETs within one slot each (rp_toolkit.cluster)
-        return cluster.read_values(client, keys, stats)
-    chunk = settings.mget_chunk
-    per_trip = chunk * settings.pipeline_depth
-    values: list[bytes | None] = []
+    """Values of ``keys`` (``None`` where a key has gone), read in short pipelined MGETs on
+    the node that holds each (every primary at once on a cluster)."""
+    source = source_of(client)
+    encoded = source.encoded(keys)
+    values: list[bytes | None] = [None] * len(keys)
     started = time.perf_counter()
-    all_bytes = not (set(map(type, keys)) - {bytes})  # raw keys need no encoding
-    with (
-        translate_errors(client, "reading values"),
-        progress_bar(len(keys), "MGET", "values") as bar,
-    ):
-        # The server the keys were listed on (or, read on their own, a check that it is
-        # ready): a restart while reading is recorded, after a reconnect and at the end.
-        watch = ServerWatch.resume(client, stats) if keys else None
-        for trip_start in range(0, len(keys), per_trip):
-            trip = keys[trip_start : trip_start + per_trip]
-            if not all_bytes:
-                trip = [encode_key(k) for k in trip]
+    routes = source.route(encoded) if keys else []
+    with progress_bar(len(keys), "MGET", "values") as bar:
 
-            def send(trip: list[bytes] = trip) -> list[list[bytes | None]]:
-                pipe = client.pipeline(transaction=False)
-                for offset in range(0, len(trip), chunk):
-                    pipe.mget(trip[offset : offset + chunk])
-                return pipe.execute()
-
-            retries = stats.retries
-            for reply in timed_call(send, stats):
-                values.extend(reply)
-                stats.mget_calls += 1
-            if watch is not None and stats.retries != retries:
+        def read_node(node: Any, indexes: list[int]) -> FetchStats:
+            mine = FetchStats("MGET", stats.pattern, node.name)
+            known = stats.extra.get("servers", {}).get(node.name)
+            with translate_errors(node.client, "reading values"):
+                # The server the keys were listed on (or, read on their own, a check that it
+                # is ready): a restart while reading is recorded.
+                watch = ServerWatch.resume(
+                    node.client, mine, name=node.name, cluster=node.cluster, known=known
+                )
+                trip = node.trip_keys()
+                for start in range(0, len(indexes), trip):
+                    part = indexes[start : start + trip]
+                    found = node.read([encoded[i] for i in part], mine, watch)
+                    for index, value in zip(part, found, strict=True):
+                        values[index] = value
+                    bar.update(len(part))
                 watch.changed("MGET", rescan=False)
-            bar.update(len(trip))
-        if watch is not None:
-            watch.changed("MGET", rescan=False)
+            mine.values_seconds = time.perf_counter() - started
+            if source.cluster:
+                note_node_reads(stats, node.name, mine, len(indexes))
+            return mine
+
+        mines = in_parallel([lambda n=n, i=i: read_node(n, i) for n, i in routes])
+    for mine in mines:
+        stats.mget_calls += mine.mget_calls
+        stats.retries += mine.retries
+        stats.slowest_call_seconds = max(stats.slowest_call_seconds, mine.slowest_call_seconds)
+        fold_into(stats, mine)
     stats.values_missing = sum(value is None for value in values)
     stats.values_seconds = time.perf_counter() - started
     return values
@@ -140,19 +168,20 @@ def fetch_from_redis(pattern: str, client: ClientLike = None, *, raw: bool = Fal
     Values are aligned with keys; ``None`` where a key expired between listing and reading.
     Keys and values are text (UTF-8, undecodable bytes escaped as by :func:`decode_key`), or
     with ``raw=True`` the bytes Redis returned (keys then sorted as bytes): the fastest way
-    for code that parses them itself, as :func:`rp_toolkit.load` does.
+    for code that parses them itself.
     """
-    redis_client = get_client(client)
-    started = time.perf_counter()
-    keys, stats = list_keys(pattern, redis_client, decode=not raw, sort=False)
-    values: list[Any] = read_values(redis_client, keys, stats)
-    # Read in the server's order (faster), then sort keys and values together.
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    keys = [keys[i] for i in order]
-    values = [values[i] for i in order]
+    fetch = FetchStream(pattern, client)
+    keys: list[Any] = []
+    values: list[Any] = []
+    with contextlib.closing(iter(fetch)) as batches:
+        for batch in batches:
+            keys += batch.keys
+            values += batch.values
     if not raw:
+        keys = [decode_key(key) for key in keys]
         values = [
             v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in values
         ]
-    stats.elapsed_seconds = time.perf_counter() - started
-    return FetchResult(keys, values, stats)
+    # Read in the servers' order (faster), then sort keys and values together.
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return FetchResult([keys[i] for i in order], [values[i] for i in order], fetch.stats)

@@ -260,6 +260,11 @@ class ServerWatch:
         self.name = name or describe_server(client)
         self.cluster = cluster
         self.changes = 0
+        self.generation = 0
+        """Bumped on every change found, by whichever stage found it: a SCAN walk compares it
+        with the generation it started from (:meth:`changed`'s ``since``), so a restart that
+        the read stage noticed first still makes the walk start over."""
+        self._lock = threading.Lock()
         self.keys_at_start: int | None = None
         """The database's size from the first ``INFO`` (sizes a progress bar), if known."""
         self._remember()
@@ -309,17 +314,28 @@ class ServerWatch:
     def _remember(self) -> None:
         self.stats.extra.setdefault("servers", {})[self.name] = asdict(self.identity)
 
-    def changed(self, during: str, *, rescan: bool) -> bool:
+    def changed(self, during: str, *, rescan: bool, since: int | None = None) -> bool:
         """Identify the server again (after a reconnect, or when a loop ends); whether it is
-        another one than before. A change is recorded; with ``rescan`` (a SCAN walk that
-        will start over) more than ``settings.retries`` changes raise ServerChangedError."""
-        if self.identity == ServerIdentity():
-            return False  # nothing could be learned about it (INFO refused): nothing to compare
-        now = observe(self.client, self.stats, cluster=self.cluster).identity
-        if not self.identity.differs_from(now):
-            return False
+        another one than before (than at generation ``since``, when given: the walk and the
+        read stage of one node share this watch, and either may see the change first). A
+        change is recorded once; with ``rescan`` (a SCAN walk that will start over) more
+        than ``settings.retries`` changes raise ServerChangedError."""
+        with self._lock:
+            mark = self.generation if since is None else since
+            if self.identity == ServerIdentity():
+                return False  # nothing could be learned about it (INFO refused)
+            now = observe(self.client, self.stats, cluster=self.cluster).identity
+            if self.identity.differs_from(now):
+                self._record(during, now, rescan=rescan)
+            elif rescan and self.generation != mark:
+                self.changes += 1  # seen first by the read stage: this walk starts over too
+                self._check_limit("restarted or failed over")
+            return self.generation != mark
+
+    def _record(self, during: str, now: ServerIdentity, *, rescan: bool) -> None:
         before, self.identity = self.identity, now
         self.changes += 1
+        self.generation += 1
         self.stats.restarts += 1
         event = {
             "server": self.name,
@@ -338,15 +354,19 @@ class ServerWatch:
             during,
             "; its SCAN starts over from cursor 0" if rescan else "",
         )
-        if rescan and self.changes > settings.retries:
-            event["action"] = "gave up"
+        if rescan:
+            self._check_limit(change, event)
+
+    def _check_limit(self, change: str, event: dict[str, Any] | None = None) -> None:
+        if self.changes > settings.retries:
+            if event is not None:
+                event["action"] = "gave up"
             raise ServerChangedError(
                 f"Redis at {self.name} {change} mid-scan, {self.changes} time(s) with "
                 f"retries={settings.retries}: a SCAN cursor means nothing on the new server, "
                 "so the key list would be incomplete. Read again once the server is stable, "
                 "or allow more restarts with rp.setup(retries=N)."
             )
-        return True
 
 
 def fold_into(stats: FetchStats, mine: FetchStats) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import redis
 from ..config import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
 from ..exceptions import KeysDeprecationWarning
 from .identity import ServerWatch
-from .stats import FetchStats, progress_bar, timed_call
+from .stats import FetchStats, timed_call
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -165,6 +166,7 @@ def scan_batches(
     summary["loops"] += 1
     if watch is None:
         watch = ServerWatch.start(client, stats)
+    since = watch.generation
     cursor = 0
     while True:
         now = control.count if control else count
@@ -180,53 +182,33 @@ def scan_batches(
         if control is not None and not reconnected:
             control.observe(seconds)
         yield batch  # its keys exist, whichever server answered
-        if reconnected and watch.changed("SCAN", rescan=True):
-            cursor = 0  # another server: its cursors start over
+        if (reconnected or int(cursor) == 0 or watch.generation != since) and watch.changed(
+            "SCAN", rescan=True, since=since
+        ):
+            # Another server (seen after our retry, by redis-py's own reconnect at the end,
+            # or by the read stage sharing the watch): its cursors start over.
+            cursor, since = 0, watch.generation
             continue
         if int(cursor) == 0:
-            if watch.changed("SCAN", rescan=True):
-                continue  # reconnected without a retry of ours (redis-py's): walk it again
             return  # the server that ended the walk is the one it began on
 
 
-def list_keys_scan(
-    client: redis.Redis, pattern: bytes, stats: FetchStats, watch: ServerWatch | None = None
-) -> list[bytes]:
-    watch = watch or ServerWatch.start(client, stats)
-    total = 0
-    if settings.progress:  # the first INFO gave the database's size, or ask
-        total = watch.keys_at_start
-        total = timed_call(client.dbsize, stats) if total is None else total
-    found: list[bytes] = []
-    with progress_bar(total, f"SCAN {stats.pattern[:40]}", "keys") as bar:
-        for batch in scan_batches(client, pattern, stats.count or 1, stats, watch=watch):
-            found.extend(batch)
-            step = stats.extra.get("counts", {}).get("final") or stats.count or 1
-            bar.update(min(step, max(0, total - bar.n)))
-    return found
-
-
-def warn_keys_deprecated(stacklevel: int) -> None:
-    """Log the gem's KEYS notice; warn once per process, at ``stacklevel`` (the caller's)."""
+def warn_keys_deprecated() -> None:
+    """Log the gem's KEYS notice; warn once per process, pointing at the first caller outside
+    rp_toolkit (however deep the read path's stages and generators are)."""
     global _keys_warning_issued
     logger.warning(KEYS_DEPRECATION_NOTICE)
     if not _keys_warning_issued:
         _keys_warning_issued = True
-        warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=stacklevel)
+        warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=_callers_level())
 
 
-def list_keys_keys(
-    client: redis.Redis, pattern: bytes, stats: FetchStats, watch: ServerWatch | None = None
-) -> list[bytes]:
-    """One KEYS. Retried after a lost connection it simply runs again, on whichever server
-    answers then; a restart that happened meanwhile is recorded (``stats.restarts``)."""
-    warn_keys_deprecated(stacklevel=5)
-    watch = watch or ServerWatch.start(client, stats)
-    retries = stats.retries
-    keys = timed_call(lambda: client.keys(pattern), stats)
-    if stats.retries != retries:
-        watch.changed("KEYS", rescan=False)
-    return keys
+def _callers_level() -> int:
+    """The ``stacklevel`` of the first frame outside this package, seen from the caller."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("rp_toolkit"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class _WithoutKeysNotice(logging.Filter):

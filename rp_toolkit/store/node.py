@@ -1,0 +1,106 @@
+"""One Redis server as the read path sees it: where keys are walked and values read.
+
+A :class:`RedisSource` is what a URL or client becomes once, at the top of a fetch: it names
+the :class:`Node` objects a walk runs on (one here; every primary for a cluster, see
+:mod:`rp_toolkit.store.cluster`, whose classes subclass these) and which node reads which
+keys. The type picks the behaviour; nothing above asks "is this a cluster?".
+
+A :class:`Node` walks its keyspace (SCAN batches, or the gem's one KEYS) and reads values in
+pipelined MGETs of ``settings.mget_chunk`` keys, ``settings.pipeline_depth`` per round trip.
+Both stages of one node share one :class:`~rp_toolkit.store.identity.ServerWatch`, so a
+restart is recorded once, whichever stage notices it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import redis
+
+from ..config import settings
+from ..kinds import encode_key
+from .connection import describe_server
+from .identity import ServerWatch
+from .scan import scan_batches
+from .stats import FetchStats, timed_call
+
+
+class Node:
+    """One server: a single Redis, or one primary of a cluster."""
+
+    cluster = False
+
+    def __init__(self, client: redis.Redis, name: str | None = None) -> None:
+        self.client = client
+        self.name = name or describe_server(client)
+
+    def trip_keys(self) -> int:
+        """How many fresh keys the walk hands to the read stage at a time: one round trip."""
+        return settings.mget_chunk * settings.pipeline_depth
+
+    def check(self, stats: FetchStats) -> ServerWatch:
+        """Ready, and which server it is (one round trip): the watch both stages share."""
+        return ServerWatch.start(self.client, stats, name=self.name, cluster=self.cluster)
+
+    def walk(
+        self, pattern: bytes, count: int, stats: FetchStats, watch: ServerWatch, *, use_scan: bool
+    ) -> Iterator[list[bytes]]:
+        """Batches of keys matching ``pattern`` (duplicates possible): SCAN calls of
+        ``count``, or one KEYS (run again on whichever server answers after a lost
+        connection; a restart meanwhile is recorded)."""
+        if use_scan:
+            yield from scan_batches(self.client, pattern, count, stats, watch=watch)
+            return
+        retries = stats.retries
+        keys = timed_call(lambda: self.client.keys(pattern), stats)
+        if stats.retries != retries:
+            watch.changed("KEYS", rescan=False)
+        yield keys
+
+    def read(
+        self, keys: Sequence[bytes], stats: FetchStats, watch: ServerWatch
+    ) -> list[bytes | None]:
+        """Values of ``keys`` (``None`` where a key has gone), in pipelined MGETs."""
+        chunk = settings.mget_chunk
+        per_trip = chunk * settings.pipeline_depth
+        values: list[bytes | None] = []
+        for start in range(0, len(keys), per_trip):
+            trip = keys[start : start + per_trip]
+
+            def send(trip: Sequence[bytes] = trip) -> list[list[bytes | None]]:
+                pipe = self.client.pipeline(transaction=False)
+                for offset in range(0, len(trip), chunk):
+                    pipe.mget(trip[offset : offset + chunk])
+                return pipe.execute()
+
+            retries = stats.retries
+            for reply in timed_call(send, stats):
+                values.extend(reply)
+                stats.mget_calls += 1
+            if stats.retries != retries:
+                watch.changed("MGET", rescan=False)
+        return values
+
+
+class RedisSource:
+    """Records in one Redis server, as the read path sees them."""
+
+    cluster = False
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def nodes(self) -> list[Node]:
+        """The servers a walk runs on, each walked and read by its own stages."""
+        return [Node(self.client)]
+
+    def route(self, keys: Sequence[str | bytes]) -> list[tuple[Node, list[int]]]:
+        """Which node reads which of ``keys`` (their positions)."""
+        return [(self.nodes()[0], list(range(len(keys))))]
+
+    @staticmethod
+    def encoded(keys: Sequence[str | bytes]) -> list[bytes]:
+        """Keys as the bytes Redis knows them by."""
+        if not set(map(type, keys)) - {bytes}:
+            return list(keys)  # type: ignore[arg-type]
+        return [encode_key(key) for key in keys]
