@@ -110,7 +110,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     speed.add_argument("--records", type=int, default=1_000_000)
     speed.add_argument("--repeats", type=int, default=3)
-    speed.add_argument("--no-gem-path", action="store_true", help="skip the slow gem emulation")
+    speed.add_argument("--no-gem-path", action="store_true", help="skip the gem's read path")
+    speed.add_argument("--no-probe", action="store_true", help="no PING probe / SLOWLOG check")
     speed.add_argument("--out", default=None, help="folder for load_speed.csv / .json")
     speed.add_argument("--no-progress", action="store_true")
     speed.set_defaults(func=cmd_load_speed)
@@ -177,6 +178,7 @@ def cmd_load_speed(args: argparse.Namespace) -> int:
         args.records,
         repeats=args.repeats,
         gem_path=not args.no_gem_path,
+        probe=not args.no_probe,
         progress=not args.no_progress,
     )
     summary = load_speed_summary(frame)
@@ -185,10 +187,14 @@ def cmd_load_speed(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         frame.to_csv(out / "load_speed.csv", index=False)
         (out / "load_speed.json").write_text(
-            json.dumps({"environment": frame.attrs["environment"], "summary": summary}, indent=1)
+            json.dumps(
+                {"environment": frame.attrs["environment"], "summary": summary},
+                indent=1,
+                default=str,
+            )
             + "\n"
         )
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1, default=str))
     return 0
 
 

@@ -1,10 +1,23 @@
-"""How fast ``rp.load`` is against the raw transfer it stands on, and the gem's read path."""
+"""How fast ``rp.load`` is, in one run on one server, against:
+
+* the **naive transfer** it stands on: SCAN (COUNT 1000) to the end, then one pipeline of
+  MGETs of 1,000 keys, in plain redis-py, with no de-duplication and no parsing;
+* the **gem's read path**: KEYS, one MGET, then each record split and JSON-parsed one by one.
+  The gem's own Ruby is used when ``ruby`` with the ``redis`` gem is on PATH; otherwise the
+  same steps done in Python, labelled as an emulation (Python's C JSON parser makes it much
+  faster than the gem's Ruby: the Ruby figure measured on this kind of machine is quoted
+  beside it, as a reference, not as a measurement of this run);
+* and what ``rp.load`` costs: peak memory of a fresh process doing one load (and one
+  ``rp.iter_load``), and, while it runs, another client's longest PING wait against its idle
+  maximum, and the slowest command in SLOWLOG.
+"""
 
 from __future__ import annotations
 
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,14 +30,52 @@ import redis
 from tqdm.auto import tqdm
 
 from ..config import setup
-from ..frames import load, parse_key
+from ..frames import iter_load, load, parse_key
 from ..kinds import REQUESTS
 from ..local import RedisServer
-from ..store import FetchStats, fetch_from_redis, read_values, scan_batches
 from ..synth import iter_request_records, write_records
+from .probe import Probe, ProbeStats
+from .server_stats import ServerStats
 
-GEM_RUBY_READ_1M_S = 41.6  # KEYS + one MGET + per-record split and JSON.parse, 1M records
-"""The gem's own read path in Ruby on a 2-core machine, 1M records (issue 3)."""
+GEM_RUBY_READ_1M_S = 54.4
+"""The gem's own read path in Ruby (KEYS, one MGET, ``from_db`` per record), 1M request
+records, Redis 7.0, a 2-core machine: the figure issue 12 reports."""
+SLOWLOG_THRESHOLD_US = 1000
+"""Commands slower than this are logged while ``rp.load`` runs (the target is 2 ms)."""
+PROBE_IDLE_S = 2.0
+
+RUBY_GEM_PATH = r"""
+require "redis"
+require "json"
+redis = Redis.new(url: ARGV[0])
+keys = redis.keys(ARGV[1])
+values = keys.empty? ? [] : redis.mget(*keys)
+parsed = 0
+keys.zip(values).each do |key, value|
+  next if value.nil?
+  items = key.split("|")
+  fields = Hash[*items[0..-3]]
+  parsed += 1 if fields.key?("request_id") && JSON.parse(value).is_a?(Hash)
+end
+puts parsed
+"""
+"""The gem's read path as the gem writes it (``RailsPerformance::Utils.fetch_from_redis`` and
+``RequestRecord.from_db``), without Rails."""
+
+
+def naive_transfer(client: redis.Redis, pattern: str) -> int:
+    """SCAN COUNT 1000 to the end, then one pipeline of MGETs of 1,000 keys; the values."""
+    keys: list[bytes] = []
+    cursor = 0
+    while True:
+        cursor, batch = client.scan(cursor, match=pattern, count=1000)
+        keys += batch
+        if int(cursor) == 0:
+            break
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(keys), 1000):
+        pipe.mget(keys[start : start + 1000])
+    return sum(len(reply) for reply in pipe.execute())
 
 
 def gem_read_path(client: redis.Redis, pattern: str) -> int:
@@ -42,14 +93,20 @@ def gem_read_path(client: redis.Redis, pattern: str) -> int:
     return parsed
 
 
-def bare_transfer(client: redis.Redis, pattern: str) -> int:
-    """SCAN (COUNT 1000) and chunked pipelined MGETs, nothing else; the values read."""
-    keys = [
-        key
-        for batch in scan_batches(client, pattern.encode(), 1000, FetchStats("SCAN", pattern, ""))
-        for key in batch
-    ]
-    return len(read_values(client, keys, FetchStats("SCAN", pattern, "")))
+def ruby_with_redis() -> str | None:
+    """``ruby`` if it is on PATH and has the ``redis`` gem, else None."""
+    ruby = shutil.which("ruby")
+    if ruby is None:
+        return None
+    done = subprocess.run([ruby, "-e", 'require "redis"'], capture_output=True, check=False)
+    return ruby if done.returncode == 0 else None
+
+
+def ruby_gem_read_path(ruby: str, url: str, pattern: str) -> int:
+    done = subprocess.run(
+        [ruby, "-e", RUBY_GEM_PATH, url, pattern], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.strip())
 
 
 def load_speed(
@@ -58,21 +115,23 @@ def load_speed(
     repeats: int = 3,
     seed: int = 1,
     gem_path: bool = True,
+    probe: bool = True,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """``rp.load`` against the raw transfer it stands on, on a throwaway server.
+    """``rp.load`` against the naive transfer and the gem's read path, on a throwaway server.
 
-    Writes ``records`` synthetic request records for one UTC day, then per repeat times: the
-    bare transfer (SCAN with auto-tuned COUNT plus chunked pipelined MGETs, no sorting, no
-    parsing), ``fetch_from_redis(raw=True)`` (the same plus de-duplication and sorting),
-    ``rp.load`` (the same fetch plus parsing into a typed frame) and, with ``gem_path``, the
-    gem's read path done in Python (KEYS, one MGET, per-record split and JSON parse). Returns
-    one row per repeat and method, with the peak memory of this process in the attrs.
+    Writes ``records`` synthetic request records for one UTC day, then per repeat (methods
+    interleaved) times each method; returns one row per repeat and method. The attrs hold
+    the environment, the peak memory of a fresh process doing one ``rp.load`` and one
+    ``rp.iter_load`` (``*_peak_rss_bytes``), and ``during_load``: the probe's idle and
+    during-load PING waits and the SLOWLOG of one more ``rp.load``.
     """
     end = datetime.combine(date.today(), datetime.min.time(), tzinfo=timezone.utc) + timedelta(
         hours=23, minutes=59
     )
+    start = end - timedelta(days=1)
     pattern = REQUESTS.pattern(day=end.date())
+    ruby = ruby_with_redis() if gem_path else None
     rows: list[dict[str, Any]] = []
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
@@ -80,14 +139,16 @@ def load_speed(
         for batch in iter_request_records(records, seed=seed, end=end, hours=23.9):
             written += write_records(client, batch.keys, batch.values)
         methods: dict[str, Callable[[], int]] = {
-            "bare_transfer": lambda: bare_transfer(client, pattern),
-            "fetch_from_redis_raw": lambda: len(fetch_from_redis(pattern, client, raw=True).keys),
-            "rp_load": lambda: len(
-                load("requests", client, start=end - timedelta(days=1), end=end)
+            "naive_transfer": lambda: naive_transfer(client, pattern),
+            "rp_load": lambda: len(load("requests", client, start=start, end=end)),
+            "rp_iter_load": lambda: sum(
+                len(frame) for frame in iter_load("requests", client, start=start, end=end)
             ),
         }
-        if gem_path:
-            methods["gem_read_path_python"] = lambda: gem_read_path(client, pattern)
+        if ruby is not None:
+            methods["gem_read_path_ruby"] = lambda: ruby_gem_read_path(ruby, server.url, pattern)
+        elif gem_path:
+            methods["gem_read_path_python_emulation"] = lambda: gem_read_path(client, pattern)
         with setup(use_scan=True, scan_count_auto_tune=True, progress=False):
             bar = tqdm(total=repeats * len(methods), disable=not progress, desc="load speed")
             for repeat in range(repeats):
@@ -107,25 +168,69 @@ def load_speed(
                     )
                     bar.update()
             bar.close()
+            during = during_load(server.url, start, end) if probe else {}
         frame = pd.DataFrame(rows)
-        frame.attrs["load_peak_rss_bytes"] = load_peak_rss(server.url, end)
+        frame.attrs["load_peak_rss_bytes"] = peak_rss(server.url, end, batches=False)
+        frame.attrs["iter_load_peak_rss_bytes"] = peak_rss(server.url, end, batches=True)
+        frame.attrs["during_load"] = during
+        frame.attrs["redis_version"] = client.info("server").get("redis_version")
     frame.attrs["environment"] = {
         "records": written,
         "cpu_count": os.cpu_count(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "gem_path": (
+            "ruby" if ruby else "python emulation (no ruby with the redis gem)" if gem_path else ""
+        ),
     }
     return frame
 
 
-def load_peak_rss(url: str, end: datetime) -> int:
-    """Peak memory of a fresh process that does one ``rp.load`` of the day (bytes)."""
+def during_load(url: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """What another client and SLOWLOG see while one ``rp.load`` runs: the probe's PING
+    waits idle (for :data:`PROBE_IDLE_S`) and during the load, and the slowest command."""
+    admin = redis.Redis.from_url(url)
+    stats = ServerStats(admin, owns_server=True, threshold_us=SLOWLOG_THRESHOLD_US)
+    pinger = Probe(url)
+    try:
+        idle = pinger.idle(PROBE_IDLE_S)
+        before = stats.before()
+        with pinger.sampling() as collected:
+            load("requests", url, start=start, end=end)
+        busy = ProbeStats.of(collected)
+        slow = stats.after(before)
+    finally:
+        pinger.close()
+        stats.restore()
+        admin.close()
+    return {
+        "probe_idle_max_ms": idle.max_ms,
+        "probe_idle_p99_ms": idle.p99_ms,
+        "probe_load_max_ms": busy.max_ms,
+        "probe_load_p99_ms": busy.p99_ms,
+        "probe_load_samples": busy.samples,
+        "slowlog_threshold_us": SLOWLOG_THRESHOLD_US,
+        "slowlog_entries": slow["slowlog_entries"],
+        "slowlog_max_us": slow["slowlog_max_us"],
+        "slowlog_max_command": slow["slowlog_max_command"],
+    }
+
+
+def peak_rss(url: str, end: datetime, *, batches: bool) -> int:
+    """Peak memory of a fresh process that does one ``rp.load`` of the day, or goes through
+    its ``rp.iter_load`` batches (bytes)."""
+    call = (
+        "n = sum(len(f) for f in rp.iter_load('requests', url, start=start, end=end))"
+        if batches
+        else "n = len(rp.load('requests', url, start=start, end=end))"
+    )
     script = (
         "import resource, sys, datetime as d\n"
         "import rp_toolkit as rp\n"
         "rp.setup(use_scan=True, progress=False)\n"
-        "end = d.datetime.fromisoformat(sys.argv[2])\n"
-        "df = rp.load('requests', sys.argv[1], start=end - d.timedelta(days=1), end=end)\n"
-        "print(len(df), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "url, end = sys.argv[1], d.datetime.fromisoformat(sys.argv[2])\n"
+        "start = end - d.timedelta(days=1)\n"
+        f"{call}\n"
+        "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, url, end.isoformat()],
@@ -138,19 +243,41 @@ def load_peak_rss(url: str, end: datetime) -> int:
 
 
 def load_speed_summary(frame: pd.DataFrame) -> dict[str, Any]:
-    """Median seconds per method and the ratios the docs quote."""
+    """Median seconds per method, the ratios the docs quote, and each target met or not."""
     medians = frame.groupby("method")["seconds"].median()
+    load_s = medians["rp_load"]
     summary: dict[str, Any] = {f"{m}_s": round(float(s), 3) for m, s in medians.items()}
-    summary["load_over_bare_transfer"] = round(medians["rp_load"] / medians["bare_transfer"], 3)
-    summary["load_over_fetch_raw"] = round(medians["rp_load"] / medians["fetch_from_redis_raw"], 3)
-    if "gem_read_path_python" in medians:
-        summary["gem_python_over_load"] = round(
-            medians["gem_read_path_python"] / medians["rp_load"], 2
-        )
-    if int(frame["records"].iloc[0]) == 1_000_000:
-        # The gem's own read path in Ruby on a 2-core machine, as reported in issue 3.
+    summary["load_over_naive_transfer"] = round(load_s / medians["naive_transfer"], 3)
+    summary["iter_load_over_load"] = round(medians["rp_iter_load"] / load_s, 3)
+    for method in ("gem_read_path_ruby", "gem_read_path_python_emulation"):
+        if method in medians:
+            summary[f"{method}_over_load"] = round(medians[method] / load_s, 2)
+    records = int(frame["records"].iloc[0])
+    if records == 1_000_000:
         summary["gem_ruby_reference_s"] = GEM_RUBY_READ_1M_S
-        summary["gem_ruby_reference_over_load"] = round(GEM_RUBY_READ_1M_S / medians["rp_load"], 1)
-    summary["load_peak_rss_gib"] = round(frame.attrs.get("load_peak_rss_bytes", 0) / 2**30, 2)
-    summary["records"] = int(frame["records"].iloc[0])
+        summary["gem_ruby_reference_over_load"] = round(GEM_RUBY_READ_1M_S / load_s, 1)
+    summary["load_peak_rss_gib"] = round(frame.attrs.get("load_peak_rss_bytes", 0) / 2**30, 3)
+    summary["iter_load_peak_rss_mib"] = round(
+        frame.attrs.get("iter_load_peak_rss_bytes", 0) / 2**20, 1
+    )
+    summary.update(frame.attrs.get("during_load", {}))
+    summary["redis_version"] = frame.attrs.get("redis_version")
+    summary["records"] = records
+    summary["all_found"] = bool((frame["found"] == records).all())
+    gem = summary.get("gem_read_path_ruby_over_load", summary.get("gem_ruby_reference_over_load"))
+    during = frame.attrs.get("during_load", {})
+    summary["targets"] = {
+        "load >= 10x the gem's read path": None if gem is None else bool(gem >= 10),
+        "load no slower than the naive transfer": bool(load_s <= medians["naive_transfer"]),
+        "load peak memory <= 1.2 GiB": summary["load_peak_rss_gib"] <= 1.2,
+        "iter_load peak memory <= 300 MiB": summary["iter_load_peak_rss_mib"] <= 300,
+        "no command over 2 ms in SLOWLOG": (
+            None if not during else bool(not during["slowlog_max_us"] > 2000)
+        ),
+        "PING wait within 1 ms of idle": (
+            None
+            if not during
+            else bool(during["probe_load_max_ms"] <= during["probe_idle_max_ms"] + 1.0)
+        ),
+    }
     return summary
