@@ -9,7 +9,9 @@ where ``info = frame.attrs["rp"]`` (see :class:`LoadInfo`).
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +50,8 @@ from .parse import (
     split_keys,
 )
 
+PARSE_THREADS = 2
+"""Threads parsing batches at once (see :class:`BatchParser`)."""
 BATCH_ROWS = 50_000
 """Records parsed at a time: large enough that Arrow's per-call costs vanish, small enough
 that a batch of a million-record load is a few megabytes."""
@@ -229,15 +233,26 @@ class LoadBatches:
             self.info.problems = pd.concat(parser.problems, ignore_index=True)
 
 
+Parsed = tuple[pd.DataFrame, pd.DataFrame, int, int]
+"""A parsed batch: frame, problems, keys, records outside the window or filters."""
+
+
 class BatchParser:
     """One kind's keys and values gathered into batches of ``batch_rows``, each parsed into
-    a frame kept to ``info``'s window and filters; ``info``'s counts follow."""
+    a frame kept to ``info``'s window and filters; ``info``'s counts follow.
+
+    Batches are parsed by :data:`PARSE_THREADS` threads (Arrow's readers release the GIL, so
+    one batch's Python work overlaps another's Arrow work) and come out in the order they
+    went in; at most one batch per thread is waiting (memory stays bounded).
+    """
 
     def __init__(self, kind: RecordKind, info: LoadInfo, batch_rows: int) -> None:
         self.kind, self.info, self.batch_rows = kind, info, batch_rows
         self.keys: list[bytes] = []
         self.values: list[Any] = []
         self.problems: list[pd.DataFrame] = []
+        self._pool = ThreadPoolExecutor(PARSE_THREADS) if PARSE_THREADS > 1 else None
+        self._pending: deque[Future[Parsed]] = deque()
 
     def add(self, keys: list[bytes], values: list[Any]) -> Iterator[pd.DataFrame]:
         self.keys += keys
@@ -245,32 +260,58 @@ class BatchParser:
         while len(self.keys) >= self.batch_rows:
             keys, self.keys = self.keys[: self.batch_rows], self.keys[self.batch_rows :]
             values, self.values = self.values[: self.batch_rows], self.values[self.batch_rows :]
-            yield self.parse(keys, values)
+            yield from self._submit(keys, values, waiting=PARSE_THREADS)
 
     def flush(self) -> Iterator[pd.DataFrame]:
         if self.keys:
             keys, values, self.keys, self.values = self.keys, self.values, [], []
-            yield self.parse(keys, values)
+            yield from self._submit(keys, values, waiting=PARSE_THREADS)
+        yield from self._done(waiting=0)
+        self.close()
 
-    def parse(self, keys: list[bytes], values: list[Any]) -> pd.DataFrame:
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _submit(self, keys: list[bytes], values: list[Any], waiting: int) -> Iterator[pd.DataFrame]:
+        if self._pool is None:
+            yield self._counted(self._parse(keys, values))
+            return
+        self._pending.append(self._pool.submit(self._parse, keys, values))
+        yield from self._done(waiting)
+
+    def _done(self, waiting: int) -> Iterator[pd.DataFrame]:
+        while len(self._pending) > waiting:
+            yield self._counted(self._pending.popleft().result())
+
+    def _counted(self, parsed: Parsed) -> pd.DataFrame:
+        """Fold one parsed batch into ``info`` (in the caller's thread, in batch order)."""
+        frame, problems, listed, outside = parsed
+        self.info.keys_listed += listed
+        self.info.outside_window += outside
+        if len(problems):
+            self.problems.append(problems)
+        self.info.records += len(frame)
+        return frame
+
+    def _parse(self, keys: list[bytes], values: list[Any]) -> Parsed:
+        """One batch's frame (kept to the window and filters), problems, keys, and records
+        outside: run in a parsing thread, so it changes nothing shared."""
         info = self.info
         found = Problems()
         frame, problems = build_frame(
             self.kind, keys, values, split_keys(self.kind, keys, found), found
         )
-        info.keys_listed += len(keys)
-        if len(problems):
-            self.problems.append(problems)
         in_window = frame["datetime"].between(info.start, info.end) if len(frame) else None
         if in_window is not None:
             for name, wanted in info.filters.items():
                 in_window &= frame[name].astype(str) == str(wanted)
             outside = int((~in_window).sum())
-            info.outside_window += outside
             if outside:
                 frame = frame[in_window.to_numpy()].reset_index(drop=True)
-        info.records += len(frame)
-        return frame
+        else:
+            outside = 0
+        return frame, problems, len(keys), outside
 
 
 def concat_batches(

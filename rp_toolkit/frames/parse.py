@@ -150,8 +150,14 @@ def parse_key(kind: RecordKind, text: str) -> tuple[dict[str, str] | None, str |
     return fields, None
 
 
+ARROW_THREADS = True
+"""Whether Arrow's CSV and JSON readers use their threads. Measured on 2 cores with Redis
+beside them: without, parsing costs less CPU but a load takes longer (parsing is the
+pipeline's longest stage)."""
+
+
 def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes], int]:
-    """Split newline-separated keys on '|' with Arrow's multi-threaded CSV reader (no quoting).
+    """Split newline-separated keys on '|' with Arrow's CSV reader (no quoting).
 
     Returns the table of keys with exactly the template's parts, the keys it left out, and
     how many rows it left out (more than the keys if a key held a line break).
@@ -169,7 +175,9 @@ def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes], i
 
     table = pa_csv.read_csv(
         pa.py_buffer(lines),
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 22),
+        read_options=pa_csv.ReadOptions(
+            column_names=names, block_size=1 << 22, use_threads=ARROW_THREADS
+        ),
         parse_options=pa_csv.ParseOptions(
             delimiter="|",
             quote_char=False,
@@ -493,7 +501,7 @@ def _read_json(
     """Arrow's table of ``rows`` values (one per line); or None if Arrow refuses them or reads
     another number of rows, and, if ``exact`` (read in one piece), the row its error names."""
     size = min(max(data.size + 1, 1 << 20), 1 << 30)
-    read = pa_json.ReadOptions(use_threads=False, block_size=size) if exact else None
+    read = pa_json.ReadOptions(use_threads=ARROW_THREADS and not exact, block_size=size)
     try:
         table = pa_json.read_json(pa.BufferReader(data), read_options=read, parse_options=options)
     except (pa.ArrowException, ValueError) as error:  # also text that is not UTF-8

@@ -80,7 +80,14 @@ class SeenKeys:
         """The keys of ``batch`` not seen before, in their order."""
         with self._lock:
             if self.exact:
-                seen, out = self._seen, []
+                seen = self._seen
+                if seen.isdisjoint(batch):  # the usual case, checked in C
+                    before = len(seen)
+                    seen.update(batch)
+                    if len(seen) - before == len(batch):
+                        return batch
+                    seen.difference_update(batch)  # none was seen before: undo, go key by key
+                out = []
                 for key in batch:
                     if key in seen:
                         self.duplicates += 1
