@@ -220,13 +220,16 @@ class LoadBatches:
             raise RuntimeError("A load's batches can be iterated once; call iter_load again.")
         self._started = True
         parser = BatchParser(self.kind, self.info, self._batch_rows)
-        for pattern in self.info.patterns:
-            fetch = FetchStream(pattern, self._client, exact=self._exact)
-            with contextlib.closing(iter(fetch)) as batches:
-                for batch in batches:
-                    yield from parser.add(batch.keys, batch.values)
-            self.info.fetches.append(fetch.stats)
-        yield from parser.flush()
+        try:
+            for pattern in self.info.patterns:
+                fetch = FetchStream(pattern, self._client, exact=self._exact)
+                with contextlib.closing(iter(fetch)) as batches:
+                    for batch in batches:
+                        yield from parser.add(batch.keys, batch.values)
+                self.info.fetches.append(fetch.stats)
+            yield from parser.flush()
+        finally:
+            parser.close()
         if not self.info.keys_listed:
             yield empty_frame(self.kind)  # at least one frame: its columns and types
         if parser.problems:
@@ -431,7 +434,10 @@ def load_many(
     }
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in parsers}
     events: tuple[list[bytes], list[Any]] = ([], [])
-    with contextlib.closing(iter(fetch)) as batches:
+    with contextlib.ExitStack() as stack:
+        for parser in parsers.values():
+            stack.callback(parser.close)
+        batches = stack.enter_context(contextlib.closing(iter(fetch)))
         for batch in batches:
             for name, (keys, values) in _by_kind(batch.keys, batch.values, wanted).items():
                 if name == "events":
@@ -439,6 +445,8 @@ def load_many(
                     events[1].extend(values)
                 else:
                     parts[name].extend(parsers[name].add(keys, values))
+        for name, parser in parsers.items():
+            parts[name].extend(parser.flush())
     frames: dict[str, pd.DataFrame] = {}
     for kind in wanted:
         if kind is EVENTS:
@@ -446,7 +454,6 @@ def load_many(
             frames["events"] = _events_frame(*events, fetch.stats, first, last, pattern)
             continue
         parser = parsers[kind.name]
-        parts[kind.name].extend(parser.flush())
         if parser.problems:
             parser.info.problems = pd.concat(parser.problems, ignore_index=True)
         frames[kind.name] = concat_batches(kind, parts[kind.name], parser.info)
