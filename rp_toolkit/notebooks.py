@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from . import synth
-from .bench import check_parameters
+from .bench import check_parameters, check_target
 from .config import settings, validate_scan_count
 from .exceptions import NotebookFailedError, RPToolkitError, SettingsError
 from .kinds import get_kind, window_bound
@@ -174,11 +174,20 @@ def validate_benchmark_parameters(
     queries: Any,
     use_redis_url: bool,
     allow_existing_server: bool,
+    cluster: bool = False,
+    primaries: int = 3,
 ) -> str | None:
     """Check the benchmark notebook's parameters; returns the Redis URL to use (None: a
-    throwaway server). An existing server ($REDIS_URL) needs both flags."""
+    throwaway server, or with ``cluster`` a throwaway cluster of ``primaries``). An existing
+    server ($REDIS_URL, a single server or a cluster) needs both flags."""
     check_parameters(sizes, counts, queries, repeats, noise)
+    if cluster and use_redis_url:
+        raise SettingsError(
+            "cluster=True starts a throwaway Redis Cluster; use_redis_url benchmarks the Redis "
+            "at REDIS_URL as it is (a cluster URL works as is). Set one or the other."
+        )
     if not use_redis_url:
+        check_target(None, False, cluster, primaries)
         return None
     url = settings.redis_url
     if not url:

@@ -111,11 +111,28 @@ Safety
     the last one seen are read instead), so it keeps the benchmark's entries afterwards.
     ``INFO commandstats`` deltas include other clients' commands on a shared server.
 
+On a Redis Cluster
+    ``redis_url`` may name a cluster (detected as :func:`rp_toolkit.store.get_client` does:
+    ``redis+cluster://``, or a server saying ``cluster_enabled:1``), with the same safety
+    rules; ``cluster=True`` (``--cluster``) starts a throwaway local cluster of ``primaries``
+    (3) instead of a single throwaway server. ``fetch_keys`` and ``fetch_from_redis`` walk
+    every primary at once; SCAN calls and their COUNTs are counted over all of them, and
+    ``dbsize``, commandstats and SLOWLOG figures are summed over the primaries (the slowest
+    entry is the slowest on any). The existence checks and final UNLINKs of the benchmark's
+    own keys go per hash slot (TTL renewals per key), never across slots. The gem's KEYS + one MGET
+    cannot work across slots: KEYS runs on every primary, the one MGET is refused
+    (``CROSSSLOT``), and that row carries the reason in ``error`` (no timing,
+    ``repeats_done`` 0) unless the keys share a slot (the request_id query's single key).
+    The probe PINGs one primary (the one the URL names, else the first), named in the
+    environment's ``probe_node``; ``cluster``, ``primaries`` and ``cluster_nodes`` say what
+    was measured.
+
 Modules
 =======
 
 :mod:`.keyspace` (the dataset), :mod:`.probe` with :mod:`.probe_process` (the blocking probe),
-:mod:`.server_stats` (commands counted, INFO commandstats, SLOWLOG), :mod:`.environment`,
+:mod:`.server_stats` (commands counted, INFO commandstats, SLOWLOG), :mod:`.target` (one
+server or a cluster's primaries: the clients a run uses), :mod:`.environment`,
 :mod:`.results` (typed rows, files) and :mod:`.markdown` (the docs tables), :mod:`.runner`
 (the measuring and :func:`run`), :mod:`.speed` (``load_speed``), :mod:`.cluster` (single node
 against a cluster), :mod:`.walks` (one walk of the keyspace against the gem's per-day KEYS)
@@ -145,13 +162,16 @@ from .runner import (
     DEFAULT_COUNTS,
     DEFAULT_SIZES,
     IDLE_PROBE_S,
+    MIN_PRIMARIES,
     SLOWLOG_THRESHOLD_US,
     check_parameters,
+    check_target,
     run,
     validate_parameters,
 )
-from .server_stats import CountingRedis, ServerStats
+from .server_stats import CountingCluster, CountingRedis, ServerStats
 from .speed import GEM_RUBY_READ_1M_S, load_speed, load_speed_summary
+from .target import Target
 from .walks import WalkResults, save_walks, walks_markdown
 
 __all__ = [
@@ -162,20 +182,24 @@ __all__ = [
     "EXISTING_SERVER_TTL_S",
     "GEM_RUBY_READ_1M_S",
     "IDLE_PROBE_S",
+    "MIN_PRIMARIES",
     "QUERIES",
     "QUERY_CONTROLLER",
     "SLOWLOG_THRESHOLD_US",
     "BenchmarkError",
+    "CountingCluster",
     "CountingRedis",
     "Keyspace",
     "NoProbe",
     "Probe",
     "ProbeStats",
     "ServerStats",
+    "Target",
     "WalkResults",
     "add_cli",
     "add_commands",
     "check_parameters",
+    "check_target",
     "cluster",
     "glob_regex",
     "load_results",

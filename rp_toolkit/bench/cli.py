@@ -77,12 +77,21 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     bench.add_argument(
         "--redis-url",
         default=None,
-        help="an existing Redis (needs --allow-existing-server); default: a throwaway server",
+        help="an existing Redis or Redis Cluster (needs --allow-existing-server); default: a "
+        "throwaway server",
     )
     bench.add_argument(
         "--allow-existing-server",
         action="store_true",
         help="write (marked) keys to --redis-url and run KEYS there",
+    )
+    bench.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a throwaway local Redis Cluster (of --primaries) instead of a throwaway server",
+    )
+    bench.add_argument(
+        "--primaries", type=int, default=3, help="primaries of the --cluster (default 3)"
     )
     bench.add_argument("--out", default="bench", help="folder for bench.csv and bench.json")
     bench.add_argument(
@@ -163,6 +172,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         cell_budget_s=args.cell_budget,
         slowlog_threshold_us=args.slowlog_threshold_us,
         probe_mode=args.probe_mode,
+        cluster=args.cluster,
+        primaries=args.primaries,
     )
     out = save(frame, args.out)
     if args.markdown:

@@ -1,18 +1,24 @@
 """The benchmark's dataset: a growing keyspace of synthetic request records (and noise keys),
-optionally marked so that on a server we did not start only our own keys are touched."""
+optionally marked so that on a server we did not start only our own keys are touched.
+
+On a Redis Cluster a multi-key command must stay within one hash slot: the existence checks
+and deletes go per slot (pipelined by redis-py's cluster pipeline, one batch per node)."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import redis
+from redis.cluster import key_slot
 
 from ..exceptions import BenchmarkError
-from ..kinds import REQUESTS
+from ..kinds import REQUESTS, encode_key
+from ..store import is_cluster
 from ..synth import iter_request_records, write_records
 
 QUERIES = ("day", "controller", "request_id")
@@ -67,24 +73,57 @@ def noise_batch(start: int, stop: int, marker: str) -> tuple[list[str], list[str
     return keys, ["x" * 64] * len(keys)
 
 
-def unlink_keys(client: redis.Redis, keys: Sequence[str]) -> int:
-    """UNLINK ``keys`` in chunks; returns how many existed."""
-    removed = 0
+def key_chunks(client: redis.Redis, keys: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``keys`` in chunks of at most :data:`KEY_CHUNK` that one multi-key command may carry:
+    slices on one server; on a cluster, each chunk within one hash slot."""
+    if not is_cluster(client):
+        for start in range(0, len(keys), KEY_CHUNK):
+            yield keys[start : start + KEY_CHUNK]
+        return
+    by_slot: dict[int, list[str]] = defaultdict(list)
+    for key in keys:
+        by_slot[key_slot(encode_key(key))].append(key)
+    for slot_keys in by_slot.values():
+        for start in range(0, len(slot_keys), KEY_CHUNK):
+            yield slot_keys[start : start + KEY_CHUNK]
+
+
+def _per_chunk(client: redis.Redis, keys: Sequence[str], command: str) -> int:
+    """Send ``command`` (UNLINK or EXISTS) for every chunk of ``keys``, pipelined about
+    ``KEY_CHUNK × PIPELINE_COMMANDS`` keys a trip (a cluster's pipeline: a trip per node);
+    the replies' sum."""
+    total = 0
     per_trip = KEY_CHUNK * PIPELINE_COMMANDS
-    for trip in range(0, len(keys), per_trip):
-        pipe = client.pipeline(transaction=False)
-        for start in range(trip, min(trip + per_trip, len(keys)), KEY_CHUNK):
-            pipe.unlink(*keys[start : start + KEY_CHUNK])
-        removed += sum(pipe.execute())
-    return removed
+    pipe, queued = client.pipeline(transaction=False), 0
+    for chunk in key_chunks(client, keys):
+        pipe.execute_command(command, *chunk)  # str: a cluster pipeline routes by name
+        queued += len(chunk)
+        if queued >= per_trip:
+            total += sum(pipe.execute())
+            pipe, queued = client.pipeline(transaction=False), 0
+    if queued:
+        total += sum(pipe.execute())
+    return total
+
+
+def unlink_keys(client: redis.Redis, keys: Sequence[str]) -> int:
+    """UNLINK ``keys`` in chunks (on a cluster, per hash slot); returns how many existed."""
+    return _per_chunk(client, keys, "UNLINK")
 
 
 def count_existing(client: redis.Redis, keys: Sequence[str]) -> int:
-    """How many of ``keys`` exist (EXISTS in chunks)."""
-    pipe = client.pipeline(transaction=False)
-    for start in range(0, len(keys), KEY_CHUNK):
-        pipe.exists(*keys[start : start + KEY_CHUNK])
-    return sum(pipe.execute())
+    """How many of ``keys`` exist (EXISTS in chunks; on a cluster, per hash slot)."""
+    return _per_chunk(client, keys, "EXISTS")
+
+
+def disconnect(client: redis.Redis) -> None:
+    """Drop every connection of ``client`` (of each node's pool on a cluster), so that the
+    next command starts on a fresh one."""
+    if is_cluster(client):
+        for node in client.get_nodes():
+            client.get_redis_connection(node).connection_pool.disconnect()
+    else:
+        client.connection_pool.disconnect()
 
 
 @dataclass
@@ -178,7 +217,7 @@ class Keyspace:
         """UNLINK every key written (tracked runs only); how many existed."""
         # A run cut short by a signal may leave a pipeline's replies unread on a connection:
         # start from fresh connections so no stale reply is taken for an answer.
-        self.client.connection_pool.disconnect()
+        disconnect(self.client)
         removed = 0
         while self.written:
             removed += unlink_keys(self.client, self.written[-1])

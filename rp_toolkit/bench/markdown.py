@@ -51,7 +51,9 @@ def to_markdown(frame: pd.DataFrame) -> str:
         if rows.empty:
             return "–", None
         row = rows.iloc[0]
-        notes = [format_ratio(row["overhead"])] if ratio else []
+        if failed(row):
+            return f"fails ({str(row['error']).split(' ', 1)[0]})", row
+        notes = [format_ratio(row["overhead"])] if ratio and not is_missing(row["overhead"]) else []
         if not is_missing(row["count"]) and row["count"] == "auto":
             notes.append(f"COUNT {row['scan_count']}")
         if not is_missing(row["count"]) and row["count"] == "adaptive":
@@ -105,7 +107,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
             gem_text, gem = cell(rows[rows["method"] == "gem_keys_mget"])
             rp_text, rp = cell(rows[rows["method"] == "scan_chunked_mget"], ratio=True)
             parts = [f"{int(size):,}", str(query), gem_text, rp_text]
-            parts += [format_ms(r["probe_max_ms"]) if r is not None else "–" for r in (gem, rp)]
+            parts += [format_ms(r["probe_max_ms"]) if ran(r) else "–" for r in (gem, rp)]
             parts += [_slowest(r) for r in (gem, rp)]
             text += "| " + " | ".join(parts) + " |\n"
 
@@ -128,9 +130,26 @@ def to_markdown(frame: pd.DataFrame) -> str:
             f"k runs: fewer than {wanted} repeats fitted in the cell's time budget "
             f"({environment.get('parameters', {}).get('cell_budget_s')} s)."
         )
-    if environment:
+    errors = frame["error"].dropna().unique() if "error" in frame else []
+    for error in sorted(errors):
+        methods = ", ".join(sorted(set(frame.loc[frame["error"] == error, "method"])))
+        notes.append(f"fails ({methods}): {error}.")
+    if environment.get("cluster"):
         notes.append(
-            f"Redis {environment.get('redis_version')}, redis-py {environment.get('redis_py')}"
+            f"Redis Cluster of {environment.get('primaries')} primaries: KEYS and SCAN run on "
+            "every primary at once, and the Redis-side figures (commandstats, SLOWLOG, "
+            "DBSIZE) cover them all; the probe PINGs one primary "
+            f"({environment.get('probe_node')})."
+        )
+    if environment:
+        where = (
+            f" (cluster, {environment.get('primaries')} primaries)"
+            if environment.get("cluster")
+            else ""
+        )
+        notes.append(
+            f"Redis {environment.get('redis_version')}{where}, "
+            f"redis-py {environment.get('redis_py')}"
             f" (hiredis {environment.get('hiredis')}), Python {environment.get('python')}, "
             f"{environment.get('cpu_count')} CPUs, {environment.get('platform')}, "
             f"{environment.get('date')}."
@@ -175,8 +194,18 @@ def adaptive_table(frame: pd.DataFrame, order: Sequence[tuple[Any, Any]]) -> str
     return text
 
 
+def failed(row: pd.Series) -> bool:
+    """Whether ``row`` is a method that could not run on the server (see its ``error``)."""
+    return "error" in row and not is_missing(row["error"])
+
+
+def ran(row: pd.Series | None) -> bool:
+    """Whether ``row`` exists and holds a measurement."""
+    return row is not None and not failed(row)
+
+
 def _slowest(row: pd.Series | None) -> str:
-    if row is None or is_missing(row["slowlog_threshold_us"]):
+    if not ran(row) or is_missing(row["slowlog_threshold_us"]):
         return "–"
     if is_missing(row["slowlog_max_us"]):
         return f"< {format_ms(row['slowlog_threshold_us'] / 1000)}"

@@ -50,6 +50,7 @@ COLUMNS: dict[str, str] = {
     "scan_budget_ms": "float64",  # adaptive rows: settings.scan_budget_ms; NaN otherwise
     "best_fixed_count": "Int64",  # adaptive rows: the fixed COUNT with the lowest median
     "vs_best_fixed": "float64",  # adaptive rows: wall_median_s / that COUNT's wall_median_s
+    "error": "string",  # why the method cannot work here (gem_keys_mget on a cluster); NA
 }
 """Every column of the results, in order, with its pandas dtype."""
 

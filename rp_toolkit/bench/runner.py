@@ -18,17 +18,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import redis
+from redis import exceptions as redis_errors
 from tqdm.auto import tqdm
 
 from ..config import settings, setup
-from ..exceptions import BenchmarkError
+from ..exceptions import BenchmarkError, first_line
 from ..kinds import decode_key
-from ..local import RedisServer
+from ..local import LocalCluster, RedisServer
 from ..store import (
     determine_scan_count,
     fetch_from_redis,
     fetch_keys,
+    in_parallel,
     quiet_keys_notices,
     redact_url,
 )
@@ -36,7 +37,8 @@ from .environment import describe_environment, load_average
 from .keyspace import EXISTING_SERVER_TTL_S, QUERIES, Keyspace
 from .probe import NoProbe, Probe, ProbeStats
 from .results import to_frame
-from .server_stats import WATCHED, CountingRedis, ServerStats
+from .server_stats import WATCHED, CountingCluster, CountingRedis, ServerStats
+from .target import Target
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -45,6 +47,8 @@ DEFAULT_COUNTS: tuple[int | str, ...] = (10, 100, 1000, 10_000, "auto")
 CELL_BUDGET_S = 30.0
 SLOWLOG_THRESHOLD_US = 1000
 IDLE_PROBE_S = 0.5
+MIN_PRIMARIES = 3
+"""A throwaway cluster needs this many primaries (``redis-cli --cluster create``)."""
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Outcome:
     mget_calls: int = 0
     values: list[Any] | None = None
     scan_counts: list[int] = field(default_factory=list)
+    error: str | None = None
+    """Why the method cannot work here (the gem's one MGET on a cluster): no timing."""
 
 
 Action = Callable[[], Outcome]
@@ -69,7 +75,7 @@ class Runner:
     def __init__(
         self,
         *,
-        client: CountingRedis,
+        client: CountingRedis | CountingCluster,
         stats: ServerStats,
         probe: Probe | NoProbe,
         keyspace: Keyspace,
@@ -104,6 +110,8 @@ class Runner:
                 outcome = action()
                 walls.append(time.perf_counter() - started)
             latencies.extend(collected)
+            if outcome.error is not None:
+                return self._failed(outcome, expected_keys)
             server.append(self.stats.after(before))
             self._check(outcome, expected_keys)
         probe = ProbeStats.of(latencies)
@@ -140,7 +148,29 @@ class Runner:
         row["slowlog_max_command"] = slowest["slowlog_max_command"] if slowest else None
         entries = [s["slowlog_entries"] for s in server if not math.isnan(s["slowlog_entries"])]
         row["slowlog_entries"] = max(entries) if entries else math.nan
+        row["error"] = None
         row["_keys"] = outcome.keys
+        return row
+
+    def _failed(self, outcome: Outcome, expected: int) -> dict[str, Any]:
+        """The row of a method that cannot work on this server: its error, the keys it
+        listed before failing (checked like any), no timing."""
+        self._check(Outcome(outcome.keys), expected)
+        row: dict[str, Any] = {
+            "repeats_done": 0,
+            "wall_median_s": math.nan,
+            "wall_min_s": math.nan,
+            "wall_max_s": math.nan,
+            "keys_found": len(outcome.keys),
+            "scan_calls": outcome.scan_calls,
+            "mget_calls": outcome.mget_calls,
+            "probe_samples": 0,
+            "slowlog_threshold_us": self.stats.threshold_us,
+            "redis_usec": math.nan,
+            **{f"redis_{name}_usec": math.nan for name in WATCHED},
+            "error": outcome.error,
+            "_keys": outcome.keys,
+        }
         return row
 
     def _check(self, outcome: Outcome, expected: int) -> None:
@@ -183,12 +213,33 @@ class Runner:
         return flags, action
 
     def gem_action(self, pattern: str) -> tuple[dict[str, Any], Action]:
-        def action() -> Outcome:
-            keys = self.client.keys(pattern)
-            values = self.client.mget(keys) if keys else []
-            return Outcome(keys, mget_calls=1 if keys else 0, values=values)
+        """The gem's KEYS + one MGET. On a cluster KEYS runs on every primary (as the store
+        does), and the one MGET goes to the node of the first key: with keys in several hash
+        slots the server refuses it (CROSSSLOT), which becomes the outcome's error."""
+        client = self.client
+        if not isinstance(client, CountingCluster):
 
-        return {}, action
+            def action() -> Outcome:
+                keys = client.keys(pattern)
+                values = client.mget(keys) if keys else []
+                return Outcome(keys, mget_calls=1 if keys else 0, values=values)
+
+            return {}, action
+
+        def cluster_action() -> Outcome:
+            nodes = [client.get_redis_connection(node) for node in client.get_primaries()]
+            listed = in_parallel([lambda n=node: n.keys(pattern) for node in nodes])
+            keys = [key for node_keys in listed for key in node_keys]
+            if not keys:
+                return Outcome([], values=[])
+            owner = client.get_redis_connection(client.get_node_from_key(keys[0]))
+            try:
+                values = owner.mget(keys)
+            except redis_errors.ClusterCrossSlotError as error:
+                return Outcome(keys, mget_calls=1, error=cross_slot_reason(error, len(nodes)))
+            return Outcome(keys, mget_calls=1, values=values)
+
+        return {}, cluster_action
 
     def rp_full_action(self, pattern: str) -> tuple[dict[str, Any], Action]:
         def action() -> Outcome:
@@ -202,6 +253,40 @@ class Runner:
             )
 
         return {"use_scan": True, "scan_count_auto_tune": True}, action
+
+
+def cross_slot_reason(error: Exception, primaries: int) -> str:
+    """Why the gem's one MGET fails on a cluster, in one line."""
+    return (
+        f"CROSSSLOT {first_line(error)}: on a Redis Cluster one MGET cannot span hash slots "
+        f"(KEYS ran on each of the {primaries} primaries)"
+    )
+
+
+def check_target(
+    redis_url: str | None, allow_existing_server: bool, cluster: bool, primaries: int
+) -> None:
+    """Check where ``run`` is pointed: an existing server only when allowed, a throwaway
+    cluster (``cluster=True``) only without a URL and with at least 3 primaries.
+
+    Raises :class:`BenchmarkError`.
+    """
+    if cluster and redis_url is not None:
+        raise BenchmarkError(
+            "cluster=True (--cluster) starts a throwaway Redis Cluster; with redis_url the "
+            "server there is benchmarked as it is (a cluster URL works as is). Pass one or the "
+            "other."
+        )
+    if cluster and (isinstance(primaries, bool) or int(primaries) < MIN_PRIMARIES):
+        raise BenchmarkError(f"A Redis Cluster needs at least {MIN_PRIMARIES} primaries.")
+    if redis_url is not None and not allow_existing_server:
+        raise BenchmarkError(
+            f"Refusing to benchmark the existing Redis at {redact_url(redis_url)}: the "
+            "benchmark writes up to millions of keys and runs KEYS, which blocks that server. "
+            "Pass allow_existing_server=True (--allow-existing-server) if that is really "
+            "what you want (it writes only keys marked RpBench<id> and removes them at the "
+            "end), or leave redis_url unset to use a throwaway server."
+        )
 
 
 def validate_parameters(
@@ -261,37 +346,37 @@ def run(
     idle_probe_s: float = IDLE_PROBE_S,
     day: date | None = None,
     seed: int = 1,
+    cluster: bool = False,
+    primaries: int = 3,
 ) -> pd.DataFrame:
     """Measure KEYS against SCAN (each COUNT) on growing keyspaces; one row per measurement.
 
     See :mod:`rp_toolkit.bench` for the method. The environment (Redis, redis-py, hiredis,
-    Python, CPUs, platform, date, server binary, parameters, run time) is in
-    ``frame.attrs["environment"]``.
+    Python, CPUs, platform, date, server binary, cluster or not and its primaries,
+    parameters, run time) is in ``frame.attrs["environment"]``. ``redis_url`` may name a
+    Redis Cluster; ``cluster=True`` starts a throwaway one of ``primaries`` primaries instead
+    of a single throwaway server.
     """
     size_list, count_list, query_list = validate_parameters(sizes, counts, queries, repeats, noise)
-    if redis_url is not None and not allow_existing_server:
-        raise BenchmarkError(
-            f"Refusing to benchmark the existing Redis at {redact_url(redis_url)}: the "
-            "benchmark writes up to millions of keys and runs KEYS, which blocks that server. "
-            "Pass allow_existing_server=True (--allow-existing-server) if that is really "
-            "what you want (it writes only keys marked RpBench<id> and removes them at the "
-            "end), or leave redis_url unset to use a throwaway server."
-        )
+    check_target(redis_url, allow_existing_server, cluster, primaries)
     day = day or datetime.now(timezone.utc).date()
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        server: RedisServer | None = None
-        if redis_url is None:
-            server = stack.enter_context(RedisServer())
-            url = server.url
-        else:
+        binary: str | None = None
+        if redis_url is not None:
             url = redis_url
-        client = CountingRedis.from_url(url, socket_timeout=3600, decode_responses=False)
-        admin = redis.Redis.from_url(url, socket_timeout=600)
-        stack.callback(client.close)
-        stack.callback(admin.close)
-        environment = describe_environment(admin, server.binary if server else None, redis_url)
-        owns = server is not None
+        elif cluster:
+            local = stack.enter_context(LocalCluster(int(primaries)))
+            url, binary = local.url, local.servers[0].binary
+        else:
+            server = stack.enter_context(RedisServer())
+            url, binary = server.url, server.binary
+        owns = redis_url is None
+        target = Target.connect(url, cluster=cluster if owns else None)
+        stack.callback(target.close)
+        client = target.client
+        environment = describe_environment(target.admins[0], binary, redis_url)
+        environment.update(target.describe())
         marker = "" if owns else f"RpBench{uuid.uuid4().hex}"
         keyspace = Keyspace(
             client,
@@ -304,9 +389,9 @@ def run(
         if not owns:
             stack.callback(_remove_keys, keyspace)
             stack.enter_context(cleanup_on_signals())
-        stats = ServerStats(admin, owns, slowlog_threshold_us)
+        stats = ServerStats(target.admins, owns, slowlog_threshold_us)
         stack.callback(stats.restore)
-        the_probe: Probe | NoProbe = Probe(url, probe_mode) if probe else NoProbe()
+        the_probe: Probe | NoProbe = Probe(target.probe_url, probe_mode) if probe else NoProbe()
         stack.callback(the_probe.close)
         stack.enter_context(quiet_keys_notices())
         runner = Runner(
@@ -334,7 +419,7 @@ def run(
             common = {
                 "size": size,
                 "noise_keys": keyspace.noise_keys,
-                "dbsize": int(admin.dbsize()),
+                "dbsize": target.dbsize(),
                 "probe_idle_p50_ms": idle.p50_ms,
                 "probe_idle_p99_ms": idle.p99_ms,
                 "probe_idle_max_ms": idle.max_ms,
@@ -353,10 +438,15 @@ def run(
                     keyspace.keep_alive()  # between measurements, never during one
                     row = runner.measure(flags, action, expected)
                     keys = row.pop("_keys")
-                    if method in ("KEYS", "gem_keys_mget"):
+                    if method in ("KEYS", "gem_keys_mget") and row["error"] is None:
                         baseline[method] = (row["wall_median_s"], sorted(map(decode_key, keys)))
-                    reference = "gem_keys_mget" if method.endswith("mget") else "KEYS"
+                    mget = method.endswith("mget")
+                    # Keys are checked against the gem's full fetch, or KEYS where it failed
+                    # (a cluster); times only against the gem's.
+                    reference = "gem_keys_mget" if mget and "gem_keys_mget" in baseline else "KEYS"
                     base_time, base_keys = baseline[reference]
+                    if mget and reference == "KEYS":
+                        base_time = math.nan
                     if method not in baseline and sorted(map(decode_key, keys)) != base_keys:
                         raise BenchmarkError(
                             f"{method} (COUNT {count}) and {reference} found different keys for "
@@ -392,6 +482,8 @@ def run(
                 "idle_probe_s": idle_probe_s,
                 "day": day.isoformat(),
                 "seed": seed,
+                "cluster": cluster,
+                "primaries": int(primaries) if cluster else None,
                 "marker": marker or None,
                 "mget_chunk": settings.mget_chunk,
                 "pipeline_depth": settings.pipeline_depth,
