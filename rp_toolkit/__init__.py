@@ -5,7 +5,10 @@ frames, the dashboard's reports, notebooks and benchmarks. This module only re-e
 public API; ``docs/ARCHITECTURE.md`` maps the package.
 """
 
-from . import bench, frames, kinds, notebooks, plots, reports, synth
+import importlib
+from types import ModuleType
+
+from . import frames, kinds, reports, synth
 from . import local as server
 from .config import settings, setup, validate_scan_count
 from .exceptions import (
@@ -87,3 +90,20 @@ __all__ = [
     "temporary_redis",
     "validate_scan_count",
 ]
+
+
+_ON_FIRST_USE = ("bench", "notebooks", "plots")
+"""Imported when first used (``rp.plots``, ``rp.bench``...): they bring matplotlib and
+papermill's helpers, about 30 MiB that a script that only loads data does not need."""
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _ON_FIRST_USE:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ON_FIRST_USE})

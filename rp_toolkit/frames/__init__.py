@@ -7,6 +7,7 @@ Redis through :mod:`rp_toolkit.store` and parses them: ``load``, ``iter_load``, 
 
 from .load import (
     BATCH_ROWS,
+    ITER_BATCH_ROWS,
     LoadBatches,
     LoadInfo,
     concat_batches,
@@ -36,6 +37,7 @@ from .parse import (
 
 __all__ = [
     "BATCH_ROWS",
+    "ITER_BATCH_ROWS",
     "MISSING_VALUE",
     "PROBLEM_COLUMNS",
     "TIMESTAMP",

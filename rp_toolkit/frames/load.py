@@ -53,8 +53,10 @@ from .parse import (
 PARSE_THREADS = 2
 """Threads parsing batches at once (see :class:`BatchParser`)."""
 BATCH_ROWS = 50_000
-"""Records parsed at a time: large enough that Arrow's per-call costs vanish, small enough
-that a batch of a million-record load is a few megabytes."""
+"""Records :func:`load` parses at a time: large enough that Arrow's per-call costs vanish."""
+ITER_BATCH_ROWS = 10_000
+"""Records in each frame of :func:`iter_load` (by default): a smaller batch costs a little
+more time and much less memory (parsing one takes several times its size)."""
 
 
 @dataclass
@@ -156,7 +158,9 @@ def load(
     every filter exactly. ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch
     statistics, problems. For data larger than memory, :func:`iter_load`.
     """
-    batches = iter_load(kind, client, start=start, end=end, on=on, exact=True, **filters)
+    batches = iter_load(
+        kind, client, start=start, end=end, on=on, batch_rows=BATCH_ROWS, exact=True, **filters
+    )
     with contextlib.closing(iter(batches)) as frames:  # the stages stop if interrupted
         return concat_batches(batches.kind, list(frames), batches.info)
 
@@ -173,7 +177,7 @@ def iter_load(
     **filters: Any,
 ) -> LoadBatches:
     """What :func:`load` returns, as frames of at most ``batch_rows`` records each (default
-    :data:`BATCH_ROWS`), parsed
+    :data:`ITER_BATCH_ROWS`), parsed
     while the next ones are read: memory stays bounded whatever the number of records.
 
     Iterate it (once; at least one frame, empty when nothing matched); ``.info`` (a
@@ -187,7 +191,7 @@ def iter_load(
         raise ValueError(
             f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
         )
-    batch_rows = BATCH_ROWS if batch_rows is None else batch_rows
+    batch_rows = ITER_BATCH_ROWS if batch_rows is None else batch_rows
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
         raise ValueError(f"batch_rows must be a whole number of at least 1, not {batch_rows!r}.")
     window_start, window_end = resolve_window(record_kind.name, start, end, on)
