@@ -185,34 +185,64 @@ def load_speed(
     return frame
 
 
+LOW_IMPACT = {"scan_count": "adaptive", "scan_budget_ms": 1.0, "mget_chunk": 250}
+"""The settings of the second measured load: SCAN COUNT sized to 1 ms a call, MGETs of 250."""
+
+
 def during_load(url: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """What another client and SLOWLOG see while one ``rp.load`` runs: the probe's PING
-    waits idle (for :data:`PROBE_IDLE_S`) and during the load, and the slowest command."""
+    """What another client and SLOWLOG see while ``rp.load`` runs: the probe's PING waits
+    idle (for :data:`PROBE_IDLE_S`), then during one load with the gem's auto-tuned COUNT
+    (``auto_*``) and one with :data:`LOW_IMPACT` (``low_impact_*``), and the slowest
+    command of each."""
     admin = redis.Redis.from_url(url)
     stats = ServerStats(admin, owns_server=True, threshold_us=SLOWLOG_THRESHOLD_US)
     pinger = Probe(url)
+    result: dict[str, Any] = {"slowlog_threshold_us": SLOWLOG_THRESHOLD_US}
     try:
         idle = pinger.idle(PROBE_IDLE_S)
-        before = stats.before()
-        with pinger.sampling() as collected:
-            load("requests", url, start=start, end=end)
-        busy = ProbeStats.of(collected)
-        slow = stats.after(before)
+        result.update(probe_idle_max_ms=idle.max_ms, probe_idle_p99_ms=idle.p99_ms)
+        for name, flags in (("auto", {}), ("low_impact", LOW_IMPACT)):
+            with setup(**flags):
+                before = stats.before()
+                started = time.perf_counter()
+                with pinger.sampling() as collected:
+                    load("requests", url, start=start, end=end)
+                seconds = time.perf_counter() - started
+            busy = ProbeStats.of(collected)
+            slow = stats.after(before)
+            result.update(
+                {
+                    f"{name}_load_s": round(seconds, 3),
+                    f"{name}_probe_max_ms": busy.max_ms,
+                    f"{name}_probe_p99_ms": busy.p99_ms,
+                    f"{name}_slowlog_entries": slow["slowlog_entries"],
+                    f"{name}_slowlog_max_us": slow["slowlog_max_us"],
+                    f"{name}_slowlog_max_command": slow["slowlog_max_command"],
+                }
+            )
     finally:
         pinger.close()
         stats.restore()
         admin.close()
-    return {
-        "probe_idle_max_ms": idle.max_ms,
-        "probe_idle_p99_ms": idle.p99_ms,
-        "probe_load_max_ms": busy.max_ms,
-        "probe_load_p99_ms": busy.p99_ms,
-        "probe_load_samples": busy.samples,
-        "slowlog_threshold_us": SLOWLOG_THRESHOLD_US,
-        "slowlog_entries": slow["slowlog_entries"],
-        "slowlog_max_us": slow["slowlog_max_us"],
-        "slowlog_max_command": slow["slowlog_max_command"],
-    }
+    return result
+
+
+PEAK_RSS_SOURCE = """
+def peak():
+    try:  # the peak of this program's own memory (Linux): reset by exec
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # ru_maxrss survives exec: after a fork it can be the parent's size (a lower bound here)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == 'darwin' else rss * 1024
+"""
+"""The child's peak memory. Not ``ru_maxrss`` alone: Linux keeps it across exec, so a child
+forked from a large benchmark process reports the parent's size (this inflated the 1.77 GiB
+that issue 12 quotes for one load)."""
 
 
 def peak_rss(url: str, end: datetime, *, batches: bool) -> int:
@@ -225,12 +255,13 @@ def peak_rss(url: str, end: datetime, *, batches: bool) -> int:
     )
     script = (
         "import resource, sys, datetime as d\n"
+        f"{PEAK_RSS_SOURCE}"
         "import rp_toolkit as rp\n"
         "rp.setup(use_scan=True, progress=False)\n"
         "url, end = sys.argv[1], d.datetime.fromisoformat(sys.argv[2])\n"
         "start = end - d.timedelta(days=1)\n"
         f"{call}\n"
-        "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(n, peak())\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, url, end.isoformat()],
@@ -238,8 +269,7 @@ def peak_rss(url: str, end: datetime, *, batches: bool) -> int:
         text=True,
         check=True,
     )
-    peak = int(done.stdout.split()[1])
-    return peak if sys.platform == "darwin" else peak * 1024
+    return int(done.stdout.split()[1])
 
 
 def load_speed_summary(frame: pd.DataFrame) -> dict[str, Any]:
@@ -271,13 +301,11 @@ def load_speed_summary(frame: pd.DataFrame) -> dict[str, Any]:
         "load no slower than the naive transfer": bool(load_s <= medians["naive_transfer"]),
         "load peak memory <= 1.2 GiB": summary["load_peak_rss_gib"] <= 1.2,
         "iter_load peak memory <= 300 MiB": summary["iter_load_peak_rss_mib"] <= 300,
-        "no command over 2 ms in SLOWLOG": (
-            None if not during else bool(not during["slowlog_max_us"] > 2000)
-        ),
-        "PING wait within 1 ms of idle": (
-            None
-            if not during
-            else bool(during["probe_load_max_ms"] <= during["probe_idle_max_ms"] + 1.0)
-        ),
     }
+    for name in ("auto", "low_impact") if during else ():
+        slowest = during[f"{name}_slowlog_max_us"]
+        summary["targets"][f"{name}: no command over 2 ms in SLOWLOG"] = bool(not slowest > 2000)
+        summary["targets"][f"{name}: PING wait within 1 ms of idle"] = bool(
+            during[f"{name}_probe_max_ms"] <= during["probe_idle_max_ms"] + 1.0
+        )
     return summary
