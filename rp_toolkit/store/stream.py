@@ -1,13 +1,15 @@
 """The read path as stages that overlap: walk → read → the caller.
 
 Each node of a source (:mod:`.node`; every primary of a cluster) gets two threads joined by a
-bounded queue: its **walk** (SCAN batches, or one KEYS) de-duplicates keys as they come and
-hands each round trip's worth of fresh keys to its **read** stage (pipelined MGETs on a second
-connection from the pool), which puts ``(keys, values)`` batches on one queue for the caller
-(the parser, in :mod:`rp_toolkit.frames`). So Redis answers the next SCAN or MGET while the
-client parses the last batch, and all primaries of a cluster work at once. The queues hold a
-few round trips each: memory stays bounded whatever the size of the keyspace, and a slow
-caller slows the stages down instead of piling up data.
+bounded queue: its **walk** (SCAN batches, or one KEYS) hands each round trip's worth of keys
+to its **read** stage, which drops the keys seen before (while the walk waits for Redis's next
+reply) and reads the rest with pipelined MGETs on a second connection from the pool, putting
+``(keys, values)`` batches on one queue for the caller (the parser, in
+:mod:`rp_toolkit.frames`; with no values to read, the caller's thread drops the repeats). So
+Redis answers the next SCAN or MGET while the client parses the last batch, and all primaries
+of a cluster work at once. The queues hold a few round trips each: memory stays bounded
+whatever the size of the keyspace, and a slow caller slows the stages down instead of piling
+up data.
 
 What stays exact (the guarantees the sequential path gave):
 
@@ -133,6 +135,8 @@ class _Stage:
     read: FetchStats
     watch: ServerWatch | None = None
     keys_found: int = 0
+    walk_window: tuple[float, float] = (0.0, 0.0)
+    """When the walk ran, in seconds from the stream's start."""
     keys_seconds: float = 0.0
     values_seconds: float = 0.0
     values_read: int = 0
@@ -141,6 +145,14 @@ class _Stage:
 
 class _Done:
     pass
+
+
+@dataclass
+class _Walked:
+    """Keys a node's walk handed on (repeats not yet dropped), when no values are read."""
+
+    stage: _Stage
+    keys: list[bytes]
 
 
 def stream(
@@ -220,38 +232,43 @@ def stream(
                 for batch in node.walk(
                     raw_pattern, stats.count or 1, mine, stage.watch, use_scan=use_scan
                 ):
-                    fresh = seen.fresh(batch)
-                    stage.keys_found += len(fresh)
-                    buffer.extend(fresh)
+                    # Handed on as they come: the next stage drops repeats (SeenKeys) while
+                    # this one waits for Redis's next reply.
+                    buffer.extend(batch)
                     with lock:  # SCAN: the share of the keyspace walked; KEYS: keys to read
                         if use_scan and total:
                             step = mine.extra.get("counts", {}).get("final") or stats.count or 1
                             bar.update(min(step, max(0, total - bar.n)))
                         elif not use_scan and values:
-                            bar.total = (bar.total or 0) + len(fresh)
+                            bar.total = (bar.total or 0) + len(batch)
                     while len(buffer) >= trip:
                         hand_on(buffer[:trip])
                         buffer = buffer[trip:]
             if buffer:
                 hand_on(buffer)
             stage.keys_seconds = time.perf_counter() - began
+            stage.walk_window = (began - started, began - started + stage.keys_seconds)
 
         def read(stage: _Stage, inbox: queue.Queue[Any]) -> None:
             node, mine = stage.node, stage.read
             with translate_errors(node.client, "reading values"):
-                while not isinstance(keys := take(inbox), _Done):
-                    began = time.perf_counter()
-                    found = node.read(keys, mine, stage.watch)
-                    stage.values_seconds += time.perf_counter() - began
-                    stage.values_read += len(keys)
-                    stage.values_missing += found.count(None)
+                while not isinstance(walked := take(inbox), _Done):
+                    keys = seen.fresh(walked)
+                    stage.keys_found += len(keys)
+                    if keys:
+                        began = time.perf_counter()
+                        found = node.read(keys, mine, stage.watch)
+                        stage.values_seconds += time.perf_counter() - began
+                        stage.values_read += len(keys)
+                        stage.values_missing += found.count(None)
                     with lock:
                         read_so_far[0] += len(keys)
                         if use_scan:
                             bar.set_postfix_str(f"{read_so_far[0]:,} values read", refresh=False)
                         else:
-                            bar.update(len(keys))
-                    put(outbox, KeysAndValues(keys, found))
+                            bar.update(len(walked))
+                    if keys:
+                        put(outbox, KeysAndValues(keys, found))
                 stage.watch.changed("MGET", rescan=False)  # recorded, if it happened
 
         def run(job: Any, done: queue.Queue[Any], *args: Any) -> None:
@@ -276,7 +293,7 @@ def stream(
                     (read, outbox, stage, inbox),
                 ]
             else:
-                jobs = [(walk, outbox, stage, lambda keys: put(outbox, KeysAndValues(keys, None)))]
+                jobs = [(walk, outbox, stage, lambda keys, s=stage: put(outbox, _Walked(s, keys)))]
             threads += [threading.Thread(target=run, args=job, daemon=True) for job in jobs]
         running = len(stages)  # each node's last stage says when it is done
         _RUNNING[stop] = threads
@@ -289,6 +306,11 @@ def stream(
                     running -= 1
                 elif isinstance(item, BaseException):
                     raise item
+                elif isinstance(item, _Walked):  # keys only: repeats dropped here
+                    fresh = seen.fresh(item.keys)
+                    item.stage.keys_found += len(fresh)
+                    if fresh:
+                        yield KeysAndValues(fresh, None)
                 else:
                     yield item
         finally:
@@ -346,6 +368,7 @@ def _fold(stats: FetchStats, stages: list[_Stage], seen: SeenKeys, source: Redis
                 keys_found=stage.keys_found,
                 scan_calls=walk.scan_calls,
                 keys_seconds=stage.keys_seconds,
+                walk_window_s=tuple(round(t, 4) for t in stage.walk_window),
                 slowest_call_seconds=max(walk.slowest_call_seconds, read.slowest_call_seconds),
                 retries=walk.retries + read.retries,
                 restarts=walk.restarts,

@@ -268,3 +268,21 @@ def test_a_moved_slot_is_followed(local_cluster, monkeypatch) -> None:
     redirected = sum(n.get("redirected_chunks", 0) for n in stats.extra["nodes"].values())
     assert redirected == len({key_slot(encode_key(key)) for key in keys})
     client.close()
+
+
+def test_every_primary_is_its_own_stream_all_at_once(local_cluster) -> None:
+    """The walks of the three primaries run at the same time (their windows overlap), each
+    node's keys are read on that node, and the whole equals what each node holds."""
+    client = RedisCluster(host="127.0.0.1", port=local_cluster.servers[0].port)
+    with rp.setup(use_scan=True, scan_count=10, scan_count_auto_tune=False, progress=False):
+        fetched = rp.fetch_from_redis("*", client)
+    nodes = fetched.stats.extra["nodes"]
+    assert len(nodes) == 3
+    windows = [entry["walk_window_s"] for entry in nodes.values()]
+    assert max(start for start, _ in windows) < min(end for _, end in windows)
+    held = {
+        node.name: client.get_redis_connection(node).dbsize() for node in client.get_primaries()
+    }
+    assert {name: entry["keys_found"] for name, entry in nodes.items()} == held
+    assert {name: entry["values_read"] for name, entry in nodes.items()} == held
+    assert len(fetched.keys) == sum(held.values()) and None not in fetched.values
