@@ -2,14 +2,18 @@
 
 The guide holds generated blocks between ``<!-- generated:NAME:start -->`` and
 ``<!-- generated:NAME:end -->``; :func:`render_guide` rewrites them (and the plots) from
-``docs/bench/bench.json``, so no figure in the guide is typed by hand. ``rp-toolkit docs``
-runs it; ``--check`` only reports whether the guide is current.
+``docs/bench/bench.json`` (and the read path's speed from
+``docs/bench/load_speed/load_speed.json``), so no figure in the guide is typed by hand.
+``rp-toolkit docs`` runs it; ``--check`` only reports whether the guide is current.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -103,12 +107,58 @@ def environment_text(results: pd.DataFrame) -> str:
     )
 
 
-def blocks(results: pd.DataFrame) -> dict[str, str]:
-    return {
+LOAD_SPEED = Path("load_speed/load_speed.json")
+
+
+def load_speed_text(measured: dict[str, Any]) -> str:
+    """The read path's figures (``rp-toolkit load-speed``) as a table and two sentences."""
+    summary, environment = measured["summary"], measured["environment"]
+
+    def ms(name: str) -> str:
+        value = summary.get(name)
+        return "n/a" if value is None or math.isnan(value) else f"{value:.1f} ms"
+
+    gem = (
+        f"the gem's own read path in Ruby: {summary['gem_read_path_ruby_s']:.1f} s"
+        if "gem_read_path_ruby_s" in summary
+        else f"the gem's read path emulated in Python (no Ruby here): "
+        f"{summary['gem_read_path_python_emulation_s']:.1f} s; the gem's Ruby, measured "
+        f"apart on this kind of machine: {summary['gem_ruby_reference_s']:.1f} s"
+    )
+    rows = [
+        ("naive transfer: SCAN COUNT 1000, then MGETs of 1,000 keys, no parsing",
+         f"{summary['naive_transfer_s']:.2f} s", ""),
+        ("`rp.load` (typed frame)", f"{summary['rp_load_s']:.2f} s",
+         f"{summary['load_peak_rss_gib']:.2f} GiB"),
+        ("`rp.iter_load` (frames of 10,000)", f"{summary['rp_iter_load_s']:.2f} s",
+         f"{summary['iter_load_peak_rss_mib']:.0f} MiB"),
+    ]  # fmt: skip
+    table = "| read | time (median) | peak memory |\n|---|---:|---:|\n" + "".join(
+        f"| {what} | {seconds} | {memory} |\n" for what, seconds, memory in rows
+    )
+    return (
+        f"{environment['records']:,} request records, Redis {summary['redis_version']}, "
+        f"{environment['cpu_count']} CPUs, {environment['date']}; "
+        "command: `rp-toolkit load-speed --out docs/bench/load_speed`.\n\n"
+        + table
+        + f"\n`rp.load` takes {summary['load_over_naive_transfer']:.2f}x the naive transfer; "
+        f"{gem}. While `rp.load` ran, another client's longest PING wait was "
+        f"{ms('auto_probe_max_ms')} with the gem's COUNT and "
+        f"{ms('low_impact_probe_max_ms')} with an adaptive COUNT and MGETs of 250 "
+        f"(idle: {ms('probe_idle_max_ms')}).\n"
+    )
+
+
+def blocks(results: pd.DataFrame, results_path: Path = RESULTS) -> dict[str, str]:
+    generated = {
         "key-figures": key_figures(results),
         "environment": environment_text(results),
         "bench-table": bench.to_markdown(results),
     }
+    speed = results_path / LOAD_SPEED
+    if speed.exists():
+        generated["load-speed"] = load_speed_text(json.loads(speed.read_text()))
+    return generated
 
 
 def render_guide(
@@ -116,7 +166,7 @@ def render_guide(
 ) -> str:
     """The guide's text with every generated block rewritten; writes the plots to ``images``."""
     results = bench.load_results(results_path)
-    generated = blocks(results)
+    generated = blocks(results, results_path)
     text = guide.read_text(encoding="utf-8")
 
     def replace(match: re.Match[str]) -> str:
