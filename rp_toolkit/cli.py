@@ -24,8 +24,15 @@ from .docs import render_guide
 from .exceptions import RPToolkitError
 from .export import check_export_path, export, export_batches
 from .frames import iter_load, load
-from .notebooks import NOTEBOOKS, run_notebook
-from .store import PASSWORD_ON_COMMAND_LINE, has_secret, redact_url, with_password_file
+from .notebooks import NOTEBOOKS, route_parameters, run_notebook
+from .store import (
+    PASSWORD_ON_COMMAND_LINE,
+    get_client,
+    has_secret,
+    redact_url,
+    translate_errors,
+    with_password_file,
+)
 from .version import __version__
 
 logger = logging.getLogger("rp_toolkit")
@@ -159,10 +166,17 @@ def _notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    names = args.notebooks.split(",") if args.notebooks else list(NOTEBOOKS)
+    default = list(NOTEBOOKS) if args.command == "demo" else ["request_performance"]
+    names = args.notebooks.split(",") if args.notebooks else default
     parameters = _notebook_parameters(args.parameter)
     if "redis_url" in parameters:
         raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
+    routed = route_parameters(names, parameters)  # every -p checked before a kernel starts
+    url = args.redis_url or settings.redis_url
+    if url:  # the URL and the server, before a kernel starts (5-9 s)
+        client = get_client(url)
+        with translate_errors(client, f"checking {redact_url(url)}"):
+            client.ping()
     flags = {
         name: getattr(args, name)
         for name in ("use_scan", "scan_count", "scan_count_auto_tune")
@@ -170,7 +184,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     }
     for name in names:
         # The kernel is another process: the fetch flags travel as notebook parameters.
-        own = {**(flags if name == "request_performance" else {}), **parameters}
+        own = {**(flags if name == "request_performance" else {}), **routed[name]}
         run = run_notebook(
             name,
             args.out,
@@ -220,7 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=("NAME", "VALUE"),
             help="a notebook parameter (papermill -p)",
         )
-        report.add_argument("--notebooks", default="", help="comma-separated (default: all)")
+        report.add_argument(
+            "--notebooks",
+            default="",
+            help="comma-separated: request_performance, scan_benchmark (default: "
+            + ("both)" if name == "demo" else "request_performance; the benchmark when asked)"),
+        )
         report.add_argument("--show-code", action="store_true", help="keep code in the HTML")
         _add_flags(report)
         report.set_defaults(func=cmd_report)

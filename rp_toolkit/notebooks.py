@@ -7,7 +7,9 @@ executed notebook), and notebooks print only :func:`rp_toolkit.redact_url` of it
 
 from __future__ import annotations
 
+import ast
 import atexit
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +48,89 @@ class NotebookRun:
     name: str
     notebook: Path
     html: Path
+
+
+_NOT_A_LITERAL = object()
+
+
+def notebook_parameters(name: str) -> dict[str, Any]:
+    """The names and default values in notebook ``name``'s parameters cell, read from the
+    file (not run); a default that is not a literal is ``_NOT_A_LITERAL`` (any value goes)."""
+    if name not in NOTEBOOKS:
+        raise SettingsError(f"Unknown notebook {name!r}; known: {', '.join(NOTEBOOKS)}.")
+    document = json.loads((notebooks_dir() / NOTEBOOKS[name]).read_text(encoding="utf-8"))
+    for cell in document.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", []))
+            break
+    else:
+        return {}
+    defaults: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    defaults[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    defaults[target.id] = _NOT_A_LITERAL
+    return defaults
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return f"a {type(value).__name__}"
+
+
+def _fits(default: Any, value: Any) -> bool:
+    """Whether ``value`` can stand where the parameters cell has ``default``."""
+    if default is None or default is _NOT_A_LITERAL or value is None:
+        return True  # None: "not set", any value (the notebook checks it)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        return isinstance(value, (int, float)) and (isinstance(default, float) or whole)
+    return isinstance(value, type(default))
+
+
+def route_parameters(names: list[str], parameters: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each notebook's own share of ``parameters`` (``-p name value``), checked before any
+    kernel starts: a name no chosen notebook has, or a value of the wrong type for its
+    default, is a :class:`SettingsError` that lists what the notebook takes."""
+    cells = {name: notebook_parameters(name) for name in names}
+    unknown = [name for name in parameters if not any(name in cell for cell in cells.values())]
+    if unknown:
+        listing = "; ".join(f"{name}: {', '.join(cell)}" for name, cell in cells.items())
+        others = sorted(
+            name
+            for name in set(NOTEBOOKS) - set(names)
+            if set(unknown) & set(notebook_parameters(name))
+        )
+        hint = f" ({', '.join(others)} takes it: add --notebooks {others[0]})" if others else ""
+        raise SettingsError(
+            f"Unknown notebook parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}{hint}. The parameters are: {listing}."
+        )
+    routed: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, value in parameters.items():
+        for name, cell in cells.items():
+            if key not in cell:
+                continue
+            if not _fits(cell[key], value):
+                raise SettingsError(
+                    f"-p {key} {json.dumps(value)}: notebook {name} expects "
+                    f"{_kind_of(cell[key])} for {key} (its default is {cell[key]!r})."
+                )
+            routed[name][key] = value
+    return routed
 
 
 def _clean_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:

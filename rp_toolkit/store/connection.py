@@ -246,12 +246,13 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
         yield
     except redis_errors.AuthenticationError as error:
         raise RedisUnavailableError(
-            f"Redis at {where} refused the credentials while {doing} ({first_line(error)}). "
+            f"Redis at {where} refused the credentials while {doing} "
+            f"({first_line(error).rstrip('.')}). "
             "Check the user name and password in the URL (they are not shown here)."
         ) from None
     except TLSHandshakeTimeoutError as error:
         raise RedisUnavailableError(
-            f"TLS with Redis at {where} failed while {doing}: {first_line(error)}."
+            f"TLS with Redis at {where} failed while {doing}: {first_line(error).rstrip('.')}."
         ) from None
     except redis_errors.TimeoutError:
         raise RedisUnavailableError(
@@ -272,7 +273,7 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
                 "ssl_certfile=...&ssl_keyfile=... if it wants a client certificate)."
             ) from None
         raise RedisUnavailableError(
-            f"Could not talk to Redis at {where} while {doing}: {first_line(error)}. "
+            f"Could not talk to Redis at {where} while {doing}: {first_line(error).rstrip('.')}. "
             "Check that the server runs and that host, port and TLS settings are right."
         ) from None
     except redis_errors.NoPermissionError as error:
@@ -291,7 +292,7 @@ def translate_errors(client: redis.Redis, doing: str) -> Iterator[None]:
         raise command_error(error, where, doing) from None
     except (redis_errors.RedisError, redis_errors.RedisClusterException) as error:
         raise RedisCommandError(
-            f"Redis at {where} failed while {doing}: {first_line(error)}."
+            f"Redis at {where} failed while {doing}: {first_line(error).rstrip('.')}."
         ) from None
 
 
