@@ -25,8 +25,12 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check rp_toolkit tests
 
-lab: $(STAMP)  ## JupyterLab on notebooks/ with the project's environment.
-	$(BIN)/jupyter lab notebooks
+LAB_ARGS ?=
+# Jupyter refuses to run as root without --allow-root (containers often run as root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab: $(STAMP)  ## JupyterLab opened at notebooks/ (make lab LAB_ARGS="--port 8899 --no-browser").
+	$(BIN)/jupyter lab --notebook-dir notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache
