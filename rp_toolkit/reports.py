@@ -15,7 +15,9 @@ computes":
   ``floor(rank)``/``ceil(rank)``. This is numpy's ``method="linear"``; it is computed here with
   the gem's own arithmetic so results agree to the last bit (numpy interpolates from the upper
   value when the fraction is at least 0.5, which can differ in the last place).
-* Per-minute series (throughput, response time, resources) cover the gem's window: the
+* Per-minute series (throughput, response time, the job pages) of a frame ``rp.load``
+  returned cover the window it was loaded for (:func:`chart_window`). Given ``now`` or
+  ``duration``, or for any other frame, they cover the gem's window: the
   minutes from ``stop - duration`` to ``stop`` inclusive, where ``stop`` is ``now + 1 minute``
   floored to the minute (the gem's ``kind_of_now.change(sec: 0)``). With the default 4 hours
   that is 241 points; the last one is normally empty. Records outside the window are ignored.
@@ -57,6 +59,7 @@ __all__ = [
     "export",
     "grape",
     "minute_window",
+    "chart_window",
     "percentile",
     "percentiles",
     "rake",
@@ -180,21 +183,42 @@ def _minutes(df: pd.DataFrame, unit: str) -> pd.Series:
     return minutes.dt.tz_convert("UTC").dt.floor("min").dt.as_unit(unit)
 
 
+def chart_window(
+    df: pd.DataFrame, now: TimeLike | None = None, duration: pd.Timedelta | None = None
+) -> pd.DatetimeIndex:
+    """The minutes a per-minute series of ``df`` covers: with ``now`` or ``duration`` given,
+    the gem's window (:func:`minute_window`); otherwise, for a frame ``rp.load`` returned, the
+    minutes of the window it was loaded for; else the gem's 4 hours before now."""
+    info = df.attrs.get("rp")
+    start, end = getattr(info, "start", None), getattr(info, "end", None)
+    if now is None and duration is None and start is not None and end is not None:
+        first, last = _utc(start).floor("min"), _utc(end).floor("min")
+        return pd.date_range(first, last, freq="min", name="minute")
+    return minute_window(now, DEFAULT_DURATION if duration is None else duration)
+
+
 def _per_minute(
-    df: pd.DataFrame, field: str | None, now: TimeLike | None, duration: pd.Timedelta
+    df: pd.DataFrame,
+    field: str | None,
+    now: TimeLike | None,
+    duration: pd.Timedelta | None,
+    *,
+    gaps: bool = False,
 ) -> pd.DataFrame:
     """Per minute of the window: ``count`` of records and ``duration_average`` of ``field``.
 
     Empty minutes are 0 in both, as are minutes whose ``field`` values are all null (the gem
-    skips those). The one helper behind every per-minute chart.
+    skips those); with ``gaps`` such minutes' average is NaN (a chart draws a gap, not an
+    outage). The one helper behind every per-minute chart.
     """
-    index = minute_window(now, duration)
+    index = chart_window(df, now, duration)
     grouped = df.groupby(_minutes(df, index.unit), sort=False)
     counts = grouped.size().reindex(index, fill_value=0).astype("int64")
     if field is None:
         means = pd.Series(0.0, index=index)
     else:
-        means = grouped[field].mean().reindex(index).astype("float64").fillna(0.0)
+        means = grouped[field].mean().reindex(index).astype("float64")
+        means = means if gaps else means.fillna(0.0)
     return pd.DataFrame({"count": counts.to_numpy(), "duration_average": means.to_numpy()}, index)
 
 
@@ -252,9 +276,10 @@ def requests(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def throughput(
-    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta = DEFAULT_DURATION
+    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta | None = None
 ) -> pd.DataFrame:
-    """Records per minute over the window (see :func:`minute_window`); empty minutes are 0.
+    """Records per minute over the window (see :func:`chart_window`: the loaded window of a
+    frame from ``rp.load``, or the gem's ``now``/``duration``); empty minutes are 0.
 
     Returns a DataFrame indexed by ``minute`` (UTC, one row per minute) with ``count`` (int64).
     Records are bucketed by their key's ``minute``. ``now`` defaults to the current UTC time.
@@ -266,14 +291,17 @@ def response_time(
     df: pd.DataFrame,
     *,
     now: TimeLike | None = None,
-    duration: pd.Timedelta = DEFAULT_DURATION,
+    duration: pd.Timedelta | None = None,
     field: str = "duration",
+    gaps: bool = False,
 ) -> pd.DataFrame:
-    """Mean ``field`` (ms) per minute over the window; empty minutes are 0.
+    """Mean ``field`` (ms) per minute over the window (see :func:`throughput`); empty minutes
+    are 0 as on the gem's dashboard, or NaN with ``gaps`` (for charts: no requests is not a
+    0 ms response).
 
     Returns a DataFrame indexed by ``minute`` (UTC) with ``duration_average`` (float64).
     """
-    return _per_minute(df, field, now, duration)[["duration_average"]]
+    return _per_minute(df, field, now, duration, gaps=gaps)[["duration_average"]]
 
 
 def crashes(df: pd.DataFrame, *, status: int = 500) -> pd.DataFrame:
@@ -344,34 +372,36 @@ class JobsReport:
         }
 
 
-def _jobs(df: pd.DataFrame, field: str, now: TimeLike | None, duration: pd.Timedelta) -> JobsReport:
+def _jobs(
+    df: pd.DataFrame, field: str, now: TimeLike | None, duration: pd.Timedelta | None
+) -> JobsReport:
     series = _per_minute(df, field, now, duration)
     return JobsReport(series[["count"]], series[["duration_average"]], _newest_first(df))
 
 
 def sidekiq(
-    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta = DEFAULT_DURATION
+    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta | None = None
 ) -> JobsReport:
     """The Sidekiq page: jobs per minute, mean ``duration`` per minute, jobs newest first."""
     return _jobs(df, "duration", now, duration)
 
 
 def delayed_job(
-    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta = DEFAULT_DURATION
+    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta | None = None
 ) -> JobsReport:
     """The Delayed::Job page: jobs per minute, mean ``duration`` per minute, jobs newest first."""
     return _jobs(df, "duration", now, duration)
 
 
 def custom(
-    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta = DEFAULT_DURATION
+    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta | None = None
 ) -> JobsReport:
     """The custom events page: blocks per minute, mean ``duration``, records newest first."""
     return _jobs(df, "duration", now, duration)
 
 
 def rake(
-    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta = DEFAULT_DURATION
+    df: pd.DataFrame, *, now: TimeLike | None = None, duration: pd.Timedelta | None = None
 ) -> JobsReport:
     """The rake page: tasks per minute, mean ``duration`` per minute, tasks newest first."""
     return _jobs(df, "duration", now, duration)
@@ -381,7 +411,7 @@ def grape(
     df: pd.DataFrame,
     *,
     now: TimeLike | None = None,
-    duration: pd.Timedelta = DEFAULT_DURATION,
+    duration: pd.Timedelta | None = None,
     duration_field: str = GRAPE_DURATION_FIELD,
 ) -> JobsReport:
     """The Grape page: requests per minute, mean ``duration_field`` per minute, newest first.

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from rp_toolkit import reports
+from rp_toolkit.frames import LoadInfo
 from rp_toolkit.kinds import KINDS
 
 DAY = "2026-02-04"
@@ -804,3 +805,24 @@ def test_jobs_summary_counts_and_percentiles_per_kind_skipping_empty_ones():
     assert summary.loc["sidekiq", "p50"] == 20.0
     assert summary.loc["sidekiq", "p95"] == pytest.approx(gem_percentile([10, 20, 40], 95))
     assert summary.loc["grape", "p50"] == 10.0  # endpoint_run.grape, not render
+
+
+def test_a_loaded_frames_charts_cover_the_window_it_was_loaded_for() -> None:
+    """Fails with the gem's window: a frame loaded for 11:50-12:02 was charted over the four
+    hours before now, whatever the window."""
+    df = frame("requests", CHART_ROWS)
+    start, end = at("11:50:00"), at("12:02:30")
+    df.attrs["rp"] = LoadInfo(kind="requests", start=start, end=end)
+    series = reports.throughput(df)
+    assert series.index[0] == start and series.index[-1] == at("12:02:00")
+    assert len(series) == 13 and series["count"].sum() == len(CHART_ROWS)
+    means = reports.response_time(df, gaps=True)["duration_average"]
+    assert means.index.equals(series.index)
+    assert math.isnan(means[at("11:52:00")])  # no request: a gap, not a 0 ms minute
+    assert math.isnan(means[at("11:58:00")])  # only null durations: a gap too
+    assert means[at("11:51:00")] == 15.0
+    assert reports.response_time(df)["duration_average"][at("11:52:00")] == 0.0  # the gem's
+    gem = reports.throughput(df, now=NOW)  # given now: the gem's window, as before
+    assert len(gem) == 241 and gem.index[-1] == at("12:01:00")
+    jobs = reports.sidekiq(frame("sidekiq", [{"at": "11:55:00"}]), now=NOW)
+    assert len(jobs.throughput) == 241
