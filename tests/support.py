@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import redis
+
+from rp_toolkit.kinds import REQUESTS
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository (the CLI and notebooks run from here)."""
@@ -43,3 +46,31 @@ def run_cli(
         env=None if env is None else dict(env),
         cwd=ROOT,
     )
+
+
+def write_user_keys(client: Any) -> None:
+    """Keys a real application might hold beside the gem's (a ``redis.Redis`` or a
+    ``RedisCluster``): gem records the plain patterns match, keys with and without TTLs, other
+    types, two keys sharing a hash tag. What a benchmark must leave exactly as it found."""
+    now = datetime.now(timezone.utc)
+    for index in range(30):
+        fields = {
+            "controller": "HomeController",
+            "action": "index",
+            "format": "html",
+            "status": 200,
+            "datetime": f"{now:%Y%m%dT%H%M}",
+            "datetimei": int(now.timestamp()),
+            "method": "GET",
+            "path": f"/?page={index}",
+            "request_id": f"user-{index}",
+        }
+        client.set(REQUESTS.format_key(fields), '{"duration":1.0}', ex=3600 if index % 2 else None)
+    client.set("cache:views/home", "x" * 100, px=600_000)
+    client.set("session:abc", "s")
+    client.hset("user:1", mapping={"name": "Ada", "plan": "pro"})
+    client.rpush("queue:default", "job1", "job2")
+    client.sadd("tags", "a", "b")
+    client.set("{account}:1", "a")
+    client.set("{account}:2", "b")
+    client.zadd("board", {"a": 1.0})

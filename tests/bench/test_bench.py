@@ -23,7 +23,7 @@ from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
 from rp_toolkit.kinds import REQUESTS
 from tests.conftest import BENCH_COUNTS, BENCH_SIZES
-from tests.support import ROOT
+from tests.support import ROOT, write_user_keys
 
 SIZES = BENCH_SIZES
 COUNTS = BENCH_COUNTS
@@ -152,27 +152,8 @@ def test_refuses_an_existing_server_without_permission(client: redis.Redis, redi
 
 
 def _user_keyspace(client: redis.Redis) -> set[bytes]:
-    """Keys a real application might hold, including gem records the plain patterns match."""
-    day = datetime.now(timezone.utc)
-    for index in range(30):
-        fields = {
-            "controller": "HomeController",
-            "action": "index",
-            "format": "html",
-            "status": 200,
-            "datetime": f"{day:%Y%m%dT%H%M}",
-            "datetimei": int(day.timestamp()),
-            "method": "GET",
-            "path": f"/?page={index}",
-            "request_id": f"user-{index}",
-        }
-        client.set(REQUESTS.format_key(fields), '{"duration":1.0}', ex=3600 if index % 2 else None)
-    client.set("cache:views/home", "x" * 100, px=600_000)
-    client.set("session:abc", "s")
-    client.hset("user:1", mapping={"name": "Ada", "plan": "pro"})
-    client.rpush("queue:default", "job1", "job2")
-    client.sadd("tags", "a", "b")
-    client.zadd("board", {"a": 1.0})
+    """Keys a real application might hold (:func:`tests.support.write_user_keys`)."""
+    write_user_keys(client)
     return set(client.keys("*"))
 
 

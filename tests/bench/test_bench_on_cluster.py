@@ -23,9 +23,8 @@ from redis.cluster import RedisCluster
 import rp_toolkit as rp
 from rp_toolkit import bench, notebooks
 from rp_toolkit.exceptions import SettingsError
-from rp_toolkit.kinds import REQUESTS
 from rp_toolkit.local import LocalCluster
-from tests.support import ROOT, run_cli
+from tests.support import ROOT, run_cli, write_user_keys
 
 pytestmark = pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
 
@@ -56,30 +55,10 @@ def nodes(local_cluster: LocalCluster) -> Iterator[list[redis.Redis]]:
 
 
 def user_keyspace(url: str) -> set[bytes]:
-    """Keys an application might hold, on every primary: gem records the plain patterns
-    match, keys with and without TTLs, other types, two keys sharing a hash tag."""
+    """Keys an application might hold (:func:`tests.support.write_user_keys`), on every
+    primary."""
     client = RedisCluster.from_url(url)
-    now = datetime.now(timezone.utc)
-    for index in range(30):
-        fields = {
-            "controller": "HomeController",
-            "action": "index",
-            "format": "html",
-            "status": 200,
-            "datetime": f"{now:%Y%m%dT%H%M}",
-            "datetimei": int(now.timestamp()),
-            "method": "GET",
-            "path": f"/?page={index}",
-            "request_id": f"user-{index}",
-        }
-        client.set(REQUESTS.format_key(fields), '{"duration":1.0}', ex=3600 if index % 2 else None)
-    client.set("cache:views/home", "x" * 100, px=600_000)
-    client.set("session:abc", "s")
-    client.hset("user:1", mapping={"name": "Ada", "plan": "pro"})
-    client.rpush("queue:default", "job1", "job2")
-    client.set("{account}:1", "a")
-    client.set("{account}:2", "b")
-    client.zadd("board", {"a": 1.0})
+    write_user_keys(client)
     client.close()
     return {key for node in node_clients_of(url) for key in node.keys("*")}
 
