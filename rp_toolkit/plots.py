@@ -219,6 +219,7 @@ def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
             ha="right",
             fontsize="x-small",
             color="tab:red",
+            parse_math=False,  # a deploy named "$1 fix" is text, not math
         )
 
 
@@ -294,7 +295,9 @@ def resources(
 
 
 def trace(steps: pd.DataFrame, *, title: str = "Trace") -> Figure:
-    """A request's trace steps (``rp.load_trace``): SQL and view steps, longest first."""
+    """A request's trace steps (``rp.load_trace``) in the order they ran: SQL steps as bars of
+    their duration, view steps (which carry no duration) as markers. Labels are plain text
+    (SQL's ``$1`` is not read as math)."""
     figure = Figure(figsize=(9, 0.3 * max(len(steps), 3) + 1), layout="constrained")
     axes = figure.subplots()
     if len(steps):
@@ -302,10 +305,16 @@ def trace(steps: pd.DataFrame, *, title: str = "Trace") -> Figure:
             str(s if isinstance(s, str) else m)[:70]
             for s, m in zip(steps["sql"], steps["message"], strict=True)
         ]
-        colours = ["tab:blue" if g == "db" else "tab:orange" for g in steps["group"]]
-        axes.barh(range(len(steps)), steps["duration"].fillna(0), color=colours)
-        axes.set_yticks(range(len(steps)), labels, fontsize="x-small")
+        rows = list(range(len(steps)))
+        is_db = (steps["group"] == "db").to_numpy()
+        durations = steps["duration"].astype("float64").fillna(0).to_numpy()
+        axes.barh([r for r in rows if is_db[r]], durations[is_db], color="tab:blue")
+        views = [r for r in rows if not is_db[r]]
+        axes.plot([0] * len(views), views, "D", color="tab:orange", markersize=5, linestyle="")
+        axes.set_yticks(rows, labels, fontsize="x-small")
+        for label in axes.get_yticklabels():
+            label.set_parse_math(False)
         axes.invert_yaxis()
-    axes.set_xlabel("ms (blue: db, orange: view)")
-    axes.set_title(title)
+    axes.set_xlabel("ms (blue bars: db; orange: view steps, no duration)")
+    axes.set_title(title, parse_math=False)
     return figure

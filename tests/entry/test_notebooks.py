@@ -206,9 +206,12 @@ def test_scan_benchmark_notebook_measures_and_plots(tmp_path) -> None:
     assert set(zip(scan["size"], scan["count"].astype(str), strict=True)) == {
         (size, count) for size in (200, 2000) for count in ("10", "auto")
     }
-    # the markdown table the notebook prints is the one bench.to_markdown gives for its results
-    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert rp.bench.to_markdown(results).splitlines()[0] in printed
+    # the tables are bench.to_markdown's for its results, shown rendered, not as source
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    assert rp.bench.to_markdown(results).splitlines()[0] in shown
+    html = (tmp_path / "scan_benchmark.html").read_text()
+    assert "<table>" in html and "|---:|" not in html
+    assert '<th style="text-align:right">SCAN auto</th>' in html
 
 
 def test_benchmark_notebook_refuses_an_existing_server_unless_allowed(redis_url, tmp_path):
