@@ -42,7 +42,7 @@ from .scan import (
     warn_keys_deprecated,
 )
 from .stats import PROGRESS_DELAY_S, FetchResult, FetchStats, merge_counts, progress_bar, timed_call
-from .stream import STAGE_QUEUE_TRIPS, SeenKeys, source_of, stream
+from .stream import STAGE_QUEUE_TRIPS, SeenKeys, source_of, stream_batches
 
 __all__ = [
     "ACL_EXTRA",
@@ -86,7 +86,7 @@ __all__ = [
     "redact_url",
     "scan_batches",
     "source_of",
-    "stream",
+    "stream_batches",
     "timed_call",
     "translate_errors",
     "warn_keys_deprecated",

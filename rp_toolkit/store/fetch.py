@@ -37,7 +37,7 @@ from .connection import ClientLike, describe_server, get_client, translate_error
 from .identity import ServerWatch, fold_into
 from .scan import determine_scan_count
 from .stats import FetchResult, FetchStats, progress_bar
-from .stream import note_node_reads, source_of, stream
+from .stream import note_node_reads, source_of, stream_batches
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -75,7 +75,7 @@ class FetchStream:
         if settings.debug:
             logger.info("[REDIS QUERY] %s", self.pattern)
         with translate_errors(self.client, f"reading keys matching {self.pattern!r}"):
-            yield from stream(
+            yield from stream_batches(
                 source_of(self.client),
                 self.pattern,
                 self.stats,

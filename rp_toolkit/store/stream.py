@@ -155,7 +155,7 @@ class _Walked:
     keys: list[bytes]
 
 
-def stream(
+def stream_batches(
     source: RedisSource,
     pattern: str,
     stats: FetchStats,
