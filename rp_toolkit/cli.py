@@ -78,7 +78,8 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
         "--use-scan",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="SCAN instead of KEYS (default: $RP_USE_SCAN, else off as in the gem)",
+        help="SCAN (non-blocking) or, with --no-use-scan, the gem's blocking KEYS "
+        "(default: $RP_USE_SCAN, else on)",
     )
     group.add_argument(
         "--scan-count",
@@ -154,10 +155,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """``-p name value`` pairs; values parsed as JSON where they are JSON (numbers, null)."""
+PYTHON_LITERALS = {"True": True, "False": False, "None": None}
+"""Written as in the notebook's parameters cell (papermill's ``-p`` takes these too)."""
+
+
+def parse_notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """``-p name value`` pairs; values parsed as JSON where they are JSON (numbers, null,
+    lists) or as Python's ``True``/``False``/``None``; anything else is text."""
     parameters: dict[str, Any] = {}
     for name, text in pairs:
+        if text.strip() in PYTHON_LITERALS:
+            parameters[name] = PYTHON_LITERALS[text.strip()]
+            continue
         try:
             parameters[name] = json.loads(text)
         except ValueError:
@@ -168,7 +177,7 @@ def _notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
 def cmd_report(args: argparse.Namespace) -> int:
     default = list(NOTEBOOKS) if args.command == "demo" else ["request_performance"]
     names = args.notebooks.split(",") if args.notebooks else default
-    parameters = _notebook_parameters(args.parameter)
+    parameters = parse_notebook_parameters(args.parameter)
     if "redis_url" in parameters:
         raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
     routed = route_parameters(names, parameters)  # every -p checked before a kernel starts

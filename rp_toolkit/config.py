@@ -151,8 +151,10 @@ def _check_optional_str(value: Any, name: str) -> str | None:
 class Settings:
     """The toolkit's settings. Change them with :func:`setup`."""
 
-    use_scan: bool = False
-    """False: KEYS (the gem's default, logs a deprecation notice); True: SCAN with MATCH."""
+    use_scan: bool = True
+    """True: SCAN with MATCH (non-blocking); False: the gem's KEYS, which blocks the server while
+    it walks the keyspace and logs a deprecation notice. The gem defaults to False so that an
+    upgrade changes nothing in a running app; a tool pointed at production defaults to SCAN."""
     scan_count: int | str = 10
     """COUNT hint per SCAN call when auto-tune is off; ``"adaptive"``: sized per call to
     ``scan_budget_ms`` (starting from the auto-tune table, whatever ``scan_count_auto_tune``)."""

@@ -28,6 +28,12 @@ from .identity import ServerWatch
 from .stats import FetchStats, timed_call
 
 logger = logging.getLogger("rp_toolkit")
+keys_logger = logging.getLogger("rp_toolkit.keys")
+"""Where every KEYS call logs the gem's notice, as the gem logs it to the Rails log. It has a
+NullHandler, so the records reach the application's handlers (``logging.basicConfig``, a
+notebook's or a framework's) but never fall through to logging's last-resort stderr printer: a
+script or a report shows the notice once, as the warning below."""
+keys_logger.addHandler(logging.NullHandler())
 
 KEYS_DEPRECATION_NOTICE = (
     "[DEPRECATION] Using KEYS command. Set use_scan = True (rp.setup(use_scan=True) or "
@@ -194,10 +200,10 @@ def scan_batches(
 
 
 def warn_keys_deprecated() -> None:
-    """Log the gem's KEYS notice; warn once per process, pointing at the first caller outside
-    rp_toolkit (however deep the read path's stages and generators are)."""
+    """Log the gem's KEYS notice (to ``rp_toolkit.keys``, on every call); warn once per process,
+    pointing at the first caller outside rp_toolkit (however deep the read path's stages are)."""
     global _keys_warning_issued
-    logger.warning(KEYS_DEPRECATION_NOTICE)
+    keys_logger.warning(KEYS_DEPRECATION_NOTICE)
     if not _keys_warning_issued:
         _keys_warning_issued = True
         warnings.warn(KEYS_DEPRECATION_NOTICE, KeysDeprecationWarning, stacklevel=_callers_level())
@@ -220,10 +226,10 @@ class _WithoutKeysNotice(logging.Filter):
 def quiet_keys_notices() -> Iterator[None]:
     """No KEYS deprecation notice inside the block (the benchmark runs KEYS on purpose)."""
     quiet = _WithoutKeysNotice()
-    logger.addFilter(quiet)
+    keys_logger.addFilter(quiet)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", KeysDeprecationWarning)
             yield
     finally:
-        logger.removeFilter(quiet)
+        keys_logger.removeFilter(quiet)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rp_toolkit.cli import parse_notebook_parameters
 from rp_toolkit.exceptions import SettingsError
 from rp_toolkit.notebooks import NOTEBOOKS, notebook_parameters, route_parameters
 from tests.support import run_cli
@@ -101,3 +102,13 @@ def test_any_parameters_are_routed_or_refused_clearly(parameters, names) -> None
                 assert isinstance(value, (int, float)) and not isinstance(value, bool)
     assert set().union(*(own.keys() for own in routed.values())) == set(parameters)
     json.dumps(routed)  # still what papermill can write into a notebook
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("False", False), ("false", False), ("True", True), ("None", None), ("null", None),
+     ("4", 4), ("2.5", 2.5), ("[10, \"auto\"]", [10, "auto"]), ("abc", "abc"),
+     ("Falsey", "Falsey")],
+)  # fmt: skip
+def test_parameter_values_read_as_the_parameters_cell_writes_them(text, value) -> None:
+    assert parse_notebook_parameters([("name", text)]) == {"name": value}

@@ -53,9 +53,9 @@ def test_the_rules_grant_only_read_commands_on_the_gems_keys() -> None:
     assert {rule[1:] for rule in rules if rule.startswith("~")} == set(access.ANALYSIS_KEY_PATTERNS)
 
 
-def test_the_readme_shows_the_same_rules() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert " ".join(access.analysis_acl_rules()) in readme
+def test_the_production_guide_shows_the_same_rules() -> None:
+    guide = (ROOT / "docs" / "PRODUCTION.md").read_text()
+    assert " ".join(access.analysis_acl_rules()) in guide
 
 
 @pytest.mark.parametrize("use_scan", [True, False], ids=["scan", "keys"])

@@ -168,6 +168,7 @@ def no_keys_server() -> Iterator[RedisServer]:
 def test_disabled_keys_says_to_use_scan_and_scan_works(no_keys_server):
     url = no_keys_server.url
     redis.Redis.from_url(url).mset({"k:1": "one", "k:2": "two"})
+    rp.setup(use_scan=False)
     with pytest.raises(rp.KeysCommandUnavailableError, match="use_scan") as caught:
         rp.fetch_from_redis("k:*", url)
     assert "RP_USE_SCAN" in str(caught.value)
@@ -178,6 +179,7 @@ def test_disabled_keys_says_to_use_scan_and_scan_works(no_keys_server):
 
 def test_acl_denied_keys_is_explained(client, redis_url):
     client.mset({"k:1": "one"})
+    rp.setup(use_scan=False)
     user = "rp-test-reader"
     client.acl_setuser(
         user,
