@@ -13,6 +13,7 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit import reports, synth
+from rp_toolkit.bench import findings
 from rp_toolkit.local import RedisServer
 from tests.support import ROOT, run_cli
 
@@ -125,13 +126,21 @@ def test_demo_without_a_url_runs_on_a_throwaway_redis(tmp_path) -> None:
         "-p",
         "synthetic_rps",
         "2",
+        "-p",
+        "use_scan",
+        "False",  # the gem's KEYS, written as in the parameters cell
         "--no-progress",
         env=env,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert (tmp_path / "request_performance.html").stat().st_size > 10_000
+    html = (tmp_path / "request_performance.html").read_text()
+    assert len(html) > 10_000
     summary = pd.read_csv(tmp_path / "request_performance" / "requests_table.csv")
     assert summary["count"].sum() > 0
+    # The report lists keys with KEYS several times (one walk per day and kind, the trace):
+    # its notice is shown once, pointing at the notebook's cell, not at rp_toolkit's internals.
+    assert html.count("[DEPRECATION] Using KEYS command") == 1
+    assert "rp_toolkit/" not in html.split("[DEPRECATION]")[0].rsplit("<pre>", 1)[-1]
 
 
 def test_export_and_seed_commands(redis_url: str, tmp_path) -> None:
@@ -212,6 +221,16 @@ def test_scan_benchmark_notebook_measures_and_plots(tmp_path) -> None:
     html = (tmp_path / "scan_benchmark.html").read_text()
     assert "<table>" in html and "|---:|" not in html
     assert '<th style="text-align:right">SCAN auto</th>' in html
+    # every finding shown is the one computed from this run's results (no fixed claims)
+    for make in (
+        findings.target,
+        findings.overhead_by_size,
+        findings.blocking,
+        findings.scan_calls,
+        findings.adaptive,
+    ):
+        assert make(results) in shown, make.__name__
+    assert "not measured in this run" in findings.adaptive(results)  # counts had no adaptive
 
 
 def test_benchmark_notebook_refuses_an_existing_server_unless_allowed(redis_url, tmp_path):

@@ -1,0 +1,225 @@
+"""What a benchmark run found, as sentences computed from its results (pure: no I/O).
+
+The benchmark notebook shows these next to its charts, so every claim a reader sees is about the
+run above it: when SCAN did not stay near the probe's idle latency, the sentence says so, with the
+figures. Each function takes the frame :func:`rp_toolkit.bench.run` returns (or
+:func:`rp_toolkit.bench.load_results` reads) and returns Markdown.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from .markdown import format_ms, format_ratio
+
+NEAR_IDLE_MS = 1.0
+"""A fetch "stays near idle" when the probe's slowest PING during it is within this many
+milliseconds of the probe's slowest PING with nothing running (or below it)."""
+GAIN_THRESHOLD = 0.10
+"""Overhead against COUNT: larger COUNTs "stop helping" once they gain less than this share."""
+QUERY_PREFERENCE = ("day", "controller", "request_id")
+
+
+def headline_query(results: pd.DataFrame) -> str | None:
+    """The query the sentences describe: the day query (the dashboard's), else the first run."""
+    queries = [str(q) for q in results["query"].dropna().unique()]
+    for query in QUERY_PREFERENCE:
+        if query in queries:
+            return query
+    return queries[0] if queries else None
+
+
+def _rows(results: pd.DataFrame, query: str, method: str, size: int | None = None) -> pd.DataFrame:
+    rows = results[(results["query"] == query) & (results["method"] == method)]
+    if size is not None:
+        rows = rows[rows["size"] == size]
+    return rows[rows["error"].isna()] if "error" in rows else rows
+
+
+def _fixed_counts(rows: pd.DataFrame) -> pd.DataFrame:
+    """SCAN rows with a fixed numeric COUNT, sorted by COUNT."""
+    fixed = rows[rows["count"].astype("string").str.fullmatch(r"\d+").fillna(False)]
+    return fixed.assign(_count=fixed["count"].astype(int)).sort_values("_count")
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and not pd.isna(value) and math.isfinite(float(value))
+
+
+def _sizes(results: pd.DataFrame) -> list[int]:
+    return sorted(int(s) for s in results["size"].dropna().unique())
+
+
+def _no_data(what: str) -> str:
+    return f"*{what}: not measured in this run.*"
+
+
+def overhead_by_size(results: pd.DataFrame, query: str | None = None) -> str:
+    """Which COUNT came closest to KEYS at the largest size, what auto-tune cost, and what the
+    smallest COUNT cost at the smallest size (round trips dominate there)."""
+    query = query or headline_query(results)
+    if query is None:
+        return _no_data("Overhead")
+    sizes = _sizes(results)
+    sentences = []
+    largest = _fixed_counts(_rows(results, query, "SCAN", sizes[-1])).dropna(subset=["overhead"])
+    if largest.empty:
+        return _no_data(f"SCAN with a fixed COUNT ({query} query)")
+    best = largest.loc[largest["overhead"].idxmin()]
+    sentences.append(
+        f"At {sizes[-1]:,} records ({query} query), the fastest fixed COUNT was "
+        f"{int(best['_count']):,}: SCAN took {format_ratio(best['overhead'])} KEYS's time."
+    )
+    auto = _rows(results, query, "SCAN", sizes[-1])
+    auto = auto[auto["count"] == "auto"]
+    if len(auto) and _finite(auto.iloc[0]["overhead"]):
+        row = auto.iloc[0]
+        sentences.append(
+            f"Auto-tune chose COUNT {int(row['scan_count']):,} and took "
+            f"{format_ratio(row['overhead'])}."
+        )
+    if len(sizes) > 1:
+        smallest = _fixed_counts(_rows(results, query, "SCAN", sizes[0])).dropna(
+            subset=["overhead"]
+        )
+        if len(smallest):
+            low = smallest.iloc[0]
+            sentences.append(
+                f"At {sizes[0]:,} records, COUNT {int(low['_count']):,} took "
+                f"{format_ratio(low['overhead'])} ({int(low['scan_calls']):,} SCAN calls for one "
+                "KEYS): small keyspaces pay for round trips."
+            )
+    return " ".join(sentences)
+
+
+def overhead_by_count(results: pd.DataFrame, query: str | None = None) -> str:
+    """The COUNT past which larger COUNTs gained less than :data:`GAIN_THRESHOLD` (largest size)."""
+    query = query or headline_query(results)
+    if query is None:
+        return _no_data("Overhead against COUNT")
+    size = _sizes(results)[-1]
+    fixed = _fixed_counts(_rows(results, query, "SCAN", size)).dropna(subset=["overhead"])
+    if len(fixed) < 2:
+        return _no_data(f"Two or more fixed COUNTs at {size:,} records")
+    overheads = fixed["overhead"].to_numpy()
+    counts = fixed["_count"].to_numpy()
+    best = float(overheads.min())
+    enough = next(i for i, value in enumerate(overheads) if value <= best * (1 + GAIN_THRESHOLD))
+    tail = (
+        f"larger COUNTs gained less than {GAIN_THRESHOLD:.0%} over it"
+        if enough < len(counts) - 1
+        else "no smaller COUNT came within that"
+    )
+    return (
+        f"At {size:,} records, COUNT {int(counts[enough]):,} came within {GAIN_THRESHOLD:.0%} "
+        f"of the fastest fixed COUNT ({format_ratio(overheads[enough])} against "
+        f"{format_ratio(best)}); {tail}. Overhead from COUNT {int(counts[0]):,} to "
+        f"{int(counts[-1]):,}: " + ", ".join(format_ratio(v) for v in overheads) + "."
+    )
+
+
+def blocking(results: pd.DataFrame, query: str | None = None, count: str = "auto") -> str:
+    """How long another client waited during KEYS and during SCAN, against the idle probe, and
+    whether SCAN stayed near idle in this run (within :data:`NEAR_IDLE_MS`)."""
+    query = query or headline_query(results)
+    if query is None:
+        return _no_data("Blocking")
+    sizes = _sizes(results)
+    keys = _rows(results, query, "KEYS").set_index("size")["probe_max_ms"]
+    scan = _rows(results, query, "SCAN")
+    scan = scan[scan["count"] == count].set_index("size")
+    if keys.dropna().empty or scan["probe_max_ms"].dropna().empty:
+        return _no_data("The probe (probe=False, or no KEYS and SCAN rows)")
+    size = sizes[-1]
+    keys_max, scan_max = keys.get(size), scan["probe_max_ms"].get(size)
+    idle = scan["probe_idle_max_ms"].get(size)
+    sentences = [
+        f"At {size:,} records, while KEYS ran another client's PING waited up to "
+        f"{format_ms(keys_max)}; while SCAN (COUNT {count}) ran, up to {format_ms(scan_max)}; "
+        f"with nothing running, up to {format_ms(idle)}."
+    ]
+    if _finite(scan_max) and _finite(idle):
+        if scan_max - idle <= NEAR_IDLE_MS:
+            sentences.append(
+                f"SCAN stayed within {NEAR_IDLE_MS:g} ms of the idle probe in this run."
+            )
+        else:
+            sentences.append(
+                f"SCAN did not stay near the idle probe in this run: "
+                f"{format_ms(scan_max - idle)} above it. A SCAN call's own time shows in the "
+                "SLOWLOG column of the table; on a shared or busy machine the probe also "
+                "measures its own scheduling."
+            )
+    measured = [s for s in sizes if _finite(keys.get(s))]
+    if len(measured) > 1:
+        first, last = keys.get(measured[0]), keys.get(measured[-1])
+        trend = "grew" if last > first else "did not grow"
+        sentences.append(
+            f"KEYS's longest wait {trend} with the keyspace: {format_ms(first)} at "
+            f"{measured[0]:,} records, {format_ms(last)} at {measured[-1]:,}."
+        )
+    return " ".join(sentences)
+
+
+def scan_calls(results: pd.DataFrame, query: str | None = None) -> str:
+    """SCAN calls per fetch at the largest size against keys in the database / COUNT."""
+    query = query or headline_query(results)
+    if query is None:
+        return _no_data("SCAN calls")
+    size = _sizes(results)[-1]
+    fixed = _fixed_counts(_rows(results, query, "SCAN", size))
+    if fixed.empty:
+        return _no_data(f"SCAN with a fixed COUNT at {size:,} records")
+    parts = [
+        f"COUNT {int(row['_count']):,}: {int(row['scan_calls']):,} calls "
+        f"(database/COUNT = {int(row['dbsize']) / int(row['_count']):,.0f})"
+        for _, row in fixed.iterrows()
+    ]
+    keys_found = int(fixed.iloc[0]["keys_found"])
+    return (
+        f"At {size:,} records ({int(fixed.iloc[0]['dbsize']):,} keys in the database, "
+        f"{keys_found:,} matching the {query} query): " + "; ".join(parts) + "."
+    )
+
+
+def adaptive(results: pd.DataFrame) -> str:
+    """The adaptive COUNT against the best fixed COUNT of the same run, when it was measured."""
+    rows = results[(results["method"] == "SCAN") & (results["count"] == "adaptive")]
+    rows = rows.dropna(subset=["vs_best_fixed"])
+    if rows.empty:
+        return '*The adaptive COUNT was not measured in this run (add `"adaptive"` to `counts`).*'
+    size = int(rows["size"].max())
+    at_size = rows[rows["size"] == size]
+    parts = []
+    for _, row in at_size.iterrows():
+        parts.append(
+            f"{row['query']} query: {format_ratio(row['vs_best_fixed'])} the time of the best "
+            f"fixed COUNT ({int(row['best_fixed_count']):,}), longest wait "
+            f"{format_ms(row['probe_max_ms'])}"
+        )
+    budget = at_size["scan_budget_ms"].dropna()
+    budget_text = f" (budget {float(budget.iloc[0]):g} ms per call)" if len(budget) else ""
+    return f"Adaptive COUNT{budget_text} at {size:,} records: " + "; ".join(parts) + "."
+
+
+def target(results: pd.DataFrame) -> str:
+    """What was measured (one server or a cluster) and which methods could not run there."""
+    environment = results.attrs.get("environment", {})
+    server = environment.get("redis_version", "?")
+    if environment.get("cluster"):
+        text = (
+            f"This run measured a Redis Cluster of {environment.get('primaries')} primaries "
+            f"(Redis {server}): KEYS and SCAN ran on every primary, and the probe PINGed "
+            f"{environment.get('probe_node') or 'one primary'}."
+        )
+    else:
+        text = f"This run measured one Redis server (Redis {server})."
+    if "error" in results:
+        refused = results.dropna(subset=["error"]).drop_duplicates("method")
+        for _, row in refused.iterrows():
+            text += f" `{row['method']}` could not run here: {row['error']}"
+            text += "" if str(row["error"]).endswith(".") else "."
+    return text
