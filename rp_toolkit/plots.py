@@ -8,14 +8,23 @@ function is self-contained.
 Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
 ``overhead_vs_size``, ``overhead_vs_count``, ``blocking``, ``scan_calls_vs_count``,
 ``adaptive_vs_best_fixed``.
+
+Request-performance figures (what ``rp_toolkit.reports`` returns): ``throughput``,
+``response_time``, ``top_endpoints``, ``job_page`` / ``job_pages`` (the gem's jobs pages),
+``resources`` and ``trace``. Durations and bytes are drawn in the unit that reads best (ms, s,
+min; MiB, GiB), named in the axis label; deploy markers carry the dashboard's label text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
+from . import units
 from .config import count_sort_key
 
 
@@ -195,14 +204,44 @@ def adaptive_vs_best_fixed(results: pd.DataFrame) -> Figure:
 # --------------------------------------------------------------------------- requests
 # Request-performance figures take what rp_toolkit.reports returns.
 
+JOB_TITLES = {
+    "sidekiq": ("Sidekiq", "jobs"),
+    "delayed_job": ("Delayed::Job", "jobs"),
+    "custom": ("Custom events", "events"),
+    "rake": ("Rake tasks", "tasks"),
+    "grape": ("Grape", "requests"),
+}
+"""Each job kind's page title and what it counts (``reports.JOB_KINDS``)."""
+
+_AXIS_LABELS = {
+    "count": "requests",
+    "duration_average": "mean (ms)",
+    "duration_max": "max (ms)",
+    "duration_p50": "p50 (ms)",
+    "duration_p95": "p95 (ms)",
+    "duration_p99": "p99 (ms)",
+}
+_RESOURCE_LABELS = {
+    "cpu_one_min": "CPU load (1 min)",
+    "memory": "memory",
+    "disk_available": "disk free",
+}
+_SERIES_LABELS = {"count": "requests", "duration_average": "mean duration"}
+
+
+def _largest(values: Any) -> float:
+    """The largest finite value of ``values`` (0 when none)."""
+    numbers = pd.Series(values, dtype="float64")
+    return float(numbers.max()) if numbers.notna().any() else 0.0
+
 
 def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
-    """Vertical markers (deploys and the like) on a time axis."""
+    """Vertical markers (deploys and the like) on a time axis, with their ``label`` (else
+    their ``name``)."""
     if annotations is None or len(annotations) == 0:
         return
-    for number, (when, name) in enumerate(
-        zip(annotations["datetime"], annotations["name"], strict=True)
-    ):
+    texts = annotations["label"] if "label" in annotations else annotations["name"]
+    for number, (when, name) in enumerate(zip(annotations["datetime"], texts, strict=True)):
         axes.axvline(
             when,
             color="tab:red",
@@ -223,26 +262,38 @@ def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
         )
 
 
+def _time_axes(axes, title: str, ylabel: str, annotations: pd.DataFrame | None) -> None:
+    _mark_annotations(axes, annotations)
+    axes.set_title(title, parse_math=False)
+    axes.set_ylabel(ylabel)
+    axes.grid(True, alpha=0.3)
+    if annotations is not None and len(annotations):
+        axes.legend(fontsize="small", loc="upper left")
+
+
 def time_series(
     series: pd.DataFrame | pd.Series,
     *,
     title: str,
     ylabel: str,
     annotations: pd.DataFrame | None = None,
+    durations: bool = False,
 ) -> Figure:
-    """A per-minute series (``reports.throughput`` / ``response_time``) with event markers."""
+    """A per-minute series (``reports.throughput`` / ``response_time``) with event markers;
+    ``durations``: the values are milliseconds, drawn in the unit that reads best (ms, s or
+    min, named in the y label)."""
     frame = series.to_frame() if isinstance(series, pd.Series) else series
     figure = Figure(figsize=(9, 3.5), layout="constrained")
     axes = figure.subplots()
+    divisor = 1.0
+    if durations:
+        divisor, unit = units.duration_unit(_largest(frame.to_numpy().ravel()))
+        ylabel = f"{ylabel} ({unit})"
     for column in frame.columns:
-        axes.plot(frame.index, frame[column], linewidth=1.2, label=str(column))
-    _mark_annotations(axes, annotations)
-    axes.set_title(title)
+        label = _SERIES_LABELS.get(str(column), str(column))
+        axes.plot(frame.index, frame[column] / divisor, linewidth=1.2, label=label)
+    _time_axes(axes, title, ylabel, annotations)
     axes.set_xlabel("minute (UTC)")
-    axes.set_ylabel(ylabel)
-    axes.grid(True, alpha=0.3)
-    if annotations is not None and len(annotations):
-        axes.legend(fontsize="small", loc="upper left")
     return figure
 
 
@@ -256,36 +307,99 @@ def throughput(series: pd.DataFrame, annotations: pd.DataFrame | None = None) ->
 def response_time(series: pd.DataFrame, annotations: pd.DataFrame | None = None) -> Figure:
     """Mean duration per minute, as the dashboard's response-time chart."""
     return time_series(
-        series, title="Response time (mean per minute)", ylabel="ms", annotations=annotations
+        series,
+        title="Response time (mean per minute)",
+        ylabel="mean duration",
+        annotations=annotations,
+        durations=True,
     )
 
 
 def top_endpoints(table: pd.DataFrame, *, by: str = "count", n: int = 10) -> Figure:
-    """The ``n`` endpoints of ``reports.requests`` with the highest ``by`` as bars."""
-    top = table.nlargest(n, by).iloc[::-1]
+    """The ``n`` endpoints of ``reports.requests`` with the highest ``by`` as bars, each
+    labelled with its value (ties in ``by`` by endpoint name)."""
+    ordered = table.sort_values([by, "group"], ascending=[False, True], kind="stable")
+    top = ordered.head(n).iloc[::-1]
     figure = Figure(figsize=(8, 0.35 * max(len(top), 3) + 1), layout="constrained")
     axes = figure.subplots()
-    axes.barh(top["group"].astype(str), top[by])
-    axes.set_xlabel(by)
-    axes.set_title(f"Top {len(top)} endpoints by {by}")
+    label = _AXIS_LABELS.get(by, by)
+    is_ms = "(ms)" in label
+    divisor, unit = units.duration_unit(_largest(top[by])) if is_ms else (1.0, "")
+    bars = axes.barh(top["group"].astype(str), top[by] / divisor)
+    axes.bar_label(
+        bars,
+        labels=[units.duration(v) if is_ms else f"{v:,.0f}" for v in top[by]],
+        padding=3,
+        fontsize="x-small",
+    )
+    for tick in axes.get_yticklabels():
+        tick.set_parse_math(False)
+    axes.margins(x=0.12)
+    axes.set_xlabel(label.replace("(ms)", f"({unit})") if is_ms else label)
+    axes.set_title(f"Top {len(top)} endpoints by {label.replace(' (ms)', '')}")
     axes.grid(True, axis="x", alpha=0.3)
     return figure
+
+
+def job_page(
+    throughput: pd.DataFrame,
+    response_time: pd.DataFrame,
+    *,
+    kind: str,
+    annotations: pd.DataFrame | None = None,
+) -> Figure:
+    """A jobs page's two charts (``reports.JobsReport``): records per minute and their mean
+    duration per minute (minutes without records drawn as gaps, not 0), with event markers."""
+    title, noun = JOB_TITLES.get(kind, (kind, "records"))
+    figure = Figure(figsize=(9, 4.6), layout="constrained")
+    count_axes, time_axes = figure.subplots(2, 1, sharex=True)
+    counts = throughput["count"]
+    count_axes.plot(throughput.index, counts, linewidth=1.1, color="tab:blue")
+    _time_axes(count_axes, f"{title}: throughput and mean duration", f"{noun} per minute", None)
+    means = response_time["duration_average"].where(counts.reindex(response_time.index) > 0)
+    divisor, unit = units.duration_unit(_largest(means))
+    time_axes.plot(response_time.index, means / divisor, linewidth=1.1, color="tab:purple")
+    _time_axes(time_axes, "", f"mean duration ({unit})", annotations)
+    _mark_annotations(count_axes, annotations)
+    time_axes.set_xlabel("minute (UTC)")
+    return figure
+
+
+def job_pages(pages: Mapping[str, Any], annotations: pd.DataFrame | None = None) -> dict:
+    """:func:`job_page` of each ``reports.jobs_pages`` entry (kind to ``JobsReport``) whose
+    records are not empty: kind to Figure, in the given order."""
+    return {
+        kind: job_page(page.throughput, page.response_time, kind=kind, annotations=annotations)
+        for kind, page in pages.items()
+        if len(page.table)
+    }
 
 
 def resources(
     samples: pd.DataFrame, fields: tuple[str, ...] = ("cpu_one_min", "memory", "disk_available")
 ) -> Figure:
-    """``reports.resources``: one panel per field, one line per server / context / role."""
+    """``reports.resources``: one panel per field, one line per server / context / role.
+
+    Memory and disk are drawn in the binary unit that reads best (MiB, GiB, named in the y
+    label); CPU load as it is.
+    """
     present = [field for field in fields if field in samples]
     figure = Figure(figsize=(9, 2.6 * max(len(present), 1)), layout="constrained")
     axes_list = figure.subplots(max(len(present), 1), 1, sharex=True, squeeze=False)[:, 0]
     keys = ["server", "context", "role"]
     for axes, field in zip(axes_list, present, strict=False):
+        ylabel, divisor = _RESOURCE_LABELS.get(field, field), 1.0
+        if field == "memory" or field.startswith("disk_"):
+            divisor, unit = units.byte_unit(_largest(samples[field]))
+            ylabel = f"{ylabel} ({unit})"
         for labels, group in samples.groupby(keys, observed=True, sort=True):
             axes.plot(
-                group["minute"], group[field], linewidth=1, label=" / ".join(map(str, labels))
+                group["minute"],
+                group[field] / divisor,
+                linewidth=1,
+                label=" / ".join(map(str, labels)),
             )
-        axes.set_ylabel(field)
+        axes.set_ylabel(ylabel)
         axes.grid(True, alpha=0.3)
     if present:
         axes_list[0].legend(fontsize="x-small", loc="upper left")

@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ __all__ = [
     "DEPLOY_WINDOW",
     "GRAPE_DURATION_FIELD",
     "JOB_KINDS",
+    "jobs_pages",
     "jobs_summary",
     "RESOURCE_FIELDS",
     "RESOURCES_DURATION",
@@ -55,6 +57,8 @@ __all__ = [
     "custom",
     "delayed_job",
     "deploy_impact",
+    "deploy_impact_by_endpoint",
+    "event_labels",
     "error_rate",
     "export",
     "grape",
@@ -97,6 +101,20 @@ _ONE_MINUTE = pd.Timedelta(minutes=1)
 # --------------------------------------------------------------------------- percentiles
 
 
+def _sorted_groups(
+    codes: np.ndarray, values: np.ndarray, ngroups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``values`` sorted within groups ``codes`` (0..ngroups-1), each group's start in that
+    array and its count; NaN values and negative codes are left out."""
+    values = np.asarray(values, dtype="float64")
+    codes = np.asarray(codes, dtype=np.intp)
+    keep = ~np.isnan(values) & (codes >= 0)
+    kept_values, kept_codes = values[keep], codes[keep]
+    ordered = kept_values[np.lexsort((kept_values, kept_codes))]
+    counts = np.bincount(kept_codes, minlength=ngroups)[:ngroups]
+    return ordered, np.cumsum(counts) - counts, counts
+
+
 def _group_percentiles(
     codes: np.ndarray, values: np.ndarray, ngroups: int, ps: Sequence[float]
 ) -> dict[float, np.ndarray]:
@@ -104,14 +122,7 @@ def _group_percentiles(
 
     NaN values and negative codes are ignored. Vectorised: one sort for all groups.
     """
-    values = np.asarray(values, dtype="float64")
-    codes = np.asarray(codes, dtype=np.intp)
-    keep = ~np.isnan(values) & (codes >= 0)
-    kept_values, kept_codes = values[keep], codes[keep]
-    order = np.lexsort((kept_values, kept_codes))
-    ordered = kept_values[order]
-    counts = np.bincount(kept_codes, minlength=ngroups)[:ngroups]
-    starts = np.cumsum(counts) - counts
+    ordered, starts, counts = _sorted_groups(codes, values, ngroups)
     present = counts > 0
     result = {}
     for p in ps:
@@ -188,11 +199,15 @@ def chart_window(
 ) -> pd.DatetimeIndex:
     """The minutes a per-minute series of ``df`` covers: with ``now`` or ``duration`` given,
     the gem's window (:func:`minute_window`); otherwise, for a frame ``rp.load`` returned, the
-    minutes of the window it was loaded for; else the gem's 4 hours before now."""
+    whole minutes of the window it was loaded for (a minute cut by either edge of the window
+    holds only part of its records and would be drawn as a drop); else the gem's 4 hours
+    before now."""
     info = df.attrs.get("rp")
     start, end = getattr(info, "start", None), getattr(info, "end", None)
     if now is None and duration is None and start is not None and end is not None:
-        first, last = _utc(start).floor("min"), _utc(end).floor("min")
+        first, last = _utc(start).ceil("min"), _utc(end).floor("min") - pd.Timedelta(minutes=1)
+        if last < first:  # under two minutes: every minute it touches
+            first, last = _utc(start).floor("min"), _utc(end).floor("min")
         return pd.date_range(first, last, freq="min", name="minute")
     return minute_window(now, DEFAULT_DURATION if duration is None else duration)
 
@@ -471,7 +486,8 @@ def annotations(
 ) -> pd.DataFrame:
     """Events (deploy markers and the like) in ``[start, end]``, oldest first.
 
-    Columns ``datetime`` (UTC), ``name``, ``options``; both bounds are inclusive and optional.
+    Columns ``datetime`` (UTC), ``name``, ``options``, ``label`` (:func:`event_labels`: the
+    text the dashboard shows); both bounds are inclusive and optional.
     """
     mask = pd.Series(True, index=events_df.index)
     if start is not None:
@@ -479,7 +495,8 @@ def annotations(
     if end is not None:
         mask &= events_df["datetime"] <= _utc(end)
     chosen = events_df.loc[mask, ["datetime", "name", "options"]]
-    return chosen.sort_values("datetime", kind="stable").reset_index(drop=True)
+    chosen = chosen.sort_values("datetime", kind="stable").reset_index(drop=True)
+    return chosen.assign(label=event_labels(chosen))
 
 
 # --------------------------------------------------------------------------- beyond the gem
@@ -578,6 +595,47 @@ def time_split(df: pd.DataFrame) -> pd.DataFrame:
     return _by_count(table)
 
 
+def event_labels(events_df: pd.DataFrame) -> pd.Series:
+    """Each event's text as the dashboard shows it: its ``options`` label's ``text`` (the gem's
+    deploy markers carry ``{"label": {"text": "Deploy v2.14 (abc)"}}``), else its ``name``."""
+
+    def label(name: object, options: object) -> str:
+        text = options.get("label") if isinstance(options, dict) else None
+        text = text.get("text") if isinstance(text, dict) else text
+        return text if isinstance(text, str) and text.strip() else str(name)
+
+    options = events_df["options"] if "options" in events_df else [None] * len(events_df)
+    labels = map(label, events_df["name"], options)
+    return pd.Series(list(labels), index=events_df.index, dtype="string", name="label")
+
+
+def _chosen_events(events_df: pd.DataFrame, match: str | None) -> pd.DataFrame:
+    """The events whose name contains ``match`` (case-insensitive; None: all), oldest first,
+    with their ``label``."""
+    events = events_df
+    if match is not None:
+        names = events["name"].astype("string").str.contains(match, case=False, regex=False)
+        events = events[names.fillna(False)]
+    events = events.sort_values("datetimei", kind="stable").reset_index(drop=True)
+    return events.assign(label=event_labels(events))
+
+
+def _around(df: pd.DataFrame, at: np.ndarray, window: pd.Timedelta) -> tuple[np.ndarray, ...]:
+    """Rows of ``df`` (positions) in ``[t - window, t)`` and ``[t, t + window)`` of each time
+    ``t`` in ``at`` (epoch seconds), with their group: ``i`` before event ``i``, ``n + i``
+    after it; and the number of rows of each of the ``2n`` groups."""
+    order = np.argsort(df["datetimei"].to_numpy("int64"), kind="stable")
+    times = df["datetimei"].to_numpy("int64")[order]
+    seconds = pd.Timedelta(window).total_seconds()
+    middle = np.searchsorted(times, at, side="left")
+    starts = np.concatenate([np.searchsorted(times, at - seconds, side="left"), middle])
+    ends = np.concatenate([middle, np.searchsorted(times, at + seconds, side="left")])
+    lengths = ends - starts
+    codes = np.repeat(np.arange(len(lengths)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return order[np.repeat(starts, lengths) + offsets], codes, lengths
+
+
 def deploy_impact(
     df: pd.DataFrame,
     events_df: pd.DataFrame,
@@ -590,37 +648,19 @@ def deploy_impact(
     Before is ``[t - window, t)``, after is ``[t, t + window)``, on ``datetimei`` (epoch
     seconds) against the event's ``datetimei``. ``match`` keeps events whose name contains it
     (case-insensitive); None takes every event. One row per event, oldest first: ``datetime``,
-    ``name``, ``before_count``, ``after_count`` (records, nulls included), then per p in 50, 95,
-    99 ``before_pP``, ``after_pP`` (the gem's percentile; NaN when empty) and ``pP_change`` =
-    after - before (ms).
+    ``name``, ``label`` (:func:`event_labels`), ``before_count``, ``after_count`` (records,
+    nulls included), then per p in 50, 95, 99 ``before_pP``, ``after_pP`` (the gem's
+    percentile; NaN when empty) and ``pP_change`` = after - before (ms).
     """
-    events = events_df
-    if match is not None:
-        events = events[
-            events["name"]
-            .astype("string")
-            .str.contains(match, case=False, regex=False)
-            .fillna(False)
-        ]
-    events = events.sort_values("datetimei", kind="stable").reset_index(drop=True)
-    ordered = df.sort_values("datetimei", kind="stable")
-    times = ordered["datetimei"].to_numpy("int64")
-    durations = _floats(ordered["duration"])
-    at = events["datetimei"].to_numpy("int64")
-    seconds = pd.Timedelta(window).total_seconds()
-    middle = np.searchsorted(times, at, side="left")
-    starts = np.concatenate([np.searchsorted(times, at - seconds, side="left"), middle])
-    ends = np.concatenate([middle, np.searchsorted(times, at + seconds, side="left")])
-    lengths = ends - starts
-    codes = np.repeat(np.arange(len(lengths)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    rows = np.repeat(starts, lengths) + offsets
-    found = _group_percentiles(codes, durations[rows], len(lengths), PERCENTILES)
+    events = _chosen_events(events_df, match)
+    rows, codes, lengths = _around(df, events["datetimei"].to_numpy("int64"), window)
+    found = _group_percentiles(codes, _floats(df["duration"])[rows], len(lengths), PERCENTILES)
     n = len(events)
     out = pd.DataFrame(
         {
             "datetime": events["datetime"],
             "name": events["name"],
+            "label": events["label"],
             "before_count": lengths[:n].astype("int64"),
             "after_count": lengths[n:].astype("int64"),
         }
@@ -630,6 +670,102 @@ def deploy_impact(
         out[f"after_p{p}"] = found[p][n:]
         out[f"p{p}_change"] = out[f"after_p{p}"] - out[f"before_p{p}"]
     return out
+
+
+def deploy_impact_by_endpoint(
+    df: pd.DataFrame,
+    events_df: pd.DataFrame,
+    *,
+    window: pd.Timedelta = DEPLOY_WINDOW,
+    match: str | None = None,
+    min_requests: int = 30,
+    min_change: float = 0.1,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Which endpoints changed at each event: p50 and p95 ``window`` before against after.
+
+    Windows and ``match`` as :func:`deploy_impact`; only requests with a duration count. An
+    endpoint is compared at an event when it has at least ``min_requests`` such requests on
+    both sides. One row per event and endpoint: ``datetime``, ``name``, ``label``, the
+    endpoint columns of :func:`requests`, ``before_count``, ``after_count``, and for p in 50,
+    95 ``before_pP``, ``after_pP`` (the gem's percentile, ms), ``pP_change`` (ms) and
+    ``pP_change_pct`` (percent of before; NaN when before is 0), then ``verdict``:
+
+    * ``"slower"`` when p50 or p95 rose by at least ``min_change`` (0.1: 10 %) *and* beyond
+      noise: the distribution-free ``confidence`` intervals of that percentile (from order
+      statistics) before and after do not overlap;
+    * ``"faster"`` when, by the same rules, one fell and none rose;
+    * ``"unchanged"`` otherwise (a change within noise, or too small to matter).
+
+    Events oldest first; within an event the slower endpoints first, then by ``p95_change_pct``
+    descending (NaN last), ties by ``group``. No events, or no endpoint with enough requests,
+    give an empty frame with these columns.
+    """
+    events = _chosen_events(events_df, match)
+    kept = df[df["duration"].notna()]
+    endpoint, keys = _endpoints(kept)
+    rows, side, _ = _around(kept, events["datetimei"].to_numpy("int64"), window)
+    n, m = len(events), len(keys)
+    ordered, starts, counts = _sorted_groups(
+        side * m + endpoint[rows], _floats(kept["duration"])[rows], 2 * n * m
+    )
+    before, after = np.arange(n * m), n * m + np.arange(n * m)
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    chosen = (counts[before] >= max(1, min_requests)) & (counts[after] >= max(1, min_requests))
+    before, after = before[chosen], after[chosen]
+    event, place = np.divmod(before, max(m, 1))
+    out = pd.concat(
+        [
+            events.loc[event, ["datetime", "name", "label"]].reset_index(drop=True),
+            keys.iloc[place].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    out["before_count"] = counts[before].astype("int64")
+    out["after_count"] = counts[after].astype("int64")
+    slower = np.zeros(len(out), bool)
+    faster = np.zeros(len(out), bool)
+    for p in (50, 95):
+        q = p / 100
+        sides = {}
+        for name, groups in (("before", before), ("after", after)):
+            count, first = counts[groups], starts[groups]
+            rank = q * (count - 1)
+            lower = ordered[first + np.floor(rank).astype(np.intp)]
+            upper = ordered[first + np.ceil(rank).astype(np.intp)]
+            value = lower + (upper - lower) * (rank - np.floor(rank))
+            half = z * np.sqrt(count * q * (1 - q))
+            low = np.clip(np.floor(count * q - half).astype(np.intp) - 1, 0, count - 1)
+            high = np.clip(np.ceil(count * q + half).astype(np.intp) - 1, 0, count - 1)
+            sides[name] = (value, ordered[first + low], ordered[first + high])
+            out[f"{name}_p{p}"] = value
+        (was, was_low, was_high), (now, now_low, now_high) = sides["before"], sides["after"]
+        out[f"p{p}_change"] = now - was
+        out[f"p{p}_change_pct"] = (now - was) / np.where(was > 0, was, np.nan) * 100
+        slower |= (now_low > was_high) & (now >= was * (1 + min_change))
+        faster |= (now_high < was_low) & (now <= was * (1 - min_change))
+    out["verdict"] = np.where(slower, "slower", np.where(faster, "faster", "unchanged"))
+    out["verdict"] = out["verdict"].astype("string")
+    order = out.assign(_e=event, _s=~slower, _c=-out["p95_change_pct"].fillna(-np.inf))
+    order = order.sort_values(["_e", "_s", "_c", "group"], kind="stable")
+    return out.loc[order.index].reset_index(drop=True)
+
+
+def jobs_pages(
+    frames: dict[str, pd.DataFrame],
+    *,
+    now: TimeLike | None = None,
+    duration: pd.Timedelta | None = None,
+) -> dict[str, JobsReport]:
+    """The jobs page (:func:`sidekiq`, :func:`delayed_job`, ...) of every kind in ``frames``
+    (a :data:`JOB_KINDS` name to its frame) that holds records, in :data:`JOB_KINDS` order."""
+    pages = {"sidekiq": sidekiq, "delayed_job": delayed_job, "custom": custom, "rake": rake}
+    pages["grape"] = grape
+    return {
+        kind: pages[kind](frames[kind], now=now, duration=duration)
+        for kind in JOB_KINDS
+        if kind in frames and len(frames[kind])
+    }
 
 
 def jobs_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

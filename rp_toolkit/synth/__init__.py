@@ -39,6 +39,7 @@ from .catalogue import (
     ERROR_SHARE_500,
     RATE_PER_MINUTE,
     RATE_PER_RPS,
+    REGRESSION,
 )
 from .encoding import RecordBatch, ruby_json
 from .plan import ALL_KINDS, generate, planned_counts
@@ -53,6 +54,7 @@ __all__ = [
     "CUSTOM_DATA_SHARE",
     "DEFAULT_SERVERS",
     "DEPLOYS_PER_HOUR",
+    "REGRESSION",
     "ERROR_SHARE_404",
     "ERROR_SHARE_500",
     "MIN_TTL_SECONDS",

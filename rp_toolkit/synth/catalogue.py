@@ -20,6 +20,9 @@ RATE_PER_RPS = {"requests": 1.0, "sidekiq": 0.25, "delayed_job": 0.05, "grape": 
 # ... or a fixed number per minute.
 RATE_PER_MINUTE = {"rake": 2.0, "custom": 4.0}
 DEPLOYS_PER_HOUR = 0.5
+REGRESSION = ("ProductsController", "show", 1.8)
+"""A regression for the reports to find: from the first deploy of the window on, this endpoint
+(controller, action) takes this many times as long (an N+1 query shipped with that deploy)."""
 ERROR_SHARE_404 = 0.015
 ERROR_SHARE_500 = 0.005
 AWKWARD_PATH_SHARE = 0.005

@@ -35,10 +35,12 @@ from .catalogue import (
     EXCEPTIONS,
     POPULARITY,
     REFERERS,
+    REGRESSION,
     SEARCH_TERMS,
     SQL,
 )
 from .encoding import RecordBatch, ruby_json
+from .events import deploy_times
 from .timeline import (
     CHUNK_RECORDS,
     COUNTS_STREAM,
@@ -71,10 +73,19 @@ class _RequestChunk:
     view_runtime: np.ndarray  # NaN where nothing was rendered
 
 
-def _request_chunk(rng: np.random.Generator, epochs: np.ndarray) -> _RequestChunk:
+REGRESSED_ENDPOINT = next(
+    number for number, e in enumerate(ENDPOINTS) if (e.controller, e.action) == REGRESSION[:2]
+)
+
+
+def _request_chunk(
+    rng: np.random.Generator, epochs: np.ndarray, regression_from: float | None = None
+) -> _RequestChunk:
     n = len(epochs)
     endpoint = rng.choice(len(ENDPOINTS), size=n, p=POPULARITY)
     duration = np.maximum(0.5, lognormal(rng, ENDPOINT_MEDIAN[endpoint], ENDPOINT_SIGMA[endpoint]))
+    if regression_from is not None:  # the catalogue's regression, shipped with a deploy
+        duration[(endpoint == REGRESSED_ENDPOINT) & (epochs >= regression_from)] *= REGRESSION[2]
 
     outcome = rng.random(n)
     status = ENDPOINT_OK[endpoint].copy()
@@ -254,11 +265,12 @@ def request_batches(
     traces of those in the last hour (the trace TTL) if ``traces``."""
     timeline = Timeline.build(n, window, stream_rng(seed, "requests", COUNTS_STREAM), spiky=True)
     trace_from = window.end - TRACE.ttl_seconds
+    regression_from = deploy_times(window, seed)[0][0]
     for number, (i, j) in enumerate(timeline.slices(max_records), start=1):
         if not requests and timeline.lo[j - 1] + 60 <= trace_from:
             continue  # no traces in this slice (each slice has its own stream: skip it freely)
         rng = stream_rng(seed, "requests", number)
-        chunk = _request_chunk(rng, timeline.times(rng, i, j))
+        chunk = _request_chunk(rng, timeline.times(rng, i, j), regression_from)
         if requests:
             yield RecordBatch(
                 REQUESTS,

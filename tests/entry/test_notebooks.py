@@ -83,8 +83,9 @@ def test_report_tables_equal_the_api_and_never_show_the_password(protected, tmp_
     cards = pd.read_csv(tables / "percentiles.csv").iloc[0].to_dict()
     assert cards == pytest.approx(reports.percentiles(df))
     throughput = pd.read_csv(tables / "throughput.csv")
-    direct = reports.throughput(df, now=END, duration=pd.Timedelta(hours=1))
+    direct = reports.throughput(df)  # the whole minutes of the loaded window
     assert throughput["count"].tolist() == direct["count"].tolist()
+    assert pd.to_datetime(throughput["minute"]).tolist() == direct.index.tolist()
 
 
 def test_report_stops_at_bad_parameters_with_the_cells_error(protected, tmp_path) -> None:

@@ -542,8 +542,9 @@ EVENTS = [
 
 def test_annotations_within_the_window_oldest_first():
     result = reports.annotations(events(EVENTS), start=at("09:00"), end=at("11:30"))
-    assert list(result.columns) == ["datetime", "name", "options"]
+    assert list(result.columns) == ["datetime", "name", "options", "label"]
     assert result["name"].tolist() == ["Deploy v1", "Deploy v2"]
+    assert result["label"].tolist() == ["Deploy v1", "Deploy v2"]  # no label text: the name
     assert result["datetime"].tolist() == [at("09:00"), at("11:30")]
     assert result["options"].tolist() == [None, {"sha": "abc"}]
     everything = reports.annotations(events(EVENTS))
@@ -807,11 +808,22 @@ def test_jobs_summary_counts_and_percentiles_per_kind_skipping_empty_ones():
     assert summary.loc["grape", "p50"] == 10.0  # endpoint_run.grape, not render
 
 
+def test_minutes_cut_by_the_loaded_window_are_left_out_of_charts() -> None:
+    """A window loaded from 11:50:20 to 12:02:30 (``end`` = now) holds 40 s of its first minute
+    and 30 s of its last: drawn, they look like a drop in traffic at both edges."""
+    df = frame("requests", CHART_ROWS)
+    df.attrs["rp"] = LoadInfo(kind="requests", start=at("11:50:20"), end=at("12:02:30"))
+    series = reports.throughput(df)
+    assert series.index[0] == at("11:51:00") and series.index[-1] == at("12:01:00")
+    df.attrs["rp"] = LoadInfo(kind="requests", start=at("11:50:20"), end=at("11:51:10"))
+    assert reports.throughput(df).index.tolist() == [at("11:50:00"), at("11:51:00")]
+
+
 def test_a_loaded_frames_charts_cover_the_window_it_was_loaded_for() -> None:
     """Fails with the gem's window: a frame loaded for 11:50-12:02 was charted over the four
     hours before now, whatever the window."""
     df = frame("requests", CHART_ROWS)
-    start, end = at("11:50:00"), at("12:02:30")
+    start, end = at("11:50:00"), at("12:03:00")
     df.attrs["rp"] = LoadInfo(kind="requests", start=start, end=end)
     series = reports.throughput(df)
     assert series.index[0] == start and series.index[-1] == at("12:02:00")

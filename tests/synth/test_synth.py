@@ -555,3 +555,24 @@ def test_bad_arguments(redis_url: str, kwargs: dict[str, Any], error: type) -> N
 def test_a_client_is_required() -> None:
     with pytest.raises(ValueError, match="needs a client"):
         synth.write(None)  # type: ignore[arg-type]
+
+
+def test_the_regression_ships_with_the_first_deploy(written: Written) -> None:
+    """The demo has something for deploy impact to find: one endpoint slower from the first
+    deploy on, the others as before (a report that finds nothing would show nothing)."""
+    ((key, _, _),) = written.by_kind["events"]
+    deploy = int(parse_key(EVENTS, key)["datetimei"])
+    controller, action, factor = synth.REGRESSION
+    medians: dict[tuple[bool, bool], list[float]] = {}
+    for fields, value in written.requests():
+        at = datetime.strptime(fields["datetime"], "%Y%m%dT%H%M").replace(tzinfo=timezone.utc)
+        if abs(at.timestamp() - deploy) > 3600 or fields["status"] != "200":
+            continue
+        regressed = (fields["controller"], fields["action"]) == (controller, action)
+        medians.setdefault((regressed, at.timestamp() >= deploy + 60), []).append(value["duration"])
+    ratio = {
+        regressed: np.median(medians[(regressed, True)]) / np.median(medians[(regressed, False)])
+        for regressed in (True, False)
+    }
+    assert ratio[True] == pytest.approx(factor, rel=0.25)
+    assert ratio[False] == pytest.approx(1.0, rel=0.15)

@@ -1,0 +1,453 @@
+"""What the report's numbers say, as sentences computed from this run's frames.
+
+Every function takes what :mod:`rp_toolkit.reports` returns (and a few parameters of the
+run) and returns Markdown: each figure in it comes from the frames given, rounded by
+:mod:`rp_toolkit.units` as the tables are, and an empty frame gives an honest sentence
+("no request took longer than 500 ms") rather than an error. The notebooks display them with
+``IPython.display.Markdown``; fixed text there only explains what a section shows.
+
+Endpoint names and other recorded text appear as code spans, so ``|``, ``*`` or ``_`` in them
+are shown as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from .reports import ALL_ENDPOINTS
+from .units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
+
+__all__ = [
+    "APDEX_RATINGS",
+    "apdex",
+    "code",
+    "crashes",
+    "deploys",
+    "endpoints",
+    "errors",
+    "jobs",
+    "loaded",
+    "overview",
+    "resources",
+    "slow_requests",
+    "time_split",
+    "trace",
+]
+
+APDEX_RATINGS = ((0.94, "excellent"), (0.85, "good"), (0.70, "fair"), (0.50, "poor"))
+"""The usual Apdex bands (lower bound, name); below the last one: ``unacceptable``."""
+
+
+def code(text: Any) -> str:
+    """``text`` as a Markdown code span (its fence longer than any run of backticks in it)."""
+    text = str(text).replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _when(value: Any, *, seconds: bool = False) -> str:
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def _span(start: Any, end: Any) -> str:
+    """``from 2026-11-28 04:27 to 08:27 UTC`` (the date once when both are on it)."""
+    first, last = _when(start), _when(end)
+    if first[:10] == last[:10]:
+        return f"on {first[:10]} from {first[11:16]} to {last[11:]}"
+    return f"from {first} to {last}"
+
+
+def _share(part: float, whole: float) -> str:
+    return percent(part / whole * 100 if whole else float("nan"))
+
+
+def _endpoint(record: Mapping[str, Any]) -> str:
+    return f"{record['controller']}#{record['action']}"
+
+
+def _listing(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def loaded(summary: Mapping[str, Any]) -> str:
+    """What was read (``LoadInfo.summary()``): records, how the keys were found, problems."""
+    method = summary.get("method")
+    how = f"with {method}" if method else ""
+    if method == "SCAN":
+        how += f" (COUNT {summary.get('scan_count')}, {count(summary.get('scan_calls'))} calls)"
+    parts = [f"Read {count(summary.get('records'))} request records {how}".rstrip() + "."]
+    outside = summary.get("outside_window") or 0
+    if outside:
+        parts.append(f"{count(outside)} listed keys fell outside the window and are left out.")
+    skipped, kept = summary.get("skipped") or 0, summary.get("kept_with_problems") or 0
+    if skipped or kept:
+        parts.append(
+            f"{count(skipped)} records could not be read (skipped); {count(kept)} are kept "
+            "with problems (see the table)."
+        )
+    else:
+        parts.append("Every record could be read.")
+    return " ".join(parts)
+
+
+def overview(df: pd.DataFrame, cards: Mapping[str, float | None], start: Any, end: Any) -> str:
+    """How many requests in ``[start, end]``, per minute, and the percentile cards in words."""
+    window = _span(start, end)
+    if not len(df):
+        return f"No request was recorded {window}."
+    minutes = (pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(minutes=1)
+    rate = f", {short(len(df) / minutes)} per minute on average" if minutes > 0 else ""
+    text = (
+        f"**{count(len(df))} requests** {window}{rate}. Half finished within "
+        f"**{ms(cards['p50'])} ms**, 95 % within **{ms(cards['p95'])} ms** and 99 % within "
+        f"**{ms(cards['p99'])} ms**."
+    )
+    p95, p99 = cards.get("p95"), cards.get("p99")
+    if not (missing(p95) or missing(p99)) and p95 > 0:
+        ratio = p99 / p95
+        tail = (
+            "so the slowest 1 % are far slower than the rest (see the slow requests below)."
+            if ratio >= 2
+            else "so there is no long tail of very slow requests."
+        )
+        text += f" p99 is {ratio:.1f} × p95, {tail}"
+    return text
+
+
+def endpoints(table: pd.DataFrame, *, min_requests: int = 20, n: int = 3) -> str:
+    """The busiest endpoint of ``reports.requests`` and the ``n`` slowest by p95 among those
+    with at least ``min_requests`` requests."""
+    if not len(table):
+        return "No endpoint was requested."
+    total = table["count"].sum()
+    busiest = table.sort_values(["count", "group"], ascending=[False, True], kind="stable")
+    top = busiest.iloc[0]
+    text = (
+        f"{count(len(table))} endpoints. The busiest is {code(top['group'])} "
+        f"({count(top['count'])} requests, {_share(top['count'], total)} % of all)."
+    )
+    ranked = table[(table["count"] >= min_requests) & table["duration_p95"].notna()]
+    ranked = ranked.sort_values(["duration_p95", "group"], ascending=[False, True], kind="stable")
+    if not len(ranked):
+        return text + f" No endpoint has {min_requests} requests to rank by p95."
+    slowest = [
+        f"{code(row['group'])} ({ms(row['duration_p95'])} ms)"
+        for _, row in ranked.head(n).iterrows()
+    ]
+    return text + (
+        f" Slowest by p95 (of the endpoints with at least {min_requests} requests): "
+        f"{_listing(slowest)}."
+    )
+
+
+def slow_requests(slow: pd.DataFrame, total: int, threshold_ms: float) -> str:
+    """How many requests took longer than ``threshold_ms`` (``reports.slow``), which endpoint
+    most of them belong to, and the slowest one."""
+    if not len(slow):
+        return f"No request took longer than {ms(threshold_ms)} ms."
+    by_endpoint = _endpoint_counts(slow)
+    worst = slow.loc[slow["duration"].astype("float64").idxmax()]
+    return (
+        f"{count(len(slow))} requests ({_share(len(slow), total)} %) took longer than "
+        f"{ms(threshold_ms)} ms; {_share(by_endpoint.iloc[0], len(slow))} % of them were "
+        f"{code(by_endpoint.index[0])}. The slowest took {ms(worst['duration'])} ms "
+        f"({code(_endpoint(worst))}, {_when(worst['datetime'], seconds=True)})."
+    )
+
+
+def _endpoint_counts(records: pd.DataFrame) -> pd.Series:
+    """Records per ``Controller#action``, most first, ties by name."""
+    names = records["controller"].astype("string") + "#" + records["action"].astype("string")
+    counted = names.fillna("?").value_counts()
+    frame = counted.rename_axis("name").reset_index(name="n")
+    frame = frame.sort_values(["n", "name"], ascending=[False, True], kind="stable")
+    return frame.set_index("name")["n"]
+
+
+def crashes(crashes: pd.DataFrame, total: int) -> str:
+    """How many requests ended in a 500 (``reports.crashes``), the commonest exception and the
+    endpoint with the most."""
+    if not len(crashes):
+        return "No request ended in a 500."
+    text = (
+        f"{count(len(crashes))} requests ({_share(len(crashes), total)} %) ended in a 500; "
+        f"the most at {code(_endpoint_counts(crashes).index[0])} "
+        f"({count(_endpoint_counts(crashes).iloc[0])})."
+    )
+    exceptions = crashes["exception"].dropna().astype(str) if "exception" in crashes else None
+    if exceptions is not None and len(exceptions):
+        counted = exceptions.value_counts()
+        top = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[0]
+        text += f" The commonest exception: {code(top[0])} ({count(top[1])})."
+    return text
+
+
+def errors(error_rate: pd.DataFrame) -> str:
+    """Shares of 4xx and 5xx over all requests and the endpoint with the highest 5xx share
+    (``reports.error_rate``)."""
+    total = error_rate["count"].sum() if len(error_rate) else 0
+    if not total:
+        return "No request was recorded, so no error rate."
+    text = (
+        f"{_share(error_rate['count_4xx'].sum(), total)} % of requests got a 4xx and "
+        f"{_share(error_rate['count_5xx'].sum(), total)} % a 5xx."
+    )
+    failing = error_rate[error_rate["count_5xx"] > 0]
+    if not len(failing):
+        return text + " No endpoint answered with a 5xx."
+    worst = failing.sort_values(
+        ["rate_5xx", "count_5xx", "group"], ascending=[False, False, True], kind="stable"
+    ).iloc[0]
+    return text + (
+        f" Highest 5xx share: {code(worst['group'])}, {percent(worst['rate_5xx'], share=True)} "
+        f"% ({count(worst['count_5xx'])} of {count(worst['count'])})."
+    )
+
+
+def _rating(score: float) -> str:
+    for bound, name in APDEX_RATINGS:
+        if score >= bound:
+            return name
+    return "unacceptable"
+
+
+def apdex(table: pd.DataFrame, threshold_ms: float, *, below: float = 0.85, n: int = 5) -> str:
+    """The overall Apdex of ``reports.apdex`` with its rating, and the endpoints below
+    ``below`` (the ``n`` lowest)."""
+    overall = table[table["group"] == ALL_ENDPOINTS]
+    if not len(overall) or missing(overall["apdex"].iloc[0]):
+        return "No request to score."
+    score = float(overall["apdex"].iloc[0])
+    text = f"Overall Apdex **{score:.3f}** ({_rating(score)}) with T = {ms(threshold_ms)} ms."
+    low = table[(table["group"] != ALL_ENDPOINTS) & (table["apdex"] < below)]
+    low = low.sort_values(["apdex", "group"], kind="stable")
+    if not len(low):
+        return text + f" Every endpoint scores at least {below:.2f}."
+    names = [
+        f"{code(row['group'])} {row['apdex']:.3f} ({_rating(row['apdex'])})"
+        for _, row in low.head(n).iterrows()
+    ]
+    more = f" (and {len(low) - n} more)" if len(low) > n else ""
+    return text + f" Below {below:.2f}: {_listing(names)}{more}."
+
+
+def time_split(table: pd.DataFrame, *, min_requests: int = 20) -> str:
+    """Where the time of all requests went (``reports.time_split``, weighted by requests),
+    and the endpoint with the largest database share."""
+    weights = table["count"]
+    total = (table["duration_average"] * weights).sum() if len(table) else 0.0
+    if not total or missing(total):
+        return "No request with a duration, so no split of the time."
+    shares = {
+        part: (table[f"{part}_average"] * weights).sum() / total * 100
+        for part in ("db", "view", "other")
+    }
+    text = (
+        f"Over all requests, {percent(shares['db'])} % of the time went to the database, "
+        f"{percent(shares['view'])} % to views and {percent(shares['other'])} % to the rest "
+        "(Ruby, external calls)."
+    )
+    ranked = table[(table["count"] >= min_requests) & table["db_share"].notna()]
+    ranked = ranked.sort_values(["db_share", "group"], ascending=[False, True], kind="stable")
+    if len(ranked):
+        top = ranked.iloc[0]
+        text += (
+            f" Most database-bound: {code(top['group'])}, "
+            f"{percent(top['db_share'], share=True)} % ({ms(top['db_average'])} of "
+            f"{ms(top['duration_average'])} ms on average)."
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- deploys
+
+
+def _change(row: Mapping[str, Any], p: int) -> str:
+    return (
+        f"p{p} {ms(row[f'before_p{p}'])} → {ms(row[f'after_p{p}'])} ms "
+        f"({signed_percent(row[f'p{p}_change_pct'])} %)"
+    )
+
+
+def _deploy_text(
+    event: Mapping[str, Any],
+    rows: pd.DataFrame,
+    window: pd.Timedelta,
+    min_requests: int,
+    min_change: float,
+) -> str:
+    minutes = f"{pd.Timedelta(window) / pd.Timedelta(minutes=1):g} minutes"
+    head = f"At **{event['label']}** ({_when(event['datetime'])})"
+    overall = ""
+    if event["before_count"] and event["after_count"]:
+        change = event["p95_change"] / event["before_p95"] * 100 if event["before_p95"] else None
+        overall = (
+            f" Over all requests, p95 went {ms(event['before_p95'])} → "
+            f"{ms(event['after_p95'])} ms ({signed_percent(change)} %; "
+            f"{count(event['before_count'])} requests in the {minutes} before, "
+            f"{count(event['after_count'])} after)."
+        )
+    if not len(rows):
+        return (
+            f"{head}, no endpoint had {min_requests} requests with a duration in both "
+            f"{minutes} windows, so no endpoint can be compared.{overall}"
+        )
+    slower = rows[rows["verdict"] == "slower"]
+    faster = rows[rows["verdict"] == "faster"]
+    if len(slower):
+        items = [
+            f"{code(r['group'])}: {_change(r, 95)}, {_change(r, 50)}, over "
+            f"{count(r['before_count'])} → {count(r['after_count'])} requests"
+            for _, r in slower.head(3).iterrows()
+        ]
+        more = f" (and {len(slower) - 3} more, in the table)" if len(slower) > 3 else ""
+        text = (
+            f"{head}, {len(slower)} of {len(rows)} endpoints got slower: {'; '.join(items)}{more}."
+        )
+    else:
+        rising = rows[rows["p95_change_pct"] > 0].sort_values(
+            ["p95_change_pct", "group"], ascending=[False, True], kind="stable"
+        )
+        text = (
+            f"{head}, none of the {len(rows)} endpoints with at least {min_requests} requests "
+            "on both sides got clearly slower."
+        )
+        if len(rising):
+            top = rising.iloc[0]
+            why = (
+                "within the noise of that many requests"
+                if top["p95_change_pct"] >= min_change * 100
+                else f"under the {min_change * 100:g} % that counts as slower"
+            )
+            text += (
+                f" The largest p95 rise, {code(top['group'])} {_change(top, 95)} over "
+                f"{count(top['before_count'])} → {count(top['after_count'])} requests, is "
+                f"{why}."
+            )
+    if len(faster):
+        names = [f"{code(r['group'])} ({_change(r, 95)})" for _, r in faster.head(3).iterrows()]
+        text += f" {len(faster)} got faster: {_listing(names)}."
+    return text + overall
+
+
+def deploys(
+    impact: pd.DataFrame,
+    by_endpoint: pd.DataFrame,
+    *,
+    window: pd.Timedelta,
+    min_requests: int,
+    min_change: float = 0.1,
+) -> list[tuple[str, pd.DataFrame]]:
+    """One ``(sentence, rows)`` per event of ``reports.deploy_impact`` (oldest first): what
+    changed at it, per endpoint (``reports.deploy_impact_by_endpoint``'s rows of that event,
+    slower first). ``window``, ``min_requests`` and ``min_change`` are those the frames were
+    computed with. No event gives one sentence saying so, with no rows."""
+    if not len(impact):
+        empty = by_endpoint.iloc[0:0]
+        return [
+            ("No deploy or other event was recorded in this window: nothing to compare.", empty)
+        ]
+    sections = []
+    for _, event in impact.iterrows():
+        rows = by_endpoint[by_endpoint["datetime"] == event["datetime"]]
+        if "label" in by_endpoint:
+            rows = rows[rows["label"] == event["label"]]
+        text = _deploy_text(event, rows, window, min_requests, min_change)
+        sections.append((text, rows))
+    return sections
+
+
+# --------------------------------------------------------------------------- the rest
+
+
+def trace(request_id: str | None, steps: pd.DataFrame, requests: pd.DataFrame) -> str:
+    """The slowest traced request (``rp.slowest_trace``): its endpoint and duration, its SQL
+    time and the longest query, its views."""
+    if not request_id:
+        return "No request of this window still has a trace (traces expire after 60 minutes)."
+    record = requests[requests["request_id"] == request_id]
+    about = ""
+    if len(record):
+        row = record.iloc[0]
+        about = (
+            f" ({code(_endpoint(row))}, {ms(row['duration'])} ms, "
+            f"{_when(row['datetime'], seconds=True)})"
+        )
+    db = steps[steps["group"] == "db"]
+    db_ms = db["duration"].astype("float64").sum()
+    text = f"Request {code(request_id)}{about} ran {count(len(db))} SQL queries"
+    text += f" taking {ms(db_ms)} ms in all" if len(db) else ""
+    if len(record) and len(db) and not missing(record.iloc[0]["duration"]):
+        text += f" ({_share(db_ms, float(record.iloc[0]['duration']))} % of its duration)"
+    views = int((steps["group"] == "view").sum())
+    text += f" and rendered {count(views)} views."
+    if len(db) and db["duration"].notna().any():
+        longest = db.loc[db["duration"].astype("float64").idxmax()]
+        sql = str(longest["sql"])
+        sql = sql if len(sql) <= 90 else sql[:89] + "…"
+        text += f" The longest query, {ms(longest['duration'])} ms: {code(sql)}."
+    return text
+
+
+def jobs(summary: pd.DataFrame) -> str:
+    """Per job kind of ``reports.jobs_summary``: records and p95; the slowest kind by p95."""
+    if not len(summary):
+        return "No background job, rake task, custom event or Grape request was recorded."
+    rows = summary.rename_axis("kind").reset_index()
+    rows = rows.sort_values(["records", "kind"], ascending=[False, True], kind="stable")
+    items = [
+        f"{code(kind)} {count(row['records'])} (p95 {duration(row['p95'])})"
+        for kind, row in zip(rows["kind"], rows.to_dict("records"), strict=True)
+    ]
+    text = f"Records per kind: {_listing(items)}."
+    ranked = rows[rows["p95"].notna()]
+    ranked = ranked.sort_values(["p95", "kind"], ascending=[False, True], kind="stable")
+    if len(ranked) > 1:
+        top = ranked.iloc[0]
+        text += f" The slowest by p95: {code(top['kind'])} ({duration(top['p95'])})."
+    return text
+
+
+def resources(samples: pd.DataFrame, *, n: int = 6) -> str:
+    """Per server / context / role of ``reports.resources``: peak CPU load, peak memory and
+    the least free disk (the first ``n`` targets)."""
+    fields = [f for f in ("cpu_one_min", "memory", "disk_available") if f in samples]
+    present = samples.dropna(subset=fields, how="all") if fields else samples.iloc[0:0]
+    if not len(present):
+        return "No resource samples in this window."
+    keys = ["server", "context", "role"]
+    peaks = present.groupby(keys, observed=True, sort=True)[fields].agg(["max", "min"])
+    items = []
+    for target, row in peaks.head(n).iterrows():
+        parts = []
+        if "cpu_one_min" in fields:
+            parts.append(f"CPU load up to {_fixed2(row[('cpu_one_min', 'max')])}")
+        if "memory" in fields:
+            parts.append(f"memory up to {human_bytes(row[('memory', 'max')])}")
+        if "disk_available" in fields:
+            parts.append(f"free disk down to {human_bytes(row[('disk_available', 'min')])}")
+        items.append(f"{code(' / '.join(map(str, target)))}: {', '.join(parts)}")
+    more = f" (and {len(peaks) - n} more)" if len(peaks) > n else ""
+    targets = "target" if len(peaks) == 1 else "targets"
+    span = _span(present["minute"].min(), present["minute"].max())
+    return (
+        f"{count(len(peaks))} {targets} (server / context / role) with samples {span}: "
+        + "; ".join(items)
+        + f"{more}."
+    )
+
+
+def _fixed2(value: Any) -> str:
+    return "–" if missing(value) else f"{float(value):.2f}"
