@@ -11,6 +11,7 @@ import ast
 import atexit
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,21 @@ def _clean_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return dict(parameters)
 
 
+def _local_kernel_manager(sockets: str) -> type:
+    """A kernel manager that talks to the kernel over unix sockets in ``sockets`` rather than
+    TCP ports on localhost: nothing listens on the network, and ipykernel has no reason to warn
+    that the kernel runs over TCP without encryption."""
+    from jupyter_client.manager import KernelManager
+
+    class LocalKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(sockets, "kernel"))
+            super().__init__(**kwargs)
+
+    return LocalKernelManager
+
+
 def run_notebook(
     name: str,
     output_dir: str | Path,
@@ -173,14 +189,20 @@ def run_notebook(
             os.environ["REDIS_URL"] = redis_url  # the kernel inherits it; no notebook holds it
         else:
             os.environ.pop("REDIS_URL", None)
-        papermill.execute_notebook(
-            str(source),
-            str(executed),
-            parameters=params,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(source.parent),
-        )
+        with tempfile.TemporaryDirectory(prefix="rp-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters=params,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(source.parent),
+                **(
+                    {"kernel_manager_class": _local_kernel_manager(sockets)}
+                    if os.name == "posix"
+                    else {}
+                ),
+            )
     except papermill.PapermillExecutionError as error:
         raise NotebookFailedError(
             f"Notebook {name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. "
