@@ -22,6 +22,7 @@ from .exceptions import (
     ServerChangedError,
     ServerNotReadyError,
     SettingsError,
+    SnapshotError,
 )
 from .frames import (
     LoadBatches,
@@ -40,6 +41,7 @@ from .local import temporary_redis
 from .store import (
     FetchResult,
     FetchStats,
+    Snapshot,
     determine_scan_count,
     fetch_from_redis,
     fetch_keys,
@@ -79,6 +81,8 @@ __all__ = [
     "ServerChangedError",
     "ServerNotReadyError",
     "SettingsError",
+    "Snapshot",
+    "SnapshotError",
     "determine_scan_count",
     "escape_glob",
     "fetch_from_redis",

@@ -27,6 +27,7 @@ from .frames import iter_load, load
 from .notebooks import NOTEBOOKS, route_parameters, run_notebook
 from .store import (
     PASSWORD_ON_COMMAND_LINE,
+    Snapshot,
     get_client,
     has_secret,
     redact_url,
@@ -50,10 +51,24 @@ def _add_redis_url(parser: argparse.ArgumentParser, text: str) -> None:
     )
 
 
+def _add_rdb(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rdb",
+        metavar="FILE",
+        help="read an RDB snapshot file instead of a server (no server is asked anything; "
+        "windows relative to now end when the snapshot was taken)",
+    )
+
+
 def _resolve_redis_url(args: argparse.Namespace) -> None:
     """``args.redis_url``: the flag, else ``$REDIS_URL``; the password file applied; a warning
     when the command line itself carries a password."""
     given = getattr(args, "redis_url", None)
+    if getattr(args, "rdb", None):  # a snapshot file: no server at all, not even $REDIS_URL
+        if given or getattr(args, "password_file", None):
+            raise RPToolkitError("Give --rdb FILE or --redis-url, not both.")
+        args.redis_url = None
+        return
     if given and has_secret(given):
         print(f"rp-toolkit: warning: {PASSWORD_ON_COMMAND_LINE}", file=sys.stderr)
     if not hasattr(args, "password_file"):
@@ -135,6 +150,12 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
     return filters
 
 
+def _rdb_or_url(args: argparse.Namespace) -> Any:
+    """The snapshot file ``--rdb`` names (opened and checked now), else ``--redis-url``."""
+    rdb = getattr(args, "rdb", None)
+    return Snapshot(rdb) if rdb else args.redis_url
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     check_export_path(args.out)  # every argument is checked before anything is read
     filters = _parse_filters(args.filter)
@@ -143,12 +164,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         report = getattr(reports, args.report, None)
         if report is None or args.report.startswith("_") or not callable(report):
             raise RPToolkitError(f"Unknown report {args.report!r}.")
+    source = _rdb_or_url(args)
     if report is None:  # one batch at a time: memory stays bounded whatever the data
-        batches = iter_load(args.kind, args.redis_url, start=args.start, end=args.end, **filters)
+        batches = iter_load(args.kind, source, start=args.start, end=args.end, **filters)
         export_batches(batches, args.out, batches.kind)
         info = batches.info.summary()
     else:
-        frame = load(args.kind, args.redis_url, start=args.start, end=args.end, **filters)
+        frame = load(args.kind, source, start=args.start, end=args.end, **filters)
         export(report(frame), args.out)
         info = frame.attrs["rp"].summary()
     print(json.dumps({"out": str(args.out), **info}, default=str))
@@ -180,8 +202,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     parameters = parse_notebook_parameters(args.parameter)
     if "redis_url" in parameters:
         raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
+    if args.rdb:
+        if "snapshot" in parameters:
+            raise RPToolkitError("Give the snapshot with --rdb FILE, not -p snapshot.")
+        if names != ["request_performance"]:
+            raise RPToolkitError(
+                "--rdb reads a snapshot for the request report; the benchmark measures a live "
+                "server (run it without --rdb)."
+            )
+        parameters["snapshot"] = str(Path(_rdb_or_url(args).path).resolve())  # checked now
     routed = route_parameters(names, parameters)  # every -p checked before a kernel starts
-    url = args.redis_url or settings.redis_url
+    url = None if args.rdb else args.redis_url or settings.redis_url
     if url:  # the URL and the server, before a kernel starts (5-9 s)
         client = get_client(url)
         with translate_errors(client, f"checking {redact_url(url)}"):
@@ -233,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_redis_url(
             report, "Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)"
         )
+        _add_rdb(report)
         report.add_argument("--out", default="reports", help="output folder")
         report.add_argument(
             "-p",
@@ -265,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="a loaded frame or report to CSV/Parquet")
     export.add_argument("kind", help="requests, sidekiq, delayed_job, grape, rake, custom, ...")
     _add_redis_url(export, "Redis to read, read-only (default $REDIS_URL)")
+    _add_rdb(export)
     export.add_argument("--start")
     export.add_argument("--end")
     export.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE")

@@ -41,6 +41,11 @@ class RedisServerNotFoundError(RPToolkitError, FileNotFoundError):
     """No redis-server (or valkey-server) binary to start an embedded server with."""
 
 
+class SnapshotError(RPToolkitError):
+    """An RDB snapshot file that cannot be read: missing, not an RDB file, written by Valkey,
+    an unsupported RDB version, truncated or corrupt. One line naming the file and why."""
+
+
 class BenchmarkError(RPToolkitError):
     """The benchmark refused to run, or found results that cannot be right."""
 

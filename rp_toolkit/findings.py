@@ -85,6 +85,8 @@ def loaded(summary: Mapping[str, Any]) -> str:
     """What was read (``LoadInfo.summary()``): records, how the keys were found, problems."""
     method = summary.get("method")
     how = f"with {method}" if method else ""
+    if method == "RDB":  # a snapshot file: no server was asked anything
+        how = f"from the {summary.get('source')}, without touching any server"
     if method == "SCAN":
         how += f" (COUNT {summary.get('scan_count')}, {count(summary.get('scan_calls'))} calls)"
     parts = [f"Read {count(summary.get('records'))} request records {how}".rstrip() + "."]

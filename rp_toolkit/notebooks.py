@@ -25,7 +25,7 @@ from .config import settings, validate_scan_count
 from .exceptions import NotebookFailedError, RPToolkitError, SettingsError
 from .kinds import get_kind, window_bound
 from .local import RedisServer
-from .store import get_client, redact_url, translate_errors
+from .store import Snapshot, get_client, redact_url, translate_errors
 
 NOTEBOOKS = {
     "request_performance": "request_performance.ipynb",
@@ -233,6 +233,8 @@ class RequestParameters:
     start: Any
     end: Any
     filters: dict[str, Any]
+    snapshot: str | None = None
+    """The RDB file analysed instead of a server (its absolute path), if any."""
 
 
 def validate_request_parameters(
@@ -243,16 +245,21 @@ def validate_request_parameters(
     end: Any = None,
     scan_count: Any = 10,
     kind: str = "requests",
+    snapshot: str | None = None,
     **filters: Any,
 ) -> RequestParameters:
-    """Check the notebook's parameters before anything runs; errors say what to change."""
+    """Check the notebook's parameters before anything runs; errors say what to change.
+
+    With ``snapshot`` (the path of an RDB file) the file is opened and checked instead of a
+    server, and "now" is when the snapshot was taken."""
     get_kind(kind)
     validate_scan_count(scan_count, allow_adaptive=True)
     unknown = set(filters) - set(REQUEST_FILTERS)
     if unknown:
         raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")
     chosen = {name: value for name, value in filters.items() if value not in (None, "")}
-    now = pd.Timestamp.now(tz="UTC")
+    opened = Snapshot(snapshot) if snapshot else None
+    now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
     try:
         end_ts = window_bound(end, name="end", now=now) if end is not None else now
         start_ts = window_bound(start, name="start", now=now) if start is not None else None
@@ -264,6 +271,10 @@ def validate_request_parameters(
         start_ts = end_ts - pd.Timedelta(hours=float(hours))
     if start_ts >= end_ts:
         raise SettingsError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
+    if opened is not None:
+        return RequestParameters(
+            redis_url=None, start=start_ts, end=end_ts, filters=chosen, snapshot=str(opened.path)
+        )
     url = redis_url or settings.redis_url
     if url:
         client = get_client(url)
@@ -314,12 +325,26 @@ def validate_benchmark_parameters(
 
 
 class AnalysisSource:
-    """The Redis a notebook or the main job analyses: the user's (read-only), or a throwaway
-    server seeded with synthetic data when no URL is given. ``close()`` stops the latter."""
+    """What a notebook or the main job analyses: an RDB snapshot, the user's Redis (read-only),
+    or a throwaway server seeded with synthetic data when neither is given. ``url`` is what
+    ``rp.load`` and the rest take (a URL, or the snapshot's path); ``close()`` stops a
+    throwaway server."""
 
-    def __init__(self, url: str | None, *, hours: float = 4.0, rps: float = 20.0, seed: int = 1):
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        hours: float = 4.0,
+        rps: float = 20.0,
+        seed: int = 1,
+        snapshot: str | None = None,
+    ):
         self.server: RedisServer | None = None
         self.synthetic = None
+        if snapshot:
+            self.url = snapshot
+            self.description = Snapshot(snapshot).describe()
+            return
         if url:
             self.url = url
             self.description = f"Redis at {redact_url(url)} (read-only)"

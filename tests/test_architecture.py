@@ -22,7 +22,7 @@ MAX_LINES = 800
 
 # What a function may import lazily: heavy packages only entry points need, and redis in the
 # probe process script (which must start fast and import nothing else).
-LAZY_THIRD_PARTY = {"nbformat", "papermill", "nbconvert", "redis"}
+LAZY_THIRD_PARTY = {"nbformat", "papermill", "nbconvert", "jupyter_client", "redis"}
 
 PUBLIC_API = [
     "FetchResult",
@@ -39,6 +39,8 @@ PUBLIC_API = [
     "ServerChangedError",
     "ServerNotReadyError",
     "SettingsError",
+    "Snapshot",
+    "SnapshotError",
     "bench",
     "concat_batches",
     "determine_scan_count",

@@ -15,6 +15,7 @@ from .keyspace import QUERIES
 from .markdown import to_markdown
 from .results import save
 from .runner import CELL_BUDGET_S, DEFAULT_COUNTS, DEFAULT_SIZES, SLOWLOG_THRESHOLD_US, run
+from .snapshot_speed import snapshot_speed, snapshot_speed_summary
 from .speed import load_speed, load_speed_summary
 from .walks import OTHERS_RPS, save_walks, walks_markdown
 from .walks import benchmark as walk_benchmark
@@ -46,7 +47,8 @@ def parse_counts(text: str) -> list[int | str]:
 
 
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``bench``, ``load-speed`` and ``cluster-bench`` on the CLI's subparsers;
+    """Register ``bench``, ``load-speed``, ``snapshot-speed`` and ``cluster-bench`` on the
+    CLI's subparsers;
     returns the ``bench`` parser."""
     bench = subparsers.add_parser(
         "bench", help="measure KEYS against SCAN (a throwaway Redis unless told otherwise)"
@@ -125,6 +127,17 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     speed.add_argument("--no-progress", action="store_true")
     speed.set_defaults(func=cmd_load_speed)
 
+    snap = subparsers.add_parser(
+        "snapshot-speed",
+        help="rp.load from an RDB snapshot against the live server (and the gem's read path)",
+    )
+    snap.add_argument("--records", type=int, default=1_000_000)
+    snap.add_argument("--repeats", type=int, default=3)
+    snap.add_argument("--no-gem-path", action="store_true", help="skip the gem's read path")
+    snap.add_argument("--out", default=None, help="folder for snapshot_speed.csv / .json")
+    snap.add_argument("--no-progress", action="store_true")
+    snap.set_defaults(func=cmd_snapshot_speed)
+
     cluster = subparsers.add_parser(
         "cluster-bench", help="read paths on one node against a local Redis Cluster, same data"
     )
@@ -192,12 +205,16 @@ def cmd_load_speed(args: argparse.Namespace) -> int:
         probe=not args.no_probe,
         progress=not args.no_progress,
     )
-    summary = load_speed_summary(frame)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out / "load_speed.csv", index=False)
-        (out / "load_speed.json").write_text(
+    return _report_speed(frame, load_speed_summary(frame), args.out, "load_speed")
+
+
+def _report_speed(frame: Any, summary: dict[str, Any], out: str | None, name: str) -> int:
+    """Print the summary; with ``out``, save ``NAME.csv`` (every timing) and ``NAME.json``."""
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / f"{name}.csv", index=False)
+        (folder / f"{name}.json").write_text(
             json.dumps(
                 {"environment": frame.attrs["environment"], "summary": summary},
                 indent=1,
@@ -207,6 +224,16 @@ def cmd_load_speed(args: argparse.Namespace) -> int:
         )
     print(json.dumps(summary, indent=1, default=str))
     return 0
+
+
+def cmd_snapshot_speed(args: argparse.Namespace) -> int:
+    frame = snapshot_speed(
+        args.records,
+        repeats=args.repeats,
+        gem_path=not args.no_gem_path,
+        progress=not args.no_progress,
+    )
+    return _report_speed(frame, snapshot_speed_summary(frame), args.out, "snapshot_speed")
 
 
 def cmd_cluster_bench(args: argparse.Namespace) -> int:

@@ -109,6 +109,45 @@ def ruby_gem_read_path(ruby: str, url: str, pattern: str) -> int:
     return int(done.stdout.strip())
 
 
+def gem_methods(
+    ruby: str | None, gem_path: bool, client: redis.Redis, url: str, pattern: str
+) -> dict[str, Callable[[], int]]:
+    """The gem's read path against ``client``: its Ruby when ``ruby`` has the redis gem, else
+    (with ``gem_path``) the Python emulation; no method without ``gem_path``."""
+    if ruby is not None:
+        return {"gem_read_path_ruby": lambda: ruby_gem_read_path(ruby, url, pattern)}
+    if gem_path:
+        return {"gem_read_path_python_emulation": lambda: gem_read_path(client, pattern)}
+    return {}
+
+
+def time_methods(
+    methods: dict[str, Callable[[], int]],
+    repeats: int,
+    records: int,
+    *,
+    progress: bool,
+    desc: str,
+) -> list[dict[str, Any]]:
+    """Time each method ``repeats`` times, interleaved (noise hits every method alike): one
+    row per repeat and method, with what it found."""
+    rows: list[dict[str, Any]] = []
+    bar = tqdm(total=repeats * len(methods), disable=not progress, desc=desc)
+    for repeat in range(repeats):
+        for method, call in methods.items():
+            gc.collect()
+            started = time.perf_counter()
+            found = call()
+            seconds = time.perf_counter() - started
+            rows.append(
+                {"records": records, "repeat": repeat, "method": method, "seconds": seconds,
+                 "found": found}
+            )  # fmt: skip
+            bar.update()
+    bar.close()
+    return rows
+
+
 def load_speed(
     records: int = 1_000_000,
     *,
@@ -145,29 +184,9 @@ def load_speed(
                 len(frame) for frame in iter_load("requests", client, start=start, end=end)
             ),
         }
-        if ruby is not None:
-            methods["gem_read_path_ruby"] = lambda: ruby_gem_read_path(ruby, server.url, pattern)
-        elif gem_path:
-            methods["gem_read_path_python_emulation"] = lambda: gem_read_path(client, pattern)
+        methods.update(gem_methods(ruby, gem_path, client, server.url, pattern))
         with setup(use_scan=True, scan_count_auto_tune=True, progress=False):
-            bar = tqdm(total=repeats * len(methods), disable=not progress, desc="load speed")
-            for repeat in range(repeats):
-                for method, call in methods.items():
-                    gc.collect()
-                    started = time.perf_counter()
-                    found = call()
-                    seconds = time.perf_counter() - started
-                    rows.append(
-                        {
-                            "records": written,
-                            "repeat": repeat,
-                            "method": method,
-                            "seconds": seconds,
-                            "found": found,
-                        }
-                    )
-                    bar.update()
-            bar.close()
+            rows = time_methods(methods, repeats, written, progress=progress, desc="load speed")
             during = during_load(server.url, start, end) if probe else {}
         frame = pd.DataFrame(rows)
         frame.attrs["load_peak_rss_bytes"] = peak_rss(server.url, end, batches=False)

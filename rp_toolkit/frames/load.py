@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import settings
 from ..kinds import (
     EVENTS,
     REQUESTS,
@@ -25,19 +24,18 @@ from ..kinds import (
     TRACE,
     RecordKind,
     days_glob,
-    encode_key,
     get_kind,
     utc_days,
     window_bound,
     window_of,
 )
 from ..store import (
-    ClientLike,
     FetchStats,
     FetchStream,
+    Source,
+    SourceLike,
     fetch_from_redis,
-    get_client,
-    translate_errors,
+    open_source,
 )
 from .parse import (
     TRACE_COLUMNS,
@@ -87,6 +85,7 @@ class LoadInfo:
         fetch = self.fetches[0] if self.fetches else None
         return {
             "kind": self.kind,
+            "source": fetch.server if fetch else None,
             "window_start": self.start,
             "window_end": self.end,
             "filters": dict(self.filters),
@@ -118,15 +117,21 @@ def walks(stats: FetchStats) -> int:
 
 
 def resolve_window(
-    kind: str, start: Any = None, end: Any = None, on: Any = None
+    kind: str,
+    start: Any = None,
+    end: Any = None,
+    on: Any = None,
+    *,
+    now: pd.Timestamp | None = None,
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The UTC window of a load: ``on`` a whole day, or ``start``/``end``.
 
     Bounds are datetimes, dates, ISO strings or Timestamps (naive = UTC), or timedeltas
     relative to now (see :func:`rp_toolkit.kinds.window_bound`); anything else is an error.
-    Defaults follow the gem: the last four hours (24 for resources), ending now.
+    Defaults follow the gem: the last four hours (24 for resources), ending ``now`` (the
+    clock, or a snapshot's creation time).
     """
-    now = pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
     if on is not None:
         if start is not None or end is not None:
             raise ValueError("Pass either on= (a day) or start=/end=, not both.")
@@ -142,7 +147,7 @@ def resolve_window(
 
 def load(
     kind: str,
-    client: ClientLike = None,
+    client: SourceLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -167,7 +172,7 @@ def load(
 
 def iter_load(
     kind: str,
-    client: ClientLike = None,
+    client: SourceLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -194,7 +199,8 @@ def iter_load(
     batch_rows = ITER_BATCH_ROWS if batch_rows is None else batch_rows
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
         raise ValueError(f"batch_rows must be a whole number of at least 1, not {batch_rows!r}.")
-    window_start, window_end = resolve_window(record_kind.name, start, end, on)
+    source = open_source(client)
+    window_start, window_end = resolve_window(record_kind.name, start, end, on, now=source.now())
     unknown = set(filters) - set(record_kind.key_fields)
     if unknown:  # before any round trip (patterns() below says the same)
         record_kind.pattern(filters)
@@ -202,18 +208,18 @@ def iter_load(
         kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
     )
     first, last = window_start.to_pydatetime(), window_end.to_pydatetime()
-    if settings.use_scan:
+    if source.one_walk:
         info.patterns = [record_kind.covering_pattern(first, last, filters)]
     else:
         info.patterns = record_kind.patterns(first, last, filters)
-    return LoadBatches(record_kind, get_client(client), info, batch_rows, exact)
+    return LoadBatches(record_kind, source, info, batch_rows, exact)
 
 
 class LoadBatches:
     """The frames of one load, parsed batch by batch as the store reads them."""
 
     def __init__(
-        self, kind: RecordKind, client: Any, info: LoadInfo, batch_rows: int, exact: bool
+        self, kind: RecordKind, client: Source, info: LoadInfo, batch_rows: int, exact: bool
     ) -> None:
         self.kind, self.info = kind, info
         self._client, self._batch_rows, self._exact = client, batch_rows, exact
@@ -367,7 +373,7 @@ def walk_pattern(kinds: list[RecordKind], days: list[Any]) -> str:
 
 def load_many(
     kinds: Sequence[str],
-    client: ClientLike = None,
+    client: SourceLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -386,6 +392,8 @@ def load_many(
     shared statistics. With KEYS: what the gem does, one KEYS per kind and day.
     """
     wanted = [get_kind(kind) for kind in dict.fromkeys(kinds)]
+    source = open_source(client)
+    now = source.now()
     if TRACE in wanted:
         raise ValueError("Traces are read one request at a time: use rp.load_trace().")
     filters = {name: dict(chosen) for name, chosen in (filters or {}).items()}
@@ -395,19 +403,21 @@ def load_many(
         get_kind(name).pattern(chosen)  # unknown filter names: a clear error, before any I/O
     spans = {
         kind.name: (
-            tuple(window_bound(b, name=f"windows[{kind.name!r}]") for b in windows[kind.name])
+            tuple(
+                window_bound(b, name=f"windows[{kind.name!r}]", now=now) for b in windows[kind.name]
+            )
             if windows and kind.name in windows
-            else resolve_window(kind.name, start, end, on)
+            else resolve_window(kind.name, start, end, on, now=now)
         )
         for kind in wanted
     }
-    if not settings.use_scan:
+    if not source.one_walk:
         return {
-            kind.name: load_events(client, start=spans["events"][0], end=spans["events"][1])
+            kind.name: load_events(source, start=spans["events"][0], end=spans["events"][1])
             if kind is EVENTS
             else load(
                 kind.name,
-                client,
+                source,
                 start=spans[kind.name][0],
                 end=spans[kind.name][1],
                 **filters.get(kind.name, {}),
@@ -419,7 +429,7 @@ def load_many(
     )
     pattern = walk_pattern(wanted, days)
     # The walk matches most of the gem's keys, as a day-scoped query does: the same COUNT.
-    fetch = FetchStream(pattern, client, count_like=REQUESTS.pattern(days=days))
+    fetch = FetchStream(pattern, source, count_like=REQUESTS.pattern(days=days))
     parsers = {
         kind.name: BatchParser(
             kind,
@@ -488,36 +498,37 @@ def _by_kind(
     return split
 
 
-def load_trace(request_id: str, client: ClientLike = None) -> pd.DataFrame:
+def load_trace(request_id: str, client: SourceLike = None) -> pd.DataFrame:
     """The trace steps of one request: ``group`` (db/view), ``duration``, ``sql``, ``message``,
     ``time``. Empty (with those columns) when the trace has expired (after 60 minutes)."""
-    redis_client = get_client(client)
     key = TRACE.format_key({"request_id": request_id})
-    with translate_errors(redis_client, f"reading the trace of request {request_id!r}"):
-        raw = redis_client.get(encode_key(key))
+    (raw,) = open_source(client).get_many([key], f"reading the trace of request {request_id!r}")
     return parse_trace(raw, key)
 
 
 def slowest_trace(
-    frame: pd.DataFrame, client: ClientLike = None, *, candidates: int = 50
+    frame: pd.DataFrame, client: SourceLike = None, *, candidates: int = 50
 ) -> tuple[str | None, pd.DataFrame]:
     """The trace of the slowest request in ``frame`` that still has one (traces expire after
     60 minutes): ``(request_id, steps)``, or ``(None, empty steps)``."""
-    slowest = frame.nlargest(candidates, "duration")["request_id"] if len(frame) else []
-    for request_id in slowest:
-        steps = load_trace(request_id, client)
+    slowest = frame.nlargest(candidates, "duration")["request_id"].tolist() if len(frame) else []
+    keys = [TRACE.format_key({"request_id": request_id}) for request_id in slowest]
+    traces = open_source(client).get_many(keys, "reading the traces of the slowest requests")
+    for request_id, key, raw in zip(slowest, keys, traces, strict=True):
+        steps = parse_trace(raw, key)
         if len(steps):
             return request_id, steps
     return None, pd.DataFrame(columns=TRACE_COLUMNS)
 
 
-def load_events(client: ClientLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+def load_events(client: SourceLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
     """Annotation events (deploys and the like): ``name``, ``datetime``, ``datetimei``,
     ``options``; all of them, or those in ``[start, end]``."""
-    now = pd.Timestamp.now(tz="UTC")
+    source = open_source(client)
+    now = source.now()
     low = window_bound(start, name="start", now=now) if start is not None else None
     high = window_bound(end, name="end", now=now) if end is not None else None
-    fetched = fetch_from_redis(EVENTS.pattern(), client, raw=True)
+    fetched = fetch_from_redis(EVENTS.pattern(), source, raw=True)
     return _events_frame(fetched.keys, fetched.values, fetched.stats, low, high, EVENTS.pattern())
 
 

@@ -5,7 +5,9 @@ redaction, error translation, cluster detection), :mod:`.stats` (what a fetch di
 and retried round trip), :mod:`.identity` (readiness, restarts), :mod:`.scan` (COUNT choice
 and the SCAN loop on one node), :mod:`.node` (one server: walk and read; the source of a
 client), :mod:`.cluster` (the same for every primary, per-slot reads), :mod:`.stream` (the
-stages, overlapped) and :mod:`.fetch` (the public fetchers).
+stages, overlapped), :mod:`.snapshot` (an RDB file, read without any server),
+:mod:`.sources` (a server or a snapshot behind one interface, chosen once) and :mod:`.fetch`
+(the public fetchers).
 Nothing here writes to Redis.
 """
 
@@ -25,7 +27,7 @@ from .connection import (
     translate_errors,
     with_password_file,
 )
-from .fetch import FetchStream, fetch_from_redis, fetch_keys, list_keys, read_values
+from .fetch import FetchStream, fetch_from_redis, fetch_keys, list_keys
 from .node import Node, RedisSource
 from .scan import (
     ADAPTIVE_MAX_COUNT,
@@ -41,10 +43,19 @@ from .scan import (
     scan_batches,
     warn_keys_deprecated,
 )
+from .snapshot import Snapshot, SnapshotStats
+from .sources import LiveSource, SnapshotSource, Source, SourceLike, open_source, read_values
 from .stats import PROGRESS_DELAY_S, FetchResult, FetchStats, merge_counts, progress_bar, timed_call
 from .stream import STAGE_QUEUE_TRIPS, SeenKeys, source_of, stream_batches
 
 __all__ = [
+    "LiveSource",
+    "Snapshot",
+    "SnapshotSource",
+    "SnapshotStats",
+    "Source",
+    "SourceLike",
+    "open_source",
     "ACL_EXTRA",
     "ADAPTIVE_MAX_COUNT",
     "ADAPTIVE_MIN_COUNT",

@@ -25,19 +25,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
-
-import redis
 
 from ..config import settings
 from ..kinds import KeysAndValues, decode_key
-from .cluster import in_parallel
-from .connection import ClientLike, describe_server, get_client, translate_errors
-from .identity import ServerWatch, fold_into
-from .scan import determine_scan_count
-from .stats import FetchResult, FetchStats, progress_bar
-from .stream import note_node_reads, source_of, stream_batches
+from .sources import SourceLike, open_source
+from .stats import FetchResult, FetchStats
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -55,40 +49,29 @@ class FetchStream:
     def __init__(
         self,
         pattern: str,
-        client: ClientLike = None,
+        client: SourceLike = None,
         *,
         values: bool = True,
         exact: bool = True,
         count_like: str | None = None,
     ) -> None:
-        self.client = get_client(client)
+        self.source = open_source(client)
         self.pattern, self.values, self.exact = pattern, values, exact
-        use_scan = settings.use_scan
-        self.stats = FetchStats(
-            method="SCAN" if use_scan else "KEYS",
-            pattern=pattern,
-            server=describe_server(self.client),
-            count=determine_scan_count(count_like or pattern) if use_scan else None,
-        )
+        self.stats = self.source.new_stats(pattern, count_like)
 
     def __iter__(self) -> Iterator[KeysAndValues]:
         if settings.debug:
             logger.info("[REDIS QUERY] %s", self.pattern)
-        with translate_errors(self.client, f"reading keys matching {self.pattern!r}"):
-            yield from stream_batches(
-                source_of(self.client),
-                self.pattern,
-                self.stats,
-                values=self.values,
-                exact=self.exact,
-            )
+        yield from self.source.batches(
+            self.pattern, self.stats, values=self.values, exact=self.exact
+        )
         if settings.debug:
             logger.info("[FOUND] %d", self.stats.keys_found)
 
 
 def list_keys(
     pattern: str,
-    client: redis.Redis,
+    client: SourceLike,
     *,
     decode: bool = True,
     sort: bool = True,
@@ -108,61 +91,16 @@ def list_keys(
     return keys, fetch.stats
 
 
-def fetch_keys(pattern: str, client: ClientLike = None) -> list[str]:
+def fetch_keys(pattern: str, client: SourceLike = None) -> list[str]:
     """Keys matching ``pattern``, sorted and de-duplicated: KEYS, or SCAN with ``use_scan``.
 
     Both paths return the same list for the same keyspace.
     """
-    keys, _ = list_keys(pattern, get_client(client))
+    keys, _ = list_keys(pattern, client)
     return keys
 
 
-def read_values(
-    client: redis.Redis, keys: Sequence[str | bytes], stats: FetchStats
-) -> list[bytes | None]:
-    """Values of ``keys`` (``None`` where a key has gone), read in short pipelined MGETs on
-    the node that holds each (every primary at once on a cluster)."""
-    source = source_of(client)
-    encoded = source.encoded(keys)
-    values: list[bytes | None] = [None] * len(keys)
-    started = time.perf_counter()
-    routes = source.route(encoded) if keys else []
-    with progress_bar(len(keys), "MGET", "values") as bar:
-
-        def read_node(node: Any, indexes: list[int]) -> FetchStats:
-            mine = FetchStats("MGET", stats.pattern, node.name)
-            known = stats.extra.get("servers", {}).get(node.name)
-            with translate_errors(node.client, "reading values"):
-                # The server the keys were listed on (or, read on their own, a check that it
-                # is ready): a restart while reading is recorded.
-                watch = ServerWatch.resume(
-                    node.client, mine, name=node.name, cluster=node.cluster, known=known
-                )
-                trip = node.trip_keys()
-                for start in range(0, len(indexes), trip):
-                    part = indexes[start : start + trip]
-                    found = node.read([encoded[i] for i in part], mine, watch)
-                    for index, value in zip(part, found, strict=True):
-                        values[index] = value
-                    bar.update(len(part))
-                watch.changed("MGET", rescan=False)
-            mine.values_seconds = time.perf_counter() - started
-            if source.cluster:
-                note_node_reads(stats, node.name, mine, len(indexes))
-            return mine
-
-        mines = in_parallel([lambda n=n, i=i: read_node(n, i) for n, i in routes])
-    for mine in mines:
-        stats.mget_calls += mine.mget_calls
-        stats.retries += mine.retries
-        stats.slowest_call_seconds = max(stats.slowest_call_seconds, mine.slowest_call_seconds)
-        fold_into(stats, mine)
-    stats.values_missing = sum(value is None for value in values)
-    stats.values_seconds = time.perf_counter() - started
-    return values
-
-
-def fetch_from_redis(pattern: str, client: ClientLike = None, *, raw: bool = False) -> FetchResult:
+def fetch_from_redis(pattern: str, client: SourceLike = None, *, raw: bool = False) -> FetchResult:
     """``keys, values`` for ``pattern``, with the fetch's statistics in ``.stats``.
 
     Values are aligned with keys; ``None`` where a key expired between listing and reading.
