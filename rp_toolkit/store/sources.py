@@ -42,8 +42,6 @@ from .stream import note_node_reads, source_of, stream_batches
 SourceLike = ClientLike | os.PathLike | Snapshot
 """Anything the public functions take as ``client``."""
 
-URL_SCHEMES = ("redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "unix://")
-
 
 class LiveSource:
     """A Redis server or cluster, read through the overlapped walk-and-read stages."""
@@ -81,10 +79,13 @@ class LiveSource:
             )
 
     def get_many(self, keys: Sequence[str], what: str) -> list[bytes | None]:
-        """The values of ``keys`` (``None`` where there is none), in one pipelined pass."""
-        stats = FetchStats("MGET", what, self.describe())
+        """The values of ``keys`` (``None`` where there is none): GETs in one pipeline, so a
+        key of another type is Redis's WRONGTYPE error, not a silent gap."""
         with translate_errors(self.client, what):
-            return read_values(self.client, list(keys), stats)
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(encode_key(key))
+            return pipe.execute()
 
 
 class SnapshotSource:
@@ -121,19 +122,24 @@ class SnapshotSource:
             stats.extra["snapshot"] = {**self.snapshot.identity(), **walked.as_dict()}
 
     def get_many(self, keys: Sequence[str], what: str) -> list[bytes | None]:
-        """The values of ``keys``, from one walk of the file over their common prefix."""
+        """The values of ``keys``, from one walk of the file over their common prefix; a key
+        of another type is an error, as Redis's WRONGTYPE is on the live server."""
         wanted = {encode_key(key): index for index, key in enumerate(keys)}
         found: list[bytes | None] = [None] * len(keys)
         if not wanted:
             return found
-        prefix = os.path.commonprefix(list(keys))
-        pattern = escape_glob(prefix) + "*"
-        stats = self.new_stats(pattern)
-        for batch in self.batches(pattern, stats):
+        pattern = escape_glob(os.path.commonprefix(list(keys))) + "*"
+        for batch in self.batches(pattern, self.new_stats(pattern)):
             for key, value in zip(batch.keys, batch.values or [], strict=True):
                 index = wanted.get(key)
-                if index is not None:
-                    found[index] = value
+                if index is None:
+                    continue
+                if value is None:
+                    raise SnapshotError(
+                        f"{what} in the {self.describe()}: the key {keys[index]!r} holds "
+                        "another type than a string (Redis would answer WRONGTYPE)."
+                    )
+                found[index] = value
         return found
 
 
@@ -185,26 +191,23 @@ def read_values(
 Source = LiveSource | SnapshotSource
 
 
+def is_snapshot_path(text: str) -> bool:
+    """Whether a string names an RDB file rather than a server: no ``scheme://``, and it ends
+    in ``.rdb`` or is an existing file. Anything else is checked as a Redis URL, whose errors
+    name the part that is wrong."""
+    if "://" in text:
+        return False
+    return text.lower().endswith(".rdb") or Path(text).is_file()
+
+
 def open_source(client: SourceLike | Source = None) -> Source:
     """The source ``client`` names: a snapshot for a :class:`Snapshot`, a path object or a
-    string that is not a Redis URL (the path of an RDB file); else the server a URL or client
-    names (``None``: ``settings.redis_url``)."""
+    string naming an RDB file (:func:`is_snapshot_path`); else the server a URL or client names
+    (``None``: ``settings.redis_url``)."""
     if isinstance(client, (LiveSource, SnapshotSource)):
         return client
     if isinstance(client, Snapshot):
         return SnapshotSource(client)
-    if isinstance(client, os.PathLike) or (
-        isinstance(client, str) and not client.lower().startswith(URL_SCHEMES)
-    ):
-        path = Path(os.fspath(client))
-        if (
-            isinstance(client, str)
-            and "://" in client
-            or (isinstance(client, str) and not path.exists() and ":" in client)
-        ):
-            raise SnapshotError(
-                f"{client!r} is neither a Redis URL (redis://, rediss://, redis+cluster://, "
-                "unix://) nor an RDB file that exists."
-            )
-        return SnapshotSource(Snapshot(path))
+    if isinstance(client, os.PathLike) or (isinstance(client, str) and is_snapshot_path(client)):
+        return SnapshotSource(Snapshot(client))
     return LiveSource(get_client(client))

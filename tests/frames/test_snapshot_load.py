@@ -20,8 +20,8 @@ import redis
 import rp_toolkit as rp
 from rp_toolkit import reports, synth
 from rp_toolkit.bench.snapshot_speed import redis_family_binary
-from rp_toolkit.exceptions import BenchmarkError, SnapshotError
-from rp_toolkit.kinds import KINDS, REQUESTS
+from rp_toolkit.exceptions import BenchmarkError, RedisCommandError, SettingsError, SnapshotError
+from rp_toolkit.kinds import KINDS, REQUESTS, TRACE
 from rp_toolkit.local import RedisServer
 from tests.support import fill_keyspace, run_cli
 
@@ -81,6 +81,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
              "request_id": "hash"}
         )  # fmt: skip
         client.hset(hash_key, "not", "a string")  # listed by KEYS, read as nil by MGET
+        client.rpush(TRACE.format_key({"request_id": "listtrace"}), "not a trace")
         client.save()  # "dir" is protected from CONFIG SET on Redis 7: copy the file
         written = (
             Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
@@ -182,16 +183,25 @@ def test_now_is_when_the_snapshot_was_taken(saved: Saved) -> None:
     assert (events["datetime"] >= snapshot.created - timedelta(hours=2)).all()
 
 
-def test_a_string_that_is_neither_url_nor_file_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SnapshotError, match="neither a Redis URL") as caught:
+def test_strings_are_snapshots_only_when_they_name_an_rdb_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="scheme"):  # a URL missing its scheme, as before
         rp.load("requests", "localhost:6379")
+    with pytest.raises(SnapshotError, match="no such file") as caught:
+        rp.load("requests", tmp_path / "missing.rdb")
     assert "\n" not in str(caught.value)
     with pytest.raises(SnapshotError, match="no such file"):
-        rp.load("requests", tmp_path / "missing.rdb")
-    text = tmp_path / "notes.rdb"
+        rp.load("requests", str(tmp_path / "missing.rdb"))
+    text = tmp_path / "notes.txt"
     text.write_text(json.dumps({"not": "an rdb"}))
     with pytest.raises(SnapshotError, match="not an RDB file"):
-        rp.fetch_keys("*", text)
+        rp.fetch_keys("*", str(text))  # an existing file is read as a snapshot
+
+
+def test_a_trace_of_another_type_is_an_error_in_both(saved: Saved) -> None:
+    with pytest.raises(RedisCommandError, match="WRONGTYPE"):
+        rp.load_trace("listtrace", saved.url)
+    with pytest.raises(SnapshotError, match="WRONGTYPE"):
+        rp.load_trace("listtrace", saved.dump)
 
 
 def test_export_and_report_read_the_snapshot(saved: Saved, tmp_path: Path) -> None:
