@@ -48,7 +48,8 @@ CELL_BUDGET_S = 30.0
 SLOWLOG_THRESHOLD_US = 1000
 IDLE_PROBE_S = 0.5
 MIN_PRIMARIES = 3
-"""A throwaway cluster needs this many primaries (``redis-cli --cluster create``)."""
+"""A throwaway cluster needs this many primaries: Redis Cluster's minimum (with fewer, no
+majority of primaries can agree that one has failed)."""
 
 
 @dataclass

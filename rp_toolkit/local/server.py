@@ -279,6 +279,7 @@ class RedisServer:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.directory: str | None = None
+        self._someone_else_answered = False
 
     @property
     def url(self) -> str:
@@ -328,7 +329,7 @@ class RedisServer:
                 return self
             last_log = self._log_tail()
             self._terminate()
-            if "Address already in use" not in last_log:
+            if not self._lost_the_port(last_log):
                 break
         self.stop()
         raise RPToolkitError(f"redis-server ({self.binary}) did not start:\n{last_log}")
@@ -344,16 +345,28 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
         self._terminate()
-        self.process = subprocess.Popen(
-            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        if wait and not self._wait_until_ready():  # polls through LOADING
+        # Between the stop and the start another program may hold the port for a while (a
+        # client's ephemeral port, a server that drew it as free): try again until it is free.
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            self.process = subprocess.Popen(
+                self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            if not wait or self._wait_until_ready():  # polls through LOADING
+                return self
             log = self._log_tail()
             self._terminate()
-            raise RPToolkitError(f"redis-server did not restart on port {self.port}:\n{log}")
-        return self
+            if not self._lost_the_port(log) or time.monotonic() > deadline:
+                raise RPToolkitError(f"redis-server did not restart on port {self.port}:\n{log}")
+            time.sleep(0.1)
+
+    def _lost_the_port(self, log: str) -> bool:
+        return self._someone_else_answered or "Address already in use" in log
 
     def _wait_until_ready(self) -> bool:
+        """Whether our process answers on its port (through LOADING). A PONG from another
+        process that holds the port is not ours: False, and ``_someone_else_answered``."""
+        self._someone_else_answered = False
         deadline = time.monotonic() + START_TIMEOUT_S
         # No client-side retries (redis-py 6+ retries a refused connection with backoff for
         # seconds): this loop polls itself and must notice a server that exited at once.
@@ -371,7 +384,8 @@ class RedisServer:
                     return False
                 try:
                     if probe.ping():
-                        return True
+                        self._someone_else_answered = not self._answers_as(probe, self.process)
+                        return not self._someone_else_answered
                 except redis.exceptions.AuthenticationError:
                     return True  # a ConnectionError subclass: answering, but wants a password
                 except redis.exceptions.ConnectionError:
@@ -381,6 +395,15 @@ class RedisServer:
             return False
         finally:
             probe.close()
+
+    @staticmethod
+    def _answers_as(probe: redis.Redis, process: subprocess.Popen[bytes]) -> bool:
+        """Whether the server ``probe`` reaches is ``process`` (INFO's process_id), or
+        cannot tell (INFO refused)."""
+        try:
+            return int(probe.info("server")["process_id"]) == process.pid
+        except (redis.exceptions.RedisError, KeyError, ValueError):
+            return True
 
     def _log_tail(self) -> str:
         parts = []

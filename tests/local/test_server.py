@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -120,6 +121,42 @@ def test_a_server_that_cannot_start_is_reported_with_its_log():
     assert "maxmemory" in str(caught.value)
     assert server.process is None
     assert server.directory is None
+
+
+def test_a_restart_waits_for_its_port_to_be_free():
+    """Between the stop and the start another program may hold the port for a while."""
+    with RedisServer() as server:
+        redis.Redis.from_url(server.url).set("k", "v")
+        redis.Redis.from_url(server.url).save()
+        server.process.kill()
+        server.process.wait()
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("127.0.0.1", server.port))
+        holder.listen()
+        release = threading.Timer(1.0, holder.close)
+        release.start()
+        try:
+            server.restart()
+        finally:
+            release.join()
+        client = redis.Redis.from_url(server.url)
+        assert client.get("k") == b"v"
+        assert int(client.info("server")["process_id"]) == server.process.pid
+        client.close()
+
+
+def test_another_server_on_the_port_is_not_taken_for_ours(monkeypatch):
+    """A restart that finds another server answering on its port says so; it does not go on
+    with that one (whose data and process are not its own)."""
+    monkeypatch.setattr(server_module, "START_TIMEOUT_S", 2.0)
+    with RedisServer() as ours, RedisServer() as other:
+        ours.process.kill()
+        ours.process.wait()
+        ours.port = other.port
+        with pytest.raises(rp.RPToolkitError, match=f"did not restart on port {other.port}"):
+            ours.restart()
+        assert ours.process is None
+        assert redis.Redis.from_url(other.url).ping()
 
 
 def test_free_port_is_free():
