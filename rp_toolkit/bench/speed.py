@@ -54,7 +54,7 @@ parsed = 0
 keys.zip(values).each do |key, value|
   next if value.nil?
   items = key.split("|")
-  fields = Hash[*items[0..-3]]
+  fields = Hash[*items[1..-3]]   # drop "performance" and the trailing "END|1.0.2"
   parsed += 1 if fields.key?("request_id") && JSON.parse(value).is_a?(Hash)
 end
 puts parsed

@@ -407,3 +407,40 @@ def test_a_signal_mid_run_leaves_an_existing_server_as_it_was(
     assert b"Traceback" not in stderr
     assert _dump(client) == before
     assert set(client.keys("*")) == user_keys
+
+
+class _SignalsWhenCollected:
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_that_lands_in_a_finaliser_still_stops_the_run() -> None:
+    """Python drops what a ``__del__`` raises, so a SIGTERM handled there (a redis-py
+    pipeline being collected) must not be lost: the next check stops the run, and leaving
+    the block exits with 143, with nothing printed about an ignored exception."""
+    steps = []
+    with pytest.raises(SystemExit) as stopped, runner.cleanup_on_signals() as stop:
+        _SignalsWhenCollected()  # collected at once: the handler runs inside __del__
+        steps.append("after the signal")  # the finaliser dropped nothing: no exception yet
+        stop.check()
+        steps.append("after the check")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert steps == ["after the signal"]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_signal_swallowed_by_a_library_still_exits_with_its_status() -> None:
+    """A signal whose exception another error replaced, or that nothing raised, ends the
+    block with ``128 + signal`` all the same."""
+    with pytest.raises(SystemExit) as stopped, runner.cleanup_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+        except SystemExit:
+            pass  # what a library that catches BaseException does
+    assert stopped.value.code == 128 + signal.SIGHUP
+    with pytest.raises(SystemExit) as replaced, runner.cleanup_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except SystemExit as error:
+            raise RuntimeError("connection closed") from error
+    assert replaced.value.code == 128 + signal.SIGTERM

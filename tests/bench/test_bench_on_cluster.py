@@ -345,8 +345,10 @@ def test_a_signal_mid_run_leaves_the_cluster_as_it_was(
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode in (128 + signum, 130, -signum) and process.returncode != -signum
-    assert b"Traceback" not in stderr, stderr.decode(errors="replace")[-2000:]
+    said = stderr.decode(errors="replace")[-2000:]
+    assert process.returncode in (128 + signum, 130, -signum), said
+    assert process.returncode != -signum, said
+    assert b"Traceback" not in stderr, said
     assert dump(nodes) == before
     assert {key for node in nodes for key in node.keys("*")} == user_keys
 
