@@ -54,8 +54,12 @@ parsed = 0
 keys.zip(values).each do |key, value|
   next if value.nil?
   items = key.split("|")
-  fields = Hash[*items[1..-3]]   # drop "performance" and the trailing "END|1.0.2"
-  parsed += 1 if fields.key?("request_id") && JSON.parse(value).is_a?(Hash)
+  record = {
+    controller: items[2], action: items[4], format: items[6], status: items[8],
+    datetime: items[10], datetimei: items[12].to_i, method: items[14], path: items[16],
+    request_id: items[18], value: JSON.parse(value)
+  }
+  parsed += 1 if record[:value].is_a?(Hash)
 end
 puts parsed
 """

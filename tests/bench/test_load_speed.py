@@ -9,17 +9,14 @@ import pytest
 
 import rp_toolkit as rp
 from rp_toolkit.bench import speed
+from rp_toolkit.kinds import REQUESTS
 
 
 @pytest.mark.slow
 def test_load_speed_smoke() -> None:
     frame = speed.load_speed(3000, repeats=1, progress=False)
-    assert set(frame["method"]) == {
-        "naive_transfer",
-        "rp_load",
-        "rp_iter_load",
-        "gem_read_path_python_emulation",
-    }
+    gem = "gem_read_path_ruby" if speed.ruby_with_redis() else "gem_read_path_python_emulation"
+    assert set(frame["method"]) == {"naive_transfer", "rp_load", "rp_iter_load", gem}
     assert (frame["found"] == 3000).all()
     summary = speed.load_speed_summary(frame)
     assert summary["all_found"] and summary["records"] == 3000
@@ -28,6 +25,22 @@ def test_load_speed_smoke() -> None:
         assert summary[f"{name}_probe_max_ms"] > 0
         assert f"{name}: no command over 2 ms in SLOWLOG" in summary["targets"]
     assert frame.attrs["environment"]["gem_path"].startswith(("ruby", "python emulation"))
+
+
+@pytest.mark.skipif(speed.ruby_with_redis() is None, reason="no ruby with the redis gem")
+def test_the_gems_ruby_read_path_reads_what_its_emulation_reads(client, redis_url: str) -> None:
+    """The gem's read path in Ruby (as Debian's ruby and ruby-redis run it) parses every
+    record the Python emulation parses, also keys whose path holds ``|``."""
+    rp.synth.write(redis_url, hours=1, rps=1, seed=3, progress=False)
+    client.set(
+        "performance|controller|A|action|b|format|html|status|200|datetime|20261127T1000|"
+        "datetimei|1795780800|method|GET|path|/q?a=1|2|request_id|abc|END|1.0.2",
+        '{"duration":1.5,"view_runtime":null,"db_runtime":0}',
+    )
+    pattern = REQUESTS.pattern({})
+    expected = speed.gem_read_path(client, pattern)
+    assert expected == 3601
+    assert speed.ruby_gem_read_path(speed.ruby_with_redis(), redis_url, pattern) == expected
 
 
 def test_a_childs_peak_memory_is_its_own(redis_url: str) -> None:
