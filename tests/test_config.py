@@ -364,11 +364,11 @@ def test_setup_with_huge_scan_count_warns_but_applies():
         ("performance|*datetime|20261127*|*|END|1.0.2", 1000),
         ("performance|*|datetime|20261127*|*|END|1.0.2", 1000),
         ("sidekiq|*datetime|20261127T1530*|*|END|1.0.2", 1000),
-        ("performance|*|request_id|abc|*", 10),
-        ("performance|*|request_id|12345678ab|*", 10),
-        ("performance|*|request_id|20261127|*", 10),
-        ("performance|*|request_id|abc*|*datetime|20261127*", 10),
-        ("request_id|abc|*", 10),
+        ("performance|*|request_id|abc|*", 1000),
+        ("performance|*|request_id|12345678ab|*", 1000),
+        ("performance|*|request_id|20261127|*", 1000),
+        ("performance|*|request_id|abc*|*datetime|20261127*", 1000),
+        ("request_id|abc|*", 1000),
         ("performance|*controller|Home|*|END|1.0.2", 100),
         ("performance|*|request_id|*", 100),
         ("request_id|*", 100),
@@ -386,7 +386,7 @@ def test_auto_tune_table(pattern, expected):
 
 def test_auto_tune_covers_an_escaped_request_id():
     pattern = "performance|*|request_id|" + rp.escape_glob("id*with?glob") + "|*"
-    assert rp.determine_scan_count(pattern) == 10
+    assert rp.determine_scan_count(pattern) == 1000
 
 
 @pytest.mark.parametrize(

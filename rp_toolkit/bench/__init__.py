@@ -26,7 +26,8 @@ Queries (patterns from :meth:`rp_toolkit.kinds.RecordKind.pattern`, as the gem b
                      auto-tune COUNT 1000.
     ``controller``   ``performance|*controller|HomeController|*|END|1.0.2`` (about 15 % of the
                      records); auto COUNT 100.
-    ``request_id``   ``performance|*request_id|<an existing id>|END|1.0.2``; auto COUNT 10.
+    ``request_id``   ``performance|*request_id|<an existing id>|END|1.0.2``; auto COUNT 1000
+                     (the gem: 10).
 
 Methods (column ``method``)
     ``KEYS``                ``fetch_keys`` with ``use_scan=False``: the baseline of the same run.

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from ..store import redact_url
-from ..version import __version__
+from ..version import __version__, server_label, server_software
 
 try:
     from redis.utils import HIREDIS_AVAILABLE
@@ -39,7 +39,12 @@ def describe_environment(admin: redis.Redis, binary: str | None, url: str | None
     """The environment of a run on the server behind ``admin``: ``binary`` is the throwaway
     server's executable, ``url`` the existing server's URL (None: a throwaway server)."""
     server = admin.info("server")
+    name, version = server_software(server)
     return {
+        "server_software": server_label(server),
+        "server_name": name,
+        "server_version": version,
+        # Valkey's redis_version is the Redis version it is compatible with, not its own.
         "redis_version": str(server.get("redis_version")),
         # Valkey says server_mode where Redis says redis_mode.
         "redis_mode": str(server.get("redis_mode") or server.get("server_mode", "")),

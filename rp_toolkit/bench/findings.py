@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .markdown import format_ms, format_ratio
+from .markdown import format_ms, format_ratio, server_text
 
 NEAR_IDLE_MS = 1.0
 """A fetch "stays near idle" when the probe's slowest PING during it is within this many
@@ -208,15 +208,15 @@ def adaptive(results: pd.DataFrame) -> str:
 def target(results: pd.DataFrame) -> str:
     """What was measured (one server or a cluster) and which methods could not run there."""
     environment = results.attrs.get("environment", {})
-    server = environment.get("redis_version", "?")
+    server = server_text(environment)
     if environment.get("cluster"):
         text = (
             f"This run measured a Redis Cluster of {environment.get('primaries')} primaries "
-            f"(Redis {server}): KEYS and SCAN ran on every primary, and the probe PINGed "
+            f"({server}): KEYS and SCAN ran on every primary, and the probe PINGed "
             f"{environment.get('probe_node') or 'one primary'}."
         )
     else:
-        text = f"This run measured one Redis server (Redis {server})."
+        text = f"This run measured one server ({server})."
     if "error" in results:
         refused = results.dropna(subset=["error"]).drop_duplicates("method")
         for _, row in refused.iterrows():

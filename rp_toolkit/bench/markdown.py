@@ -12,6 +12,15 @@ from ..export import is_missing
 from .keyspace import QUERIES
 
 
+def server_text(environment: dict[str, Any]) -> str:
+    """The server a run measured, named by what it is: ``valkey 9.1.2``, ``redis 7.0.15``.
+    Results saved before the name was recorded say ``redis_version`` only, which on Valkey is
+    the Redis version it is compatible with: they read ``INFO redis_version 7.2.4``."""
+    if environment.get("server_software"):
+        return str(environment["server_software"])
+    return f"INFO redis_version {environment.get('redis_version', '?')}"
+
+
 def format_seconds(seconds: float) -> str:
     """``12.3 ms`` or ``4.56 s`` (three significant digits); ``–`` when missing."""
     if is_missing(seconds):
@@ -148,7 +157,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
             else ""
         )
         notes.append(
-            f"Redis {environment.get('redis_version')}{where}, "
+            f"{server_text(environment)}{where}, "
             f"redis-py {environment.get('redis_py')}"
             f" (hiredis {environment.get('hiredis')}), Python {environment.get('python')}, "
             f"{environment.get('cpu_count')} CPUs, {environment.get('platform')}, "

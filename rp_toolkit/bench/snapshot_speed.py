@@ -28,6 +28,7 @@ from ..kinds import REQUESTS
 from ..local import RedisServer, find_redis_server
 from ..store import Snapshot
 from ..synth import iter_request_records, write_records
+from ..version import server_label
 from .speed import GEM_RUBY_READ_1M_S, gem_methods, peak_rss, ruby_with_redis, time_methods
 
 TARGET_OVER_GEM = 20.0
@@ -100,7 +101,7 @@ def snapshot_speed(
             "size_bytes": snapshot.size_bytes,
             "rdb_version": snapshot.rdb_version,
         }
-        frame.attrs["redis_version"] = client.info("server").get("redis_version")
+        frame.attrs["server"] = server_label(client.info("server"))
         client.close()
     frame.attrs["environment"] = {
         "records": written,
@@ -129,7 +130,7 @@ def snapshot_speed_summary(frame: pd.DataFrame) -> dict[str, Any]:
     summary["snapshot_peak_rss_gib"] = round(frame.attrs["snapshot_peak_rss_bytes"] / 2**30, 3)
     summary["live_peak_rss_gib"] = round(frame.attrs["live_peak_rss_bytes"] / 2**30, 3)
     summary["snapshot"] = frame.attrs.get("snapshot", {})
-    summary["redis_version"] = frame.attrs.get("redis_version")
+    summary["server"] = frame.attrs.get("server")
     summary["records"] = records
     summary["all_found"] = bool((frame["found"] == records).all())
     gem = summary.get(

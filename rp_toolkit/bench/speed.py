@@ -34,6 +34,7 @@ from ..frames import iter_load, load, parse_key
 from ..kinds import REQUESTS
 from ..local import RedisServer
 from ..synth import iter_request_records, write_records
+from ..version import server_label
 from .probe import Probe, ProbeStats
 from .server_stats import ServerStats
 
@@ -196,7 +197,7 @@ def load_speed(
         frame.attrs["load_peak_rss_bytes"] = peak_rss(server.url, end, batches=False)
         frame.attrs["iter_load_peak_rss_bytes"] = peak_rss(server.url, end, batches=True)
         frame.attrs["during_load"] = during
-        frame.attrs["redis_version"] = client.info("server").get("redis_version")
+        frame.attrs["server"] = server_label(client.info("server"))
     frame.attrs["environment"] = {
         "records": written,
         "cpu_count": os.cpu_count(),
@@ -314,7 +315,7 @@ def load_speed_summary(frame: pd.DataFrame) -> dict[str, Any]:
         frame.attrs.get("iter_load_peak_rss_bytes", 0) / 2**20, 1
     )
     summary.update(frame.attrs.get("during_load", {}))
-    summary["redis_version"] = frame.attrs.get("redis_version")
+    summary["server"] = frame.attrs.get("server")
     summary["records"] = records
     summary["all_found"] = bool((frame["found"] == records).all())
     gem = summary.get("gem_read_path_ruby_over_load", summary.get("gem_ruby_reference_over_load"))

@@ -62,6 +62,7 @@ from ..local import RedisServer
 from ..store import FetchStats, determine_scan_count, list_keys
 from ..synth import generate, iter_request_records, write_records
 from .environment import describe_environment, load_average
+from .markdown import server_text
 
 BENCH_END = datetime(2026, 2, 5, 2, 0, tzinfo=timezone.utc)
 """Records span ``[BENCH_END - HOURS, BENCH_END)``: 20:00 on 4 February to 02:00 on the 5th."""
@@ -526,7 +527,7 @@ def walks_markdown(results: WalkResults) -> str:
     env, data = results.environment, results.dataset
     source = env.get("source") or {}
     lines = [
-        f"Redis {env.get('redis_version')} ({env.get('server_binary')}), Python "
+        f"{server_text(env)} ({env.get('server_binary')}), Python "
         f"{env.get('python')}, {env.get('cpu_count')} CPUs, load average "
         f"{env.get('load_average_start')} at the start and {env.get('load_average_end')} at the "
         f"end, {env.get('date')}. Code: commit {source.get('commit') or 'unknown'}"

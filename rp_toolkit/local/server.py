@@ -38,6 +38,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..exceptions import RedisServerNotFoundError, RPToolkitError
+from ..version import server_software
 
 START_TIMEOUT_S = 15.0
 SERVER_ENV = "RP_REDIS_SERVER"
@@ -185,15 +186,6 @@ def binary_version(binary: str) -> tuple[str, str]:
         return "", ""
     match = re.match(r"\s*(\w+) server v=(\S+)", said)
     return (match.group(1).lower(), match.group(2)) if match else ("", "")
-
-
-def server_software(info: Mapping[str, object]) -> tuple[str, str]:
-    """Which server an ``INFO server`` answer comes from: ``("valkey", "9.1.2")`` (Valkey says
-    ``server_name:valkey`` and ``valkey_version``; its ``redis_version`` is the Redis version
-    it is compatible with, 7.2.4) or ``("redis", "7.0.15")``."""
-    name = str(info.get("server_name") or "redis").lower()
-    version = info.get(f"{name}_version") or info.get("redis_version") or ""
-    return name, str(version)
 
 
 def tls_server_candidates() -> list[str]:

@@ -42,7 +42,11 @@ KEYS_DEPRECATION_NOTICE = (
 )
 
 AUTO_COUNT_DAY_SCOPED = 1000
-AUTO_COUNT_REQUEST_ID = 10
+AUTO_COUNT_REQUEST_ID = 1000
+"""The gem's table says 10; rp_toolkit says 1000. A lookup matches one key, so its SCAN makes
+about keys/COUNT calls whatever it finds: COUNT 10 made about 100,000 calls on a million keys
+and took about 7x as long as COUNT 1000, whose calls are as short as a day query's
+(docs/SCAN_MIGRATION.md, "Choosing COUNT", measures both)."""
 AUTO_COUNT_OTHER = 100
 ADAPTIVE_MIN_COUNT = 10
 ADAPTIVE_MAX_COUNT = MAX_RECOMMENDED_SCAN_COUNT
@@ -66,8 +70,9 @@ def is_request_id_lookup(pattern: str) -> bool:
 def determine_scan_count(pattern: str) -> int:
     """The COUNT hint for ``pattern``: the gem's auto-tune table, or ``settings.scan_count``.
 
-    Auto-tune: 10 for request-id lookups (checked first, so an id with eight digits in a row
-    is still a lookup), 1000 for day-scoped queries (``datetime|YYYYMMDD``), 100 otherwise.
+    Auto-tune: 1000 for request-id lookups (the gem: 10; see ``AUTO_COUNT_REQUEST_ID``;
+    checked first, so an id with eight digits in a row is still a lookup), 1000 for
+    day-scoped queries (``datetime|YYYYMMDD``), 100 otherwise.
     With ``scan_count="adaptive"`` this is the COUNT the adaptive loop starts from: the same
     table, whether ``scan_count_auto_tune`` is on or off.
     """

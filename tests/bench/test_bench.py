@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import math
 import os
@@ -22,12 +23,13 @@ from rp_toolkit.bench import runner
 from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
 from rp_toolkit.kinds import REQUESTS
+from rp_toolkit.local import binary_version
 from tests.conftest import BENCH_COUNTS, BENCH_SIZES
 from tests.support import ROOT, write_user_keys
 
 SIZES = BENCH_SIZES
 COUNTS = BENCH_COUNTS
-AUTO_COUNTS = {"day": 1000, "controller": 100, "request_id": 10}
+AUTO_COUNTS = {"day": 1000, "controller": 100, "request_id": 1000}
 
 
 @pytest.fixture
@@ -128,6 +130,9 @@ def test_environment_metadata(results: pd.DataFrame) -> None:
     ):
         assert environment.get(name) not in (None, ""), name
     assert environment["server"] == "throwaway"
+    name, version = binary_version(environment["server_binary"])
+    assert environment["server_software"] == f"{name} {version}"  # valkey 9.1.2, not 7.2.4
+    assert (environment["server_name"], environment["server_version"]) == (name, version)
     assert environment["parameters"]["sizes"] == list(SIZES)
     assert environment["parameters"]["counts"] == [str(c) for c in COUNTS]
     datetime.fromisoformat(environment["date"])
@@ -315,7 +320,8 @@ def test_markdown_table_is_complete_and_stable(results: pd.DataFrame, tmp_path) 
         for query in bench.QUERIES:
             assert f"| {size:,} | {query} | " in text
     assert "gem: KEYS + one MGET" in text
-    assert results.attrs["environment"]["redis_version"] in text
+    assert results.attrs["environment"]["server_software"] in text
+    assert "Redis " + results.attrs["environment"]["redis_version"] not in text
 
 
 def test_plots_return_figures_with_one_line_per_series(results: pd.DataFrame) -> None:
@@ -432,11 +438,9 @@ def test_a_signal_that_lands_in_a_finaliser_still_stops_the_run() -> None:
 def test_a_signal_swallowed_by_a_library_still_exits_with_its_status() -> None:
     """A signal whose exception another error replaced, or that nothing raised, ends the
     block with ``128 + signal`` all the same."""
-    with pytest.raises(SystemExit) as stopped, runner.cleanup_on_signals():
-        try:
-            os.kill(os.getpid(), signal.SIGHUP)
-        except SystemExit:
-            pass  # what a library that catches BaseException does
+    swallowing = contextlib.suppress(SystemExit)  # a library that catches BaseException
+    with pytest.raises(SystemExit) as stopped, runner.cleanup_on_signals(), swallowing:
+        os.kill(os.getpid(), signal.SIGHUP)
     assert stopped.value.code == 128 + signal.SIGHUP
     with pytest.raises(SystemExit) as replaced, runner.cleanup_on_signals():
         try:

@@ -77,7 +77,8 @@ def _results(
     for row in rows:  # integer columns cannot be missing; the rest default to NA
         row.update({k: row.get(k, 0) for k, dtype in COLUMNS.items() if dtype == "int64"})
     environment = {
-        "redis_version": "7.0.15",
+        "server_software": "valkey 9.1.2",
+        "redis_version": "7.2.4",  # what Valkey 9.1 says it is compatible with
         "cluster": cluster,
         "primaries": 3 if cluster else None,
     }
@@ -123,9 +124,10 @@ def test_adaptive_is_shown_when_measured_and_said_missing_otherwise():
 
 def test_a_cluster_run_says_so_and_names_what_it_refused():
     text = findings.target(_results(cluster=True))
-    assert "Redis Cluster of 3 primaries" in text
+    assert "Redis Cluster of 3 primaries (valkey 9.1.2)" in text
     assert "`gem_keys_mget` could not run here: CROSSSLOT" in text
-    assert "one Redis server" in findings.target(_results())
+    one = findings.target(_results())
+    assert "one server (valkey 9.1.2)" in one and "7.2.4" not in one
 
 
 def test_scan_calls_compare_with_database_over_count():

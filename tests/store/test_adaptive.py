@@ -160,7 +160,7 @@ def test_adaptive_environment_is_read_at_import():
 
 @pytest.mark.parametrize("auto_tune", [True, False])
 @pytest.mark.parametrize(
-    "pattern, start", [(LOOKUP.format(rid="abc"), 10), (DAY, 1000), ("x|*", 100)]
+    "pattern, start", [(LOOKUP.format(rid="abc"), 1000), (DAY, 1000), ("x|*", 100)]
 )
 def test_adaptive_starts_from_the_auto_tune_table(pattern, start, auto_tune):
     with rp.setup(scan_count="adaptive", scan_count_auto_tune=auto_tune):
@@ -261,7 +261,7 @@ def test_count_grows_on_a_large_cheap_keyspace(client, redis_url):
     fill_keyspace(client, keys)
     pattern = LOOKUP.format(rid=wanted)
     recording = CountRecordingRedis.for_url(redis_url)
-    with rp.setup(use_scan=True):  # the gem's table: COUNT 10 for a lookup
+    with rp.setup(use_scan=True, scan_count_auto_tune=False, scan_count=10):  # the gem's 10
         fixed = rp.fetch_from_redis(pattern, recording)
     assert fixed.stats.count == 10
     assert fixed.stats.scan_calls > 3000  # about 50,000 / 10
@@ -269,12 +269,12 @@ def test_count_grows_on_a_large_cheap_keyspace(client, redis_url):
     assert {fixed.stats.extra["counts"][k] for k in ("min", "max", "final", "start")} == {10}
 
     recording.sent_counts.clear()
-    with adaptive(HUGE_BUDGET_MS):
+    with adaptive(HUGE_BUDGET_MS):  # starts from the table's COUNT for a lookup
         result = rp.fetch_from_redis(pattern, recording)
     assert result.keys == [request_key(50_000, request_id=wanted)] == fixed.keys
     stats, counts = result.stats, result.stats.extra["counts"]
-    assert stats.count == counts["start"] == recording.sent_counts[0] == 10
-    assert recording.sent_counts[:6] == [10, 40, 160, 640, 2560, 10_000]
+    assert stats.count == counts["start"] == recording.sent_counts[0] == 1000
+    assert recording.sent_counts[:3] == [1000, 4000, 10_000]
     assert counts["max"] == 10_000 and counts["over_budget"] == 0
     assert stats.scan_calls < 30  # (50,000 - 3,410) / 10,000 calls after the ramp, plus a few
     assert stats.scan_calls * 100 < fixed.stats.scan_calls
@@ -362,7 +362,7 @@ def test_bench_measures_adaptive_against_the_best_fixed_count(bench_results):
     assert list(frame.columns) == list(bench.COLUMNS)
     adaptive_rows = frame[frame["count"] == "adaptive"]
     assert len(adaptive_rows) == 2 * len(bench.QUERIES)
-    starts = {"day": 1000, "controller": 100, "request_id": 10}
+    starts = {"day": 1000, "controller": 100, "request_id": 1000}
     for row in adaptive_rows.itertuples():
         assert row.method == "SCAN" and row.scan_count == starts[row.query]
         assert 10 <= row.scan_count_min <= row.scan_count_mean <= row.scan_count_max <= 10_000

@@ -449,7 +449,7 @@ def request_key(i: int, controller: str = "Home", day: str = "20261127", request
             lambda i: request_key(i, controller=f"C{i}"),
             1000,
         ),
-        ("performance|*|request_id|abc|*", lambda i: request_key(i, request_id="abc"), 10),
+        ("performance|*|request_id|abc|*", lambda i: request_key(i, request_id="abc"), 1000),
     ],
 )
 def test_stats_of_a_scan_fetch_use_the_auto_tuned_count(
