@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +243,18 @@ def cmd_cluster_bench(args: argparse.Namespace) -> int:
         rows = benchmark(args.records, primaries=args.primaries, repeats=args.repeats)
     print(format_rows(rows))
     if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1, default=str))
+        environment = {
+            "server_software": rows[0].get("server"),
+            "records": args.records,
+            "primaries": args.primaries,
+            "repeats": args.repeats,
+            "cpu_count": os.cpu_count(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": f"rp-toolkit cluster-bench --out {args.out}",
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        document = {"environment": environment, "rows": rows}
+        Path(args.out).write_text(json.dumps(document, indent=1, default=str) + "\n")
     return 0
 
 

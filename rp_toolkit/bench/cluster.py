@@ -31,21 +31,24 @@ def benchmark(
 
     Rows: ``target`` (``single``/``cluster``), ``operation``, ``seconds`` (median of
     ``repeats``), ``seconds_min``, ``keys`` (checked equal on both targets), ``scan_calls``,
-    ``mget_calls``, ``slowest_call_ms``; plus ``write`` rows (seconds to write the records)
-    and the gem's KEYS + one MGET (``error`` on the cluster: CROSSSLOT).
+    ``mget_calls``, ``slowest_call_ms``; plus ``write`` rows (seconds to write the records;
+    ``server``: the servers' software and version, ``valkey 9.1.2``) and the gem's KEYS + one
+    MGET (``error`` on the cluster: CROSSSLOT).
     """
     day = BENCH_END.strftime("%Y%m%d")
     pattern = f"performance|*datetime|{day}*|*|END|{SCHEMA_VERSION}"
     rows: list[dict[str, Any]] = []
     with RedisServer() as single, LocalCluster(primaries) as local:
         targets = {"single": single.url, "cluster": local.url}
+        software = " ".join(single.software())  # the cluster's nodes run the same binary
         for target, url in targets.items():
             client = get_client(url)
             started = time.perf_counter()
             for batch in iter_request_records(records, seed=seed, end=BENCH_END, hours=23.9):
                 write_records(client, batch.keys, batch.values)
+            seconds = time.perf_counter() - started
             rows.append(
-                {"target": target, "operation": "write", "seconds": time.perf_counter() - started}
+                {"target": target, "operation": "write", "seconds": seconds, "server": software}
             )
 
         def gem_fetch(url: str) -> Any:

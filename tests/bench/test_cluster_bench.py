@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import rp_toolkit as rp
+from rp_toolkit.cli import main
+from rp_toolkit.local import binary_version, find_redis_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -12,10 +16,16 @@ pytestmark = [
 ]
 
 
-def test_cluster_benchmark_smoke() -> None:
-    rows = rp.bench.cluster.benchmark(2000, primaries=3, repeats=1)
+def test_cluster_benchmark_smoke(tmp_path) -> None:
+    out = tmp_path / "cluster" / "bench.json"
+    assert main(["cluster-bench", "--records", "2000", "--repeats", "1", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    rows = document["rows"]
     by = {(row["target"], row["operation"]): row for row in rows}
     assert by[("cluster", "fetch_from_redis SCAN raw")]["keys"] == 2000
     assert by[("single", "load requests SCAN")]["keys"] == 2000
     assert "same slot" in by[("cluster", "gem KEYS + one MGET")]["error"]
     assert "| write | cluster |" in rp.bench.cluster.format_rows(rows)
+    name, version = binary_version(find_redis_server())
+    assert document["environment"]["server_software"] == f"{name} {version}"
+    assert document["environment"]["records"] == 2000
