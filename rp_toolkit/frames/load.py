@@ -77,6 +77,14 @@ class LoadInfo:
         """Records that are not in the frame, with the reason."""
         return self.problems[~self.problems["kept"].astype(bool)]
 
+    @property
+    def server(self) -> str | None:
+        """Which server answered, named by what it is: ``valkey 9.1.2``, ``redis 7.0.15``
+        (several, comma-separated, if the nodes differ; a snapshot: the Redis that wrote it;
+        None when INFO was refused)."""
+        names = {name for f in self.fetches for name in f.extra.get("software", {}).values()}
+        return ", ".join(sorted(names)) or None
+
     def problem_counts(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.problems["reason"].value_counts().items()}
 
@@ -86,6 +94,7 @@ class LoadInfo:
         return {
             "kind": self.kind,
             "source": fetch.server if fetch else None,
+            "server": self.server,
             "window_start": self.start,
             "window_end": self.end,
             "filters": dict(self.filters),

@@ -40,6 +40,7 @@ from redis import exceptions as redis_errors
 
 from ..config import settings
 from ..exceptions import ServerChangedError, ServerNotReadyError
+from ..version import server_label
 from .connection import describe_server
 from .stats import FetchStats, timed_call
 
@@ -285,6 +286,8 @@ class ServerWatch:
             stats.extra.setdefault("unchecked", {})[where] = seen.unchecked
             _warn_once(where, "Redis at %s: %s.", where, seen.unchecked)
         check_ready(seen, where, stats)
+        if seen.info:  # which server answered: valkey 9.1.2, redis 7.0.15
+            stats.extra.setdefault("software", {})[where] = server_label(seen.info)
         watch = cls(client, stats, seen.identity, name=where, cluster=cluster)
         if seen.info:  # the keyspace section lists only databases that hold keys
             db = client.connection_pool.connection_kwargs.get("db", 0) or 0
@@ -375,6 +378,6 @@ def fold_into(stats: FetchStats, mine: FetchStats) -> None:
     stats.extra.setdefault("restarts", []).extend(mine.extra.pop("restarts", []))
     if not stats.extra["restarts"]:
         del stats.extra["restarts"]
-    for name in ("servers", "stale_replica", "unchecked"):
+    for name in ("servers", "software", "stale_replica", "unchecked"):
         if name in mine.extra:
             stats.extra.setdefault(name, {}).update(mine.extra.pop(name))

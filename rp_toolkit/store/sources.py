@@ -104,7 +104,10 @@ class SnapshotSource:
         return self.snapshot.now()
 
     def new_stats(self, pattern: str, count_like: str | None = None) -> FetchStats:
-        return FetchStats(method="RDB", pattern=pattern, server=self.describe())
+        stats = FetchStats(method="RDB", pattern=pattern, server=self.describe())
+        if self.snapshot.server_version:  # only Redis's RDB files are read (not Valkey's)
+            stats.extra["software"] = {stats.server: f"redis {self.snapshot.server_version}"}
+        return stats
 
     def batches(
         self, pattern: str, stats: FetchStats, *, values: bool = True, exact: bool = True

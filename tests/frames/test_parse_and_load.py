@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ import redis
 import rp_toolkit as rp
 from rp_toolkit import store
 from rp_toolkit.kinds import KINDS, REQUESTS, SIDEKIQ
+from rp_toolkit.local import binary_version
 
 NOW = pd.Timestamp("2026-11-27 12:00:00", tz="UTC")
 
@@ -253,3 +255,12 @@ def test_part_index_anchors_fields_after_the_free_field_at_the_end() -> None:
     assert parts[REQUESTS.part_index("format")] == "json"
     assert parts[REQUESTS.part_index("path")] == "/a"  # the free field's first piece
     assert parts[REQUESTS.part_index("request_id")] == "rid"
+
+
+def test_the_load_information_names_the_server_by_what_it_is(redis_server, redis_url) -> None:
+    """``valkey 9.1.2`` on Valkey (not the Redis version it is compatible with, 7.2.4),
+    ``redis 7.0.15`` on Redis."""
+    rp.synth.write(redis_url, hours=0.1, rps=1, seed=2, progress=False)
+    frame = rp.load("requests", redis_url, start=timedelta(hours=-1))
+    name, version = binary_version(redis_server.binary)
+    assert frame.attrs["rp"].summary()["server"] == f"{name} {version}"

@@ -122,6 +122,8 @@ def test_every_kind_loads_from_the_snapshot_as_from_the_server(saved: Saved, kin
     summary = from_file.attrs["rp"].summary()
     assert summary["method"] == "RDB" and summary["walks"] == 1
     assert summary["source"].startswith("snapshot dump.rdb (Redis ")
+    assert summary["server"] == live.attrs["rp"].server  # the Redis that wrote the file
+    assert summary["server"].startswith("redis ")
 
 
 def test_the_odd_keys_are_the_same_rows_and_problems(saved: Saved) -> None:
