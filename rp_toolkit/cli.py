@@ -20,7 +20,7 @@ from typing import Any
 from . import reports, synth
 from .bench import add_commands as add_bench_commands
 from .config import check_environment, parse_scan_count, settings, setup
-from .docs import render_guide
+from .docs import GUIDES, blocks, render_guide
 from .exceptions import RPToolkitError
 from .export import check_export_path, export, export_batches
 from .frames import iter_load, load
@@ -238,16 +238,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    guide = Path(args.guide)
-    text = render_guide(guide, Path(args.results), None if args.check else Path(args.images))
+    guides = [Path(g) for g in args.guide] if args.guide else list(GUIDES)
+    generated = blocks(Path(args.results))
+    stale = []
+    for guide in guides:
+        images = None if args.check or guide != guides[0] else Path(args.images)
+        text = render_guide(guide, Path(args.results), images, generated)
+        if args.check:
+            if text != guide.read_text(encoding="utf-8"):
+                stale.append(str(guide))
+            continue
+        guide.write_text(text, encoding="utf-8")  # TODO-merge: atomic
+        print(f"Rewrote the generated blocks of {guide}.")
     if args.check:
-        if text != guide.read_text(encoding="utf-8"):
-            print(f"{guide} is out of date: run rp-toolkit docs", file=sys.stderr)
+        if stale:
+            print(f"{', '.join(stale)}: out of date: run rp-toolkit docs", file=sys.stderr)
             return 1
-        print(f"{guide} is current.")
+        print(f"{', '.join(map(str, guides))}: current.")
         return 0
-    guide.write_text(text, encoding="utf-8")
-    print(f"Rewrote the generated blocks of {guide} and the plots in {args.images}/.")
+    print(f"Rewrote the plots in {args.images}/.")
     return 0
 
 
@@ -309,8 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_commands(commands)
 
     docs = commands.add_parser("docs", help="regenerate the SCAN guide's figures from results")
-    docs.add_argument("--guide", default="docs/SCAN_MIGRATION.md")
-    docs.add_argument("--results", default="docs/bench", help="bench.json or its folder")
+    docs.add_argument(
+        "--guide",
+        action="append",
+        default=[],
+        help="a guide to rewrite (repeatable; default: " + ", ".join(map(str, GUIDES)) + ")",
+    )
+    docs.add_argument(
+        "--results", default="docs/bench", help="the folder make guide-measure writes"
+    )
     docs.add_argument("--images", default="docs/images")
     docs.add_argument("--check", action="store_true", help="only check the guide is current")
     docs.set_defaults(func=cmd_docs)

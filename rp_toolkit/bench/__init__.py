@@ -171,7 +171,7 @@ from .runner import (
     validate_parameters,
 )
 from .server_stats import CountingCluster, CountingRedis, ServerStats
-from .speed import GEM_RUBY_READ_1M_S, load_speed, load_speed_summary
+from .speed import load_speed, load_speed_summary
 from .target import Target
 from .walks import WalkResults, save_walks, walks_markdown
 
@@ -181,7 +181,6 @@ __all__ = [
     "DEFAULT_COUNTS",
     "DEFAULT_SIZES",
     "EXISTING_SERVER_TTL_S",
-    "GEM_RUBY_READ_1M_S",
     "IDLE_PROBE_S",
     "MIN_PRIMARIES",
     "QUERIES",

@@ -223,3 +223,59 @@ def target(results: pd.DataFrame) -> str:
             text += f" `{row['method']}` could not run here: {row['error']}"
             text += "" if str(row["error"]).endswith(".") else "."
     return text
+
+
+def count_costs(results: pd.DataFrame, query: str | None = None) -> str:
+    """What each fixed COUNT cost other clients at the largest size: the slowest SCAN call
+    SLOWLOG logged and the probe's longest wait, against the idle probe."""
+    query = query or headline_query(results)
+    if query is None:
+        return _no_data("SCAN's cost per COUNT")
+    size = _sizes(results)[-1]
+    fixed = _fixed_counts(_rows(results, query, "SCAN", size))
+    if fixed.empty:
+        return _no_data(f"SCAN with a fixed COUNT at {size:,} records")
+    parts = []
+    for _, row in fixed.iterrows():
+        slowest = row["slowlog_max_us"]
+        logged = (
+            f"slowest call {format_ms(slowest / 1000)}"
+            if _finite(slowest)
+            else f"no call over {format_ms(row['slowlog_threshold_us'] / 1000)}"
+        )
+        parts.append(
+            f"COUNT {int(row['_count']):,}: {logged}, longest wait {format_ms(row['probe_max_ms'])}"
+        )
+    idle = fixed.iloc[0]["probe_idle_max_ms"]
+    return (
+        f"At {size:,} records ({query} query), per COUNT: " + "; ".join(parts) + f" (idle "
+        f"probe: {format_ms(idle)})."
+    )
+
+
+def gem_mget(results: pd.DataFrame, query: str | None = None) -> str:
+    """How long the gem's one MGET ran inside Redis (commandstats, median of the repeats),
+    against its KEYS and the slowest command of rp_toolkit's chunked MGETs (largest size)."""
+    query = query or headline_query(results)
+    if query is None:
+        return _no_data("The gem's MGET")
+    size = _sizes(results)[-1]
+    gem = _rows(results, query, "gem_keys_mget", size)
+    ours = _rows(results, query, "scan_chunked_mget", size)
+    if gem.empty or ours.empty or not _finite(gem.iloc[0]["redis_mget_usec"]):
+        return _no_data(f"The gem's KEYS + MGET at {size:,} records")
+    row, mine = gem.iloc[0], ours.iloc[0]
+    slowest = mine["slowlog_max_us"]
+    ours_text = (
+        f"the slowest command of rp_toolkit's SCAN and MGETs of 1,000 keys was "
+        f"{mine['slowlog_max_command']}, {format_ms(slowest / 1000)}"
+        if _finite(slowest)
+        else "no command of rp_toolkit's SCAN and MGETs of 1,000 keys reached "
+        f"{format_ms(mine['slowlog_threshold_us'] / 1000)}"
+    )
+    return (
+        f"At {size:,} records ({query} query), the gem's one MGET of "
+        f"{int(row['keys_found']):,} values ran {format_ms(row['redis_mget_usec'] / 1000)} "
+        f"inside Redis, its KEYS {format_ms(row['redis_keys_usec'] / 1000)}; "
+        f"{ours_text}."
+    )

@@ -180,3 +180,31 @@ def test_a_real_runs_sentences_carry_its_figures(bench_results: pd.DataFrame):
     assert format_ms(keys["probe_max_ms"]) in text
     assert ("stayed within" in text) != ("did not stay near" in text)
     assert "Adaptive COUNT" in findings.adaptive(bench_results)
+
+
+def test_count_costs_name_each_count_with_its_slowest_call_and_wait():
+    results = _results()
+    large = (results["method"] == "SCAN") & (results["count"] == "1000")
+    results.loc[large, "slowlog_max_us"] = 2500.0
+    results["slowlog_threshold_us"] = 1000
+    text = findings.count_costs(results, "day")
+    assert text.startswith("At 100,000 records (day query), per COUNT:")
+    assert "COUNT 10: no call over 1 ms" in text
+    assert f"COUNT 1,000: slowest call {format_ms(2.5)}" in text
+    assert f"(idle probe: {format_ms(1.5)})" in text
+    assert "not measured" in findings.count_costs(results[results["method"] == "KEYS"], "day")
+
+
+def test_the_gems_mget_is_its_commandstats_time_against_ours():
+    rows = []
+    common = {"size": 1000, "dbsize": 1000, "query": "day", "keys_found": 1000}
+    rows.append({**common, "method": "gem_keys_mget", "redis_mget_usec": 40_000.0,
+                 "redis_keys_usec": 30_000.0, "slowlog_threshold_us": 1000})  # fmt: skip
+    rows.append({**common, "method": "scan_chunked_mget", "count": "auto",
+                 "slowlog_max_us": 1500.0, "slowlog_max_command": "MGET",
+                 "slowlog_threshold_us": 1000})  # fmt: skip
+    for row in rows:
+        row.update({k: row.get(k, 0) for k, dtype in COLUMNS.items() if dtype == "int64"})
+    text = findings.gem_mget(to_frame(rows, {}), "day")
+    assert "the gem's one MGET of 1,000 values ran 40 ms inside Redis, its KEYS 30 ms" in text
+    assert f"was MGET, {format_ms(1.5)}" in text

@@ -10,26 +10,91 @@ from pathlib import Path
 
 import pytest
 
-from rp_toolkit import bench
-from rp_toolkit.docs import blocks, render_guide
+import rp_toolkit as rp
+from rp_toolkit import bench, docs
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "SCAN_MIGRATION.md"
 RESULTS = ROOT / "docs" / "bench"
 
 
-def test_guide_figures_are_the_generated_ones() -> None:
-    text = GUIDE.read_text(encoding="utf-8")
-    assert render_guide(GUIDE, RESULTS, images=None) == text, "run: rp-toolkit docs"
-    table = bench.to_markdown(bench.load_results(RESULTS))
-    assert table in text
+GUIDES = [ROOT / guide for guide in docs.GUIDES]
+FIGURE = re.compile(
+    r"(?<![\w.`$/=-])\d[\d,._]*\s?(?:ms|s|seconds?|milliseconds?|minutes?|hours?|×|x|%|GiB|MiB"
+    r"|KiB|GB|MB)(?![\w`])|few percent|near idle|as long as KEYS|within \d"
+)
+"""A measured figure or relation: a number with a unit of time, size or ratio, or the words the
+guides once used for relations the data did not show."""
+SETTINGS_NOT_MEASUREMENTS = (
+    "default 1 ms",  # scan_budget_ms's default
+    "after 4 hours",  # the gem's TTLs
+    "after 60 minutes",
+    "the last 60 minutes",
+    "fails within 5 s",  # the connect timeout rp_toolkit sets
+)
 
 
-def test_generated_blocks_say_something() -> None:
-    generated = blocks(bench.load_results(RESULTS))
-    assert "KEYS" in generated["key-figures"] and "SCAN" in generated["key-figures"]
-    assert "Redis 6.2" in generated["environment"] or "Redis 7" in generated["environment"]
-    assert generated["bench-table"].count("\n| 1,000,000 |") >= 3
+@pytest.fixture(scope="module")
+def generated() -> dict[str, str]:
+    return docs.blocks(RESULTS)
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
+def test_guide_figures_are_the_generated_ones(guide: Path, generated: dict[str, str]) -> None:
+    text = guide.read_text(encoding="utf-8")
+    assert docs.render_guide(guide, RESULTS, None, generated) == text, "run: rp-toolkit docs"
+    assert docs.block_names(text), f"{guide.name} quotes no measured figure"
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
+def test_no_figure_outside_the_generated_blocks(guide: Path) -> None:
+    """Every measured figure in a guide comes from the committed results: the text typed by
+    hand states none (no number with a unit of time, size or ratio; no "near idle")."""
+    typed = " ".join(docs.outside_blocks(guide.read_text(encoding="utf-8")).split())
+    for allowed in SETTINGS_NOT_MEASUREMENTS:
+        typed = typed.replace(allowed, "")
+    assert FIGURE.findall(typed) == []
+
+
+def test_the_guard_catches_a_typed_figure() -> None:
+    for typed in ("SCAN took 1.3× KEYS", "waits 7.8 ms", "within a few percent of KEYS",
+                  "a probe maximum that stays near idle", "0.76 GiB", "54.4 s"):  # fmt: skip
+        assert FIGURE.search(typed), typed
+    for setting in ("`mget_chunk` (1,000)", "COUNT 1000", "Redis 7.0", "RDB 5 to 13"):
+        assert not FIGURE.search(setting), setting
+
+
+def test_every_table_is_every_servers_run(generated: dict[str, str]) -> None:
+    """Both server families, each named by what it is, with its own table."""
+    runs = docs.load_runs(RESULTS)
+    assert list(runs) == ["valkey", "redis"]
+    for family, results in runs.items():
+        name = results.attrs["environment"]["server_software"]
+        assert name.startswith(family + " ")
+        assert f"#### {name}\n\n" + bench.to_markdown(results) in generated["bench-table"]
+        assert name in generated["environment"] and name in generated["key-figures"]
+        assert generated["bench-table"].count("\n| 1,000,000 |") >= 6
+    assert "Redis 7.2.4" not in "".join(generated.values())  # Valkey's compatibility version
+
+
+def test_the_request_id_count_is_the_one_the_data_favour() -> None:
+    """Auto-tune's COUNT for request-id lookups beat the gem's COUNT 10 on every server."""
+    for results in docs.load_runs(RESULTS).values():
+        size = int(results["size"].max())
+        lookups = results[(results["size"] == size) & (results["query"] == "request_id")]
+        scan = lookups[lookups["method"] == "SCAN"].set_index("count")
+        assert int(scan.loc["auto", "scan_count"]) == rp.determine_scan_count(
+            "performance|*|request_id|abc|*"
+        )
+        assert scan.loc["auto", "wall_median_s"] < scan.loc["10", "wall_median_s"]
+
+
+def test_no_gem_figure_is_a_constant() -> None:
+    """The gem's read path is measured in the run that quotes it, never typed in."""
+    from rp_toolkit.bench import speed
+
+    assert not hasattr(speed, "GEM_RUBY_READ_1M_S")
+    assert "54.4" not in "".join(docs.blocks(RESULTS).values())
 
 
 def test_docs_check_command_fails_on_a_stale_guide(tmp_path) -> None:
@@ -38,39 +103,20 @@ def test_docs_check_command_fails_on_a_stale_guide(tmp_path) -> None:
         GUIDE.read_text(encoding="utf-8").replace("| 1,000,000 | day |", "| 1 | day |")
     )
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rp_toolkit",
-            "docs",
-            "--check",
-            "--guide",
-            str(stale),
-            "--results",
-            str(RESULTS),
-        ],
+        [sys.executable, "-m", "rp_toolkit", "docs", "--check", "--guide", str(stale),
+         "--results", str(RESULTS)],
         capture_output=True,
         text=True,
         cwd=ROOT,
-    )
+    )  # fmt: skip
     assert run.returncode == 1 and "out of date" in run.stderr
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rp_toolkit",
-            "docs",
-            "--guide",
-            str(stale),
-            "--results",
-            str(RESULTS),
-            "--images",
-            str(tmp_path / "images"),
-        ],
+        [sys.executable, "-m", "rp_toolkit", "docs", "--guide", str(stale), "--results",
+         str(RESULTS), "--images", str(tmp_path / "images")],
         capture_output=True,
         text=True,
         cwd=ROOT,
-    )
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert stale.read_text(encoding="utf-8") == GUIDE.read_text(encoding="utf-8")
     assert {p.name for p in (tmp_path / "images").iterdir()} == {
