@@ -422,7 +422,7 @@ def test_bench_outputs_with_adaptive(bench_results, tmp_path):
 def test_results_without_adaptive_columns_still_load_and_render():
     from rp_toolkit import bench
 
-    old = bench.load_results(ROOT / "docs" / "bench" / "history" / "bench.json")  # saved before adaptive
+    old = bench.load_results(ROOT / "docs" / "bench" / "history" / "bench.json")  # pre-adaptive
     assert old["vs_best_fixed"].isna().all()
     assert "adaptive / best fixed" not in bench.to_markdown(old)
 
