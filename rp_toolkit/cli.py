@@ -19,7 +19,7 @@ from typing import Any
 
 from . import reports, synth
 from .bench import add_commands as add_bench_commands
-from .config import check_environment, parse_scan_count, settings, setup
+from .config import as_environment, check_environment, parse_scan_count, settings, setup
 from .docs import GUIDES, blocks, render_guide
 from .exceptions import RPToolkitError
 from .export import check_export_path, export, export_batches
@@ -87,42 +87,68 @@ def _scan_count(text: str) -> int | str:
     return parse_scan_count(text, name="--scan-count")
 
 
+FLAG_SETTINGS = ("use_scan", "scan_count", "scan_count_auto_tune", "scan_budget_ms", "mget_chunk")
+"""The settings the fetching flags set (``--use-scan`` sets ``use_scan``, ...)."""
+
+
 def _add_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("fetching (the gem's flags; defaults from RP_* variables)")
+    group = parser.add_argument_group(
+        "fetching (the gem's flags): a flag given wins, else its RP_* environment variable, "
+        "else the default"
+    )
     group.add_argument(
         "--use-scan",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="SCAN (non-blocking) or, with --no-use-scan, the gem's blocking KEYS "
-        "(default: $RP_USE_SCAN, else on)",
+        "(default: $RP_USE_SCAN, else SCAN)",
     )
     group.add_argument(
         "--scan-count",
         type=_scan_count,
         default=None,
-        help="COUNT when auto-tune is off, or 'adaptive' (sized per call to --scan-budget-ms)",
+        help="COUNT per SCAN call when auto-tune is off, or 'adaptive' (sized per call to "
+        "--scan-budget-ms) (default: $RP_SCAN_COUNT, else 10)",
     )
     group.add_argument(
-        "--scan-budget-ms", type=float, default=None, help="adaptive COUNT: ms per SCAN call"
+        "--scan-budget-ms",
+        type=float,
+        default=None,
+        help="adaptive COUNT: ms per SCAN call (default: $RP_SCAN_BUDGET_MS, else 1.0)",
     )
     group.add_argument(
-        "--scan-count-auto-tune", action=argparse.BooleanOptionalAction, default=None
+        "--scan-count-auto-tune",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="COUNT by query: 1000 day-scoped, 10 request-id lookups, 100 otherwise "
+        "(default: $RP_SCAN_COUNT_AUTO_TUNE, else on)",
     )
-    group.add_argument("--mget-chunk", type=int, default=None, help="keys per MGET")
+    group.add_argument(
+        "--mget-chunk",
+        type=int,
+        default=None,
+        help="keys per MGET (default: $RP_MGET_CHUNK, else 1000)",
+    )
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
-    group.add_argument("--debug", action="store_true", help="log every query")
+    group.add_argument(
+        "--debug", action="store_true", help="log every query (default: $RP_DEBUG, else off)"
+    )
+
+
+def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the fetching flags give explicitly (a flag not given is not listed)."""
+    changes = {
+        name: getattr(args, name) for name in FLAG_SETTINGS if getattr(args, name, None) is not None
+    }
+    if getattr(args, "debug", False):
+        changes["debug"] = True
+    return changes
 
 
 def _apply_flags(args: argparse.Namespace) -> None:
-    changes: dict[str, Any] = {}
-    for name in ("use_scan", "scan_count", "scan_count_auto_tune", "mget_chunk", "scan_budget_ms"):
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value
+    changes = _given_flags(args)
     if getattr(args, "no_progress", False):
         changes["progress"] = False
-    if getattr(args, "debug", False):
-        changes["debug"] = True
     setup(**changes)
 
 
@@ -217,19 +243,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         client = get_client(url)
         with translate_errors(client, f"checking {redact_url(url)}"):
             client.ping()
-    flags = {
-        name: getattr(args, name)
-        for name in ("use_scan", "scan_count", "scan_count_auto_tune")
-        if getattr(args, name, None) is not None
-    }
+    flags = _given_flags(args)
+    both = sorted(set(flags) & set(parameters))
+    if both:
+        raise RPToolkitError(
+            f"Give {both[0]} once: --{both[0].replace('_', '-')} or -p {both[0]}, not both."
+        )
+    # The kernel is another process: it reads the RP_* variables at import, as this one did,
+    # so a flag given travels as its variable (on top of the environment the kernel inherits),
+    # and a -p parameter, set in the notebook, wins over both.
+    environment = as_environment(**flags)
     for name in names:
-        # The kernel is another process: the fetch flags travel as notebook parameters.
-        own = {**(flags if name == "request_performance" else {}), **routed[name]}
         run = run_notebook(
             name,
             args.out,
-            parameters=own,
+            parameters=routed[name],
             redis_url=args.redis_url,
+            environment=environment,
             show_code=args.show_code,
             progress=settings.progress,
         )
@@ -282,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
             action="append",
             default=[],
             metavar=("NAME", "VALUE"),
-            help="a notebook parameter (papermill -p)",
+            help="a notebook parameter (papermill -p); given, it wins over the environment "
+            "(use_scan, scan_count, scan_count_auto_tune, scan_budget_ms: None or not given "
+            "means $RP_*, else the default)",
         )
         report.add_argument(
             "--notebooks",

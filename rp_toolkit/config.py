@@ -4,7 +4,13 @@
 context manager, restores the old values on exit. Environment variables are read once, at
 import, so a rollout or a rollback needs no code change::
 
-    RP_USE_SCAN=true RP_SCAN_COUNT=500 python my_report.py
+    RP_USE_SCAN=false RP_SCAN_COUNT=500 python my_report.py
+
+The same precedence everywhere (library, CLI, notebooks, papermill): a value given explicitly
+(``rp.setup``, a command-line flag, a notebook parameter) wins; otherwise the environment
+variable; otherwise the default. A notebook parameter or flag left at ``None`` is "not given"
+(:func:`setup_given`); :func:`as_environment` hands explicit values to another process (the
+notebook kernel) as the variables it reads at import.
 
 Adaptive COUNT (opt-in): ``scan_count="adaptive"`` (``RP_SCAN_COUNT=adaptive``) makes each SCAN
 loop size its COUNT to the time its calls take: it starts from the auto-tune table's COUNT for
@@ -179,12 +185,7 @@ class Settings:
     old or incomplete); by default that is an error, never an empty result."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        checker = _CHECKERS.get(name)
-        if checker is None:
-            raise SettingsError(
-                f"Unknown setting {name!r}. Known settings: {', '.join(_CHECKERS)}."
-            )
-        super().__setattr__(name, checker(value, name))
+        super().__setattr__(name, check_setting(name, value))
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -204,6 +205,17 @@ _CHECKERS: dict[str, Callable[[Any, str], Any]] = {
     "allow_stale_replica": _check_bool,
 }
 
+
+def check_setting(name: str, value: Any) -> Any:
+    """``value`` checked as setting ``name`` would check it (nothing changes); returns it.
+
+    Raises :class:`SettingsError` for an unknown name or a bad value."""
+    checker = _CHECKERS.get(name)
+    if checker is None:
+        raise SettingsError(f"Unknown setting {name!r}. Known settings: {', '.join(_CHECKERS)}.")
+    return checker(value, name)
+
+
 # Environment variable -> (setting, parser).
 ENVIRONMENT: dict[str, tuple[str, Callable[..., Any]]] = {
     "RP_USE_SCAN": ("use_scan", parse_bool),
@@ -216,6 +228,30 @@ ENVIRONMENT: dict[str, tuple[str, Callable[..., Any]]] = {
     "RP_SCAN_BUDGET_MS": ("scan_budget_ms", parse_float),
     "RP_ALLOW_STALE_REPLICA": ("allow_stale_replica", parse_bool),
 }
+
+
+VARIABLES: dict[str, str] = {name: variable for variable, (name, _) in ENVIRONMENT.items()}
+"""Setting -> the environment variable that sets it (settings without one are not listed)."""
+
+
+def _environment_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def as_environment(**values: Any) -> dict[str, str]:
+    """The environment variables that give ``values`` (``None``: left out) to a process that
+    imports rp_toolkit, each value checked first: ``{"RP_USE_SCAN": "false"}`` for
+    ``use_scan=False``. How the CLI passes its flags to a notebook's kernel."""
+    result: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name not in VARIABLES:
+            raise SettingsError(f"Setting {name!r} has no environment variable.")
+        result[VARIABLES[name]] = _environment_text(check_setting(name, value))
+    return result
 
 
 def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
@@ -287,6 +323,17 @@ def setup(**changes: Any) -> _Restore:
         object.__setattr__(settings, name, getattr(candidate, name))
     _configure_debug_logging()
     return _Restore(previous)
+
+
+def setup_given(**values: Any) -> _Restore:
+    """:func:`setup` with the values that are not ``None``: a setting passed as ``None`` keeps
+    the value in force (the environment variable's, else the default).
+
+    For parameters that default to ``None`` meaning "not given", as the notebooks' do::
+
+        rp.config.setup_given(use_scan=use_scan, scan_count=scan_count)
+    """
+    return setup(**{name: value for name, value in values.items() if value is not None})
 
 
 _debug_handler: logging.Handler | None = None

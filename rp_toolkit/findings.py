@@ -30,6 +30,7 @@ __all__ = [
     "endpoints",
     "errors",
     "jobs",
+    "key_listing",
     "loaded",
     "overview",
     "resources",
@@ -44,7 +45,7 @@ APDEX_RATINGS = ((0.94, "excellent"), (0.85, "good"), (0.70, "fair"), (0.50, "po
 
 def code(text: Any) -> str:
     """``text`` as a Markdown code span (its fence longer than any run of backticks in it)."""
-    text = str(text).replace("\n", " ")
+    text = re.sub(r"[\r\n]", " ", str(text))  # a line break (\r too) could end the span
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -81,15 +82,54 @@ def _listing(items: list[str]) -> str:
 # --------------------------------------------------------------------------- requests
 
 
+COUNT_RULES = {
+    "auto-tune": "auto-tune",
+    "fixed": "fixed: `scan_count`, auto-tune off",
+}
+"""How a SCAN's COUNT was chosen (``LoadInfo.summary()["scan_count_rule"]``), in words."""
+
+
+def _whole(value: Any) -> str:
+    """A whole number as it is (``1000``, as Redis's COUNT is written); anything else as code."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return code(value)
+
+
+def key_listing(summary: Mapping[str, Any]) -> str:
+    """How the keys were found (``LoadInfo.summary()``): ``Keys listed with SCAN, COUNT 1000
+    (auto-tune), in 518 calls.``, ``... with KEYS ...`` or the snapshot read; "" when nothing
+    was fetched."""
+    method = summary.get("method")
+    if method is None:
+        return ""
+    made = summary.get("scan_calls") or 0
+    calls = f", in {count(made)} call{'s' if made != 1 else ''}" if made else ""
+    if method == "SCAN":
+        rule, start = summary.get("scan_count_rule"), _whole(summary.get("scan_count"))
+        if rule == "adaptive":
+            return (
+                "Keys listed with SCAN, COUNT adaptive (sized to `scan_budget_ms` per call, "
+                f"starting at {start}){calls}."
+            )
+        how = f" ({COUNT_RULES.get(rule) or code(rule)})" if rule is not None else ""
+        return f"Keys listed with SCAN, COUNT {start}{how}{calls}."
+    if method == "KEYS":
+        return (
+            "Keys listed with KEYS (`use_scan` off: the gem's command, which blocks Redis while "
+            "it walks the keyspace)."
+        )
+    if method == "RDB":  # a snapshot file: no server was asked anything
+        return f"Keys read from the {code(summary.get('source'))}, without touching any server."
+    return f"Keys listed with {code(method)}."
+
+
 def loaded(summary: Mapping[str, Any]) -> str:
     """What was read (``LoadInfo.summary()``): records, how the keys were found, problems."""
-    method = summary.get("method")
-    how = f"with {method}" if method else ""
-    if method == "RDB":  # a snapshot file: no server was asked anything
-        how = f"from the {summary.get('source')}, without touching any server"
-    if method == "SCAN":
-        how += f" (COUNT {summary.get('scan_count')}, {count(summary.get('scan_calls'))} calls)"
-    parts = [f"Read {count(summary.get('records'))} request records {how}".rstrip() + "."]
+    parts = [f"Read {count(summary.get('records'))} request records."]
+    listing = key_listing(summary)
+    if listing:
+        parts.append(listing)
     outside = summary.get("outside_window") or 0
     if outside:
         parts.append(f"{count(outside)} listed keys fell outside the window and are left out.")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ast
 import atexit
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,8 @@ import pandas as pd
 
 from . import synth
 from .bench import check_parameters, check_target
-from .config import settings, validate_scan_count
-from .exceptions import NotebookFailedError, RPToolkitError, SettingsError
+from .config import VARIABLES, Settings, check_setting, settings, validate_scan_count
+from .exceptions import NotebookFailedError, RPToolkitError, ScanCountWarning, SettingsError
 from .kinds import get_kind, window_bound
 from .local import RedisServer
 from .store import Snapshot, get_client, redact_url, translate_errors
@@ -52,6 +54,8 @@ class NotebookRun:
 
 
 _NOT_A_LITERAL = object()
+SETTING_NAMES = frozenset(Settings().as_dict())
+"""Parameters named after a setting, checked as the setting is when their default is None."""
 
 
 def notebook_parameters(name: str) -> dict[str, Any]:
@@ -102,6 +106,22 @@ def _fits(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
+def _check_setting_parameter(notebook: str, key: str, value: Any) -> None:
+    """A parameter named after a setting whose default is ``None`` ("from the environment,
+    else the default") takes what the setting takes, checked as ``rp.setup`` checks it."""
+    try:
+        with warnings.catch_warnings():  # a huge COUNT warns in the kernel, where it is used
+            warnings.simplefilter("ignore", ScanCountWarning)
+            check_setting(key, value)
+    except SettingsError as error:
+        variable = VARIABLES.get(key)
+        fallback = f"${variable}, else {getattr(Settings(), key)!r}" if variable else "not set"
+        raise SettingsError(
+            f"-p {key} {json.dumps(value)}: {error} In notebook {notebook} its default, None, "
+            f"means {fallback}."
+        ) from None
+
+
 def route_parameters(names: list[str], parameters: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each notebook's own share of ``parameters`` (``-p name value``), checked before any
     kernel starts: a name no chosen notebook has, or a value of the wrong type for its
@@ -125,6 +145,8 @@ def route_parameters(names: list[str], parameters: Mapping[str, Any]) -> dict[st
         for name, cell in cells.items():
             if key not in cell:
                 continue
+            if cell[key] is None and value is not None and key in SETTING_NAMES:
+                _check_setting_parameter(name, key, value)
             if not _fits(cell[key], value):
                 raise SettingsError(
                     f"-p {key} {json.dumps(value)}: notebook {name} expects "
@@ -158,19 +180,44 @@ def _local_kernel_manager(sockets: str) -> type:
     return LocalKernelManager
 
 
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str | None]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set (``None``: removed) inside the block, as it was
+    after it."""
+    saved = {name: os.environ.get(name) for name in variables}
+    try:
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_notebook(
     name: str,
     output_dir: str | Path,
     *,
     parameters: Mapping[str, Any] | None = None,
     redis_url: str | None = None,
+    environment: Mapping[str, str] | None = None,
     show_code: bool = False,
     progress: bool = True,
 ) -> NotebookRun:
     """Execute notebook ``name`` into ``output_dir`` and export it as HTML.
 
     ``output_dir`` also receives the tables the notebook writes (its ``output_dir``
-    parameter). Raises :class:`NotebookFailedError` with the failing cell's error.
+    parameter). The kernel inherits this process's environment, so rp_toolkit's ``RP_*``
+    variables reach it; ``environment`` (e.g. :func:`rp_toolkit.config.as_environment` of the
+    command line's flags) is set on top of it for this run only, and so is ``REDIS_URL`` from
+    ``redis_url`` (None: no ``REDIS_URL`` at all). Raises :class:`NotebookFailedError` with the
+    failing cell's error.
     """
     import nbformat
     import papermill
@@ -183,13 +230,10 @@ def run_notebook(
     source = notebooks_dir() / NOTEBOOKS[name]
     executed = out / NOTEBOOKS[name]
     params = {"output_dir": str(out / name), **_clean_parameters(parameters or {})}
-    saved = os.environ.get("REDIS_URL")
+    # The kernel inherits the URL through REDIS_URL: no notebook holds it.
+    variables = {**(environment or {}), "REDIS_URL": redis_url or None}
     try:
-        if redis_url:
-            os.environ["REDIS_URL"] = redis_url  # the kernel inherits it; no notebook holds it
-        else:
-            os.environ.pop("REDIS_URL", None)
-        with tempfile.TemporaryDirectory(prefix="rp-kernel-") as sockets:
+        with _environment(variables), tempfile.TemporaryDirectory(prefix="rp-kernel-") as sockets:
             papermill.execute_notebook(
                 str(source),
                 str(executed),
@@ -208,11 +252,6 @@ def run_notebook(
             f"Notebook {name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. "
             f"The executed notebook is at {executed}."
         ) from None
-    finally:
-        if saved is None:
-            os.environ.pop("REDIS_URL", None)
-        else:
-            os.environ["REDIS_URL"] = saved
     exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=not show_code)
     body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
     html = out / f"{name}.html"
@@ -243,7 +282,7 @@ def validate_request_parameters(
     hours: float | None,
     start: Any = None,
     end: Any = None,
-    scan_count: Any = 10,
+    scan_count: Any = None,
     kind: str = "requests",
     snapshot: str | None = None,
     **filters: Any,
@@ -253,7 +292,8 @@ def validate_request_parameters(
     With ``snapshot`` (the path of an RDB file) the file is opened and checked instead of a
     server, and "now" is when the snapshot was taken."""
     get_kind(kind)
-    validate_scan_count(scan_count, allow_adaptive=True)
+    if scan_count is not None:  # None: the setting in force ($RP_SCAN_COUNT, else 10)
+        validate_scan_count(scan_count, allow_adaptive=True)
     unknown = set(filters) - set(REQUEST_FILTERS)
     if unknown:
         raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")

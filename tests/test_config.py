@@ -3,6 +3,7 @@ environment overrides, and the SCAN COUNT rules (validation and the auto-tune ta
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import rp_toolkit as rp
 import rp_toolkit.config as settings_module  # noqa: E402
@@ -410,3 +413,90 @@ def test_without_auto_tune_a_huge_count_warns():
     with pytest.warns(rp.ScanCountWarning):
         assert rp.determine_scan_count("x|*") == 12_000
     _reset_scan_count()
+
+
+# ------------------------------------------------------------------------------ precedence
+
+
+def test_setup_given_skips_none_and_applies_the_rest():
+    rp.setup(use_scan=False, scan_count=250)
+    with settings_module.setup_given(use_scan=None, scan_count=None, scan_count_auto_tune=False):
+        assert (rp.settings.use_scan, rp.settings.scan_count) == (False, 250)  # kept
+        assert rp.settings.scan_count_auto_tune is False  # given
+    assert rp.settings.scan_count_auto_tune is True
+    with pytest.raises(rp.SettingsError, match="use_scan"):
+        settings_module.setup_given(use_scan="no")
+    assert rp.settings.use_scan is False
+
+
+flag_values = st.fixed_dictionaries(
+    {},
+    optional={
+        "use_scan": st.booleans(),
+        "scan_count": st.integers(1, 10_000) | st.just("adaptive"),
+        "scan_count_auto_tune": st.booleans(),
+        "scan_budget_ms": st.floats(min_value=1e-6, max_value=1e6),
+        "mget_chunk": st.integers(1, 10**9),
+        "debug": st.booleans(),
+    },
+)
+
+
+@given(values=flag_values)
+def test_as_environment_gives_another_process_the_same_values(values):
+    """What the CLI hands a notebook's kernel is read back there as exactly those values."""
+    environment = settings_module.as_environment(**values, progress=None)
+    assert all(name.startswith("RP_") for name in environment)
+    read = settings_from_environment(environment).as_dict()
+    assert {name: read[name] for name in values} == values
+    untouched = {name: v for name, v in EXPECTED_DEFAULTS.items() if name not in values}
+    assert {name: read[name] for name in untouched} == untouched
+
+
+@pytest.mark.parametrize(
+    "values, phrase",
+    [({"use_scan": "yes"}, "use_scan"), ({"scan_count": 0}, "at least 1"),
+     ({"retries": 2}, "no environment variable")],
+)  # fmt: skip
+def test_as_environment_refuses_what_the_setting_refuses(values, phrase):
+    with pytest.raises(rp.SettingsError, match=phrase):
+        settings_module.as_environment(**values)
+
+
+LIBRARY_PRECEDENCE = """
+import json, sys
+import rp_toolkit as rp
+
+def method():
+    summary = rp.load("requests", sys.argv[1]).attrs["rp"].summary()
+    return [summary["method"], summary["scan_count"], summary["scan_count_rule"]]
+
+seen = {"environment": method()}
+with rp.config.setup_given(use_scan=None, scan_count=None):   # not given: the environment's
+    seen["none"] = method()
+with rp.setup(use_scan=True):                                 # given: wins over RP_USE_SCAN
+    seen["explicit"] = method()
+with rp.setup(use_scan=True, scan_count_auto_tune=True):
+    seen["explicit_auto_tune"] = method()
+print(json.dumps(seen))
+"""
+
+
+def test_library_explicit_wins_over_environment_over_default(redis_url):
+    rp.synth.write(redis_url, hours=0.1, rps=1, seed=2, kinds=("requests",), progress=False)
+    env = {"RP_USE_SCAN": "false", "RP_SCAN_COUNT": "500", "RP_SCAN_COUNT_AUTO_TUNE": "false"}
+    done = subprocess.run(
+        [sys.executable, "-c", LIBRARY_PRECEDENCE, redis_url],
+        env=clean_environment(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    assert seen["environment"] == seen["none"] == ["KEYS", None, None]
+    assert seen["explicit"] == ["SCAN", 500, "fixed"]  # RP_SCAN_COUNT still applies
+    assert seen["explicit_auto_tune"] == ["SCAN", 1000, "auto-tune"]
+    done = _python(LIBRARY_PRECEDENCE.replace("sys.argv[1]", repr(redis_url)))  # no variables
+    assert json.loads(done.stdout)["environment"] == ["SCAN", 1000, "auto-tune"]  # the default

@@ -101,6 +101,7 @@ class LoadInfo:
             "patterns": list(self.patterns),
             "method": fetch.method if fetch else None,
             "scan_count": fetch.count if fetch else None,
+            "scan_count_rule": fetch.count_rule if fetch else None,
             "scan_calls": sum(f.scan_calls for f in self.fetches),
             "keys_listed": self.keys_listed,
             "records": self.records,

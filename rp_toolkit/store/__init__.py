@@ -41,6 +41,7 @@ from .scan import (
     is_request_id_lookup,
     quiet_keys_notices,
     scan_batches,
+    scan_count_rule,
     warn_keys_deprecated,
 )
 from .snapshot import Snapshot, SnapshotStats
@@ -96,6 +97,7 @@ __all__ = [
     "read_values",
     "redact_url",
     "scan_batches",
+    "scan_count_rule",
     "source_of",
     "stream_batches",
     "timed_call",

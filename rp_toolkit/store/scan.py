@@ -85,6 +85,14 @@ def determine_scan_count(pattern: str) -> int:
     return AUTO_COUNT_OTHER
 
 
+def scan_count_rule() -> str:
+    """How :func:`determine_scan_count` and the SCAN loop choose COUNT under the settings in
+    force: ``"adaptive"``, ``"auto-tune"`` (the table) or ``"fixed"`` (``scan_count``)."""
+    if settings.scan_count == ADAPTIVE:
+        return "adaptive"
+    return "auto-tune" if settings.scan_count_auto_tune else "fixed"
+
+
 class AdaptiveCount:
     """A SCAN COUNT sized to a time budget per call, for one SCAN loop (one node).
 

@@ -34,7 +34,7 @@ from ..kinds import KeysAndValues, encode_key, escape_glob
 from .cluster import in_parallel
 from .connection import ClientLike, describe_server, get_client, translate_errors
 from .identity import ServerWatch, fold_into
-from .scan import determine_scan_count
+from .scan import determine_scan_count, scan_count_rule
 from .snapshot import Snapshot, SnapshotStats
 from .stats import FetchStats, progress_bar
 from .stream import note_node_reads, source_of, stream_batches
@@ -68,6 +68,7 @@ class LiveSource:
             pattern=pattern,
             server=self.describe(),
             count=determine_scan_count(count_like or pattern) if use_scan else None,
+            count_rule=scan_count_rule() if use_scan else None,
         )
 
     def batches(

@@ -39,6 +39,9 @@ class FetchStats:
     pattern: str
     server: str
     count: int | None = None
+    count_rule: str | None = None
+    """How ``count`` was chosen (SCAN only): ``"auto-tune"`` (the table), ``"fixed"``
+    (``scan_count``) or ``"adaptive"`` (``count`` is where it started)."""
     scan_calls: int = 0
     keys_found: int = 0
     duplicates_dropped: int = 0

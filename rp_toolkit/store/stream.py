@@ -177,7 +177,9 @@ def stream_batches(
     stages = [
         _Stage(
             node,
-            FetchStats(stats.method, pattern, node.name, count=stats.count),
+            FetchStats(
+                stats.method, pattern, node.name, count=stats.count, count_rule=stats.count_rule
+            ),
             FetchStats("MGET", pattern, node.name),
         )
         for node in nodes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,7 +42,30 @@ def protected() -> tuple[str, RedisServer]:
         yield url, server
 
 
-def test_report_tables_equal_the_api_and_never_show_the_password(protected, tmp_path) -> None:
+def without_rp_variables(**variables: str) -> dict[str, str]:
+    """This process's environment without REDIS_URL and RP_* (but RP_REDIS_SERVER), plus
+    ``variables``: what a user's shell would hold."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name == "RP_REDIS_SERVER" or not (name.startswith("RP_") or name == "REDIS_URL")
+    }
+    return {**env, **variables}
+
+
+def shown_text(book: nbformat.NotebookNode) -> str:
+    """Every text and Markdown output of an executed notebook."""
+    return "".join(
+        str(output.get("data", {}).get("text/markdown", "")) + str(output.get("text", ""))
+        for cell in book.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+def test_report_tables_equal_the_api_follow_the_flags_and_never_show_the_password(
+    protected, tmp_path
+) -> None:
     url, _ = protected
     run = cli(
         "report",
@@ -57,7 +81,16 @@ def test_report_tables_equal_the_api_and_never_show_the_password(protected, tmp_
         "-p",
         "hours",
         "1",
+        "-p",
+        "use_scan",
+        "True",  # a parameter given wins over RP_USE_SCAN=false
+        "--scan-count",
+        "500",  # flags given win over RP_SCAN_COUNT and RP_SCAN_COUNT_AUTO_TUNE
+        "--no-scan-count-auto-tune",
         "--no-progress",
+        env=without_rp_variables(
+            RP_USE_SCAN="false", RP_SCAN_COUNT="50", RP_SCAN_COUNT_AUTO_TUNE="true"
+        ),
     )
     assert run.returncode == 0, run.stderr[-3000:]
     executed = tmp_path / "request_performance.ipynb"
@@ -66,6 +99,11 @@ def test_report_tables_equal_the_api_and_never_show_the_password(protected, tmp_
     outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
+    # The report says how it listed the keys: SCAN (-p), COUNT 500 without auto-tune (flags).
+    listing = "Keys listed with SCAN, COUNT 500 (fixed: `scan_count`, auto-tune off)"
+    assert listing in shown_text(book)
+    assert "Keys listed with SCAN, COUNT 500 (fixed: <code>scan_count</code>" in html.read_text()
+    assert "[DEPRECATION] Using KEYS command" not in html.read_text()
     # Every artifact and message is free of the password.
     for text in (executed.read_text(), html.read_text(), run.stdout, run.stderr):
         assert PASSWORD not in text
@@ -114,7 +152,6 @@ def test_report_refuses_a_url_as_notebook_parameter(tmp_path) -> None:
 
 
 def test_demo_without_a_url_runs_on_a_throwaway_redis(tmp_path) -> None:
-    env = {k: v for k, v in __import__("os").environ.items() if k != "REDIS_URL"}
     run = cli(
         "demo",
         "--out",
@@ -127,16 +164,15 @@ def test_demo_without_a_url_runs_on_a_throwaway_redis(tmp_path) -> None:
         "-p",
         "synthetic_rps",
         "2",
-        "-p",
-        "use_scan",
-        "False",  # the gem's KEYS, written as in the parameters cell
         "--no-progress",
-        env=env,
+        env=without_rp_variables(RP_USE_SCAN="false"),  # the gem's KEYS, from the environment
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "without encryption" not in run.stderr  # the kernel is reached over unix sockets
     html = (tmp_path / "request_performance.html").read_text()
     assert len(html) > 10_000
+    book = nbformat.read(tmp_path / "request_performance.ipynb", as_version=4)
+    assert "Keys listed with KEYS (`use_scan` off" in shown_text(book)  # the kernel inherited it
     summary = pd.read_csv(tmp_path / "request_performance" / "requests_table.csv")
     assert summary["count"].sum() > 0
     # The report lists keys with KEYS several times (one walk per day and kind, the trace):
@@ -179,6 +215,22 @@ def test_export_and_seed_commands(redis_url: str, tmp_path) -> None:
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["method"] == "SCAN"
     direct = reports.requests(rp.load("requests", redis_url))
+    # The flags: given wins, else the environment variable, else the default.
+    for flags, variables, expected in [
+        ([], {"RP_SCAN_COUNT": "500", "RP_SCAN_COUNT_AUTO_TUNE": "false"}, ("SCAN", 500, "fixed")),
+        (["--scan-count", "200"], {"RP_SCAN_COUNT": "500", "RP_SCAN_COUNT_AUTO_TUNE": "false"},
+         ("SCAN", 200, "fixed")),
+        (["--use-scan"], {"RP_USE_SCAN": "false"}, ("SCAN", 1000, "auto-tune")),
+        ([], {"RP_USE_SCAN": "false"}, ("KEYS", None, None)),
+        ([], {}, ("SCAN", 1000, "auto-tune")),
+    ]:  # fmt: skip
+        done = cli(
+            "export", "requests", "--redis-url", redis_url, "--out", str(tmp_path / "x.csv"),
+            "--no-progress", *flags, env=without_rp_variables(**variables),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        info = json.loads(done.stdout)
+        assert (info["method"], info["scan_count"], info["scan_count_rule"]) == expected
     pd.testing.assert_frame_equal(
         pd.read_parquet(out).reset_index(drop=True),
         direct.reset_index(drop=True),
@@ -203,7 +255,10 @@ def test_scan_benchmark_notebook_measures_and_plots(tmp_path) -> None:
         "-p",
         "counts",
         '[10, "auto"]',
+        "--scan-budget-ms",
+        "2.5",  # the flag reaches the benchmark's kernel and wins over its variable
         "--no-progress",
+        env=without_rp_variables(RP_SCAN_BUDGET_MS="9"),
     )
     assert run.returncode == 0, run.stderr[-3000:]
     book = nbformat.read(tmp_path / "scan_benchmark.ipynb", as_version=4)
@@ -213,6 +268,7 @@ def test_scan_benchmark_notebook_measures_and_plots(tmp_path) -> None:
     results = rp.bench.load_results(tmp_path / "scan_benchmark" / "bench.json")
     table = pd.read_csv(tmp_path / "scan_benchmark" / "bench.csv")
     assert len(table) == len(results)
+    assert results.attrs["environment"]["parameters"]["scan_budget_ms"] == 2.5
     scan = results[results["method"] == "SCAN"]
     assert set(zip(scan["size"], scan["count"].astype(str), strict=True)) == {
         (size, count) for size in (200, 2000) for count in ("10", "auto")

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rp_toolkit.cli import parse_notebook_parameters
+from rp_toolkit.config import check_setting
 from rp_toolkit.exceptions import SettingsError
-from rp_toolkit.notebooks import NOTEBOOKS, notebook_parameters, route_parameters
+from rp_toolkit.notebooks import NOTEBOOKS, SETTING_NAMES, notebook_parameters, route_parameters
 from tests.support import run_cli
 
 
@@ -23,9 +24,13 @@ def no_kernel_ran(out: Path) -> bool:
 
 def test_every_notebook_declares_its_parameters() -> None:
     request = notebook_parameters("request_performance")
-    assert request["hours"] == 4.0 and request["use_scan"] is True and request["end"] is None
+    assert request["hours"] == 4.0 and request["end"] is None
+    # The fetching flags: None, "not given" (the environment variable, else the default).
+    for name in ("use_scan", "scan_count", "scan_count_auto_tune", "scan_budget_ms"):
+        assert request[name] is None, name
     bench = notebook_parameters("scan_benchmark")
     assert bench["sizes"] == [1_000, 10_000, 100_000] and bench["cluster"] is False
+    assert bench["scan_budget_ms"] is None
 
 
 @pytest.mark.parametrize(
@@ -33,7 +38,10 @@ def test_every_notebook_declares_its_parameters() -> None:
     [
         (["-p", "hour", "8"], ["Unknown notebook parameter 'hour'", "hours"]),
         (["-p", "hours", "abc"], ['-p hours "abc"', "expects a number", "4.0"]),
-        (["-p", "use_scan", "1"], ["expects true or false"]),
+        (["-p", "use_scan", "1"], ["use_scan must be True or False", "$RP_USE_SCAN, else True"]),
+        (["-p", "scan_count", "lots"], ["scan_count must be an integer or 'adaptive'"]),
+        (["-p", "scan_count_auto_tune", '"no"'], ["must be True or False"]),
+        (["-p", "use_scan", "true", "--use-scan"], ["--use-scan or -p use_scan, not both"]),
         (["-p", "slow_threshold_ms", "2.5"], ["expects a whole number"]),
         (["-p", "sizes", "[100]"], ["'sizes'", "scan_benchmark takes it"]),
     ],
@@ -58,6 +66,14 @@ def test_an_unreachable_server_stops_the_report_before_a_kernel(tmp_path) -> Non
     assert no_kernel_ran(out)
 
 
+def test_the_flags_parameters_take_what_their_setting_takes() -> None:
+    values = {"use_scan": False, "scan_count": "adaptive", "scan_count_auto_tune": True,
+              "scan_budget_ms": 2}  # fmt: skip
+    routed = route_parameters(list(NOTEBOOKS), values)
+    assert routed["request_performance"] == values
+    assert routed["scan_benchmark"] == {"scan_budget_ms": 2}  # its adaptive COUNT's budget
+
+
 def test_each_notebook_gets_only_its_own_parameters() -> None:
     routed = route_parameters(
         list(NOTEBOOKS), {"hours": 2, "sizes": [100], "output_dir": "x", "repeats": 1}
@@ -76,7 +92,9 @@ json_values = st.recursive(
 @settings(max_examples=300, derandomize=True)
 @given(
     parameters=st.dictionaries(
-        st.sampled_from(["hours", "end", "use_scan", "scan_count", "sizes", "nope", "repeats"]),
+        st.sampled_from(
+            ["hours", "end", "use_scan", "scan_count", "scan_budget_ms", "sizes", "nope", "repeats"]
+        ),
         json_values,
         max_size=4,
     ),
@@ -96,6 +114,8 @@ def test_any_parameters_are_routed_or_refused_clearly(parameters, names) -> None
         for key, value in own.items():
             assert key in cell
             default = cell[key]
+            if default is None and key in SETTING_NAMES and value is not None:
+                check_setting(key, value)  # what rp.setup takes
             if isinstance(default, bool):
                 assert isinstance(value, bool) or value is None
             elif isinstance(default, (int, float)) and value is not None:

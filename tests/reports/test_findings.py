@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import mistune
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rp_toolkit import findings, reports
@@ -38,6 +41,7 @@ def test_code_spans_keep_recorded_text_as_it_is() -> None:
     assert findings.code("Users#show|html") == "`Users#show|html`"
     assert findings.code("a `b` c") == "``a `b` c``"
     assert findings.code("`x`") == "`` `x` ``"
+    assert findings.code("a\r\rb\nc") == "`a  b c`"  # no line break ends the span
 
 
 def test_overview_states_the_counts_and_percentiles() -> None:
@@ -275,11 +279,54 @@ def test_jobs_resources_and_trace() -> None:
 
 def test_loaded_summary_sentence() -> None:
     summary = {"records": 287270, "method": "SCAN", "scan_count": 1000, "scan_calls": 518,
-               "outside_window": 730, "skipped": 0, "kept_with_problems": 0}  # fmt: skip
+               "scan_count_rule": "auto-tune", "outside_window": 730, "skipped": 0,
+               "kept_with_problems": 0}  # fmt: skip
     assert findings.loaded(summary) == (
-        "Read 287,270 request records with SCAN (COUNT 1000, 518 calls). 730 listed keys fell "
-        "outside the window and are left out. Every record could be read."
+        "Read 287,270 request records. Keys listed with SCAN, COUNT 1000 (auto-tune), in 518 "
+        "calls. 730 listed keys fell outside the window and are left out. Every record could "
+        "be read."
     )
+
+
+@pytest.mark.parametrize(
+    ("summary", "sentence"),
+    [
+        ({"method": "SCAN", "scan_count": 500, "scan_count_rule": "fixed", "scan_calls": 1},
+         "Keys listed with SCAN, COUNT 500 (fixed: `scan_count`, auto-tune off), in 1 call."),
+        ({"method": "SCAN", "scan_count": 100, "scan_count_rule": "adaptive", "scan_calls": 7},
+         "Keys listed with SCAN, COUNT adaptive (sized to `scan_budget_ms` per call, starting "
+         "at 100), in 7 calls."),
+        ({"method": "KEYS", "scan_count": None, "scan_count_rule": None, "scan_calls": 0},
+         "Keys listed with KEYS (`use_scan` off: the gem's command, which blocks Redis while it "
+         "walks the keyspace)."),
+        ({"method": "RDB", "source": "snapshot dump.rdb (Redis 7.0)", "scan_calls": 0},
+         "Keys read from the `snapshot dump.rdb (Redis 7.0)`, without touching any server."),
+        ({"method": None}, ""),
+    ],
+)  # fmt: skip
+def test_key_listing_says_which_method_and_count(summary, sentence) -> None:
+    assert findings.key_listing(summary) == sentence
+
+
+TAGS = re.compile(r"</?([a-zA-Z][\w-]*)")
+
+
+@settings(max_examples=200, deadline=None)
+@example(method="RDB", text="a\r\r<script>x</script>", count=1)  # \r\r once ended the span
+@given(
+    method=st.sampled_from(["SCAN", "KEYS", "RDB"]) | st.text(),
+    text=st.text(),
+    count=st.integers(1, 10_000) | st.text(),
+)
+def test_key_listing_shows_any_recorded_text_only_as_code(method, text, count) -> None:
+    """Whatever the summary holds (a snapshot's name is the user's text), the rendered sentence
+    has no markup of its own: every tag is a paragraph or a code span."""
+    summary = {"method": method, "source": text, "scan_count_rule": text, "scan_count": count,
+               "scan_calls": 3}  # fmt: skip
+    sentence = findings.key_listing(summary)
+    rendered = mistune.html(sentence)
+    assert set(TAGS.findall(rendered)) <= {"p", "code"}, rendered
+    assert rendered.count("<p>") <= 1
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
