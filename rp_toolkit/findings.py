@@ -130,6 +130,10 @@ def loaded(summary: Mapping[str, Any]) -> str:
     listing = key_listing(summary)
     if listing:
         parts.append(listing)
+    server = summary.get("server")
+    if server:  # valkey 9.1.2, redis 7.0.15: the server by what it is
+        written = "written by" if summary.get("method") == "RDB" else "served by"
+        parts.append(f"The records were {written} {code(server)}.")
     outside = summary.get("outside_window") or 0
     if outside:
         parts.append(f"{count(outside)} listed keys fell outside the window and are left out.")

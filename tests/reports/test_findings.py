@@ -361,3 +361,13 @@ def test_every_sentence_copes_with_any_frame(durations, statuses) -> None:
 def test_apdex_ratings(score, rating) -> None:
     table = pd.DataFrame({"group": [reports.ALL_ENDPOINTS], "apdex": [score]})
     assert f"({rating})" in findings.apdex(table, 500)
+
+
+def test_loaded_names_the_server_by_what_it_is() -> None:
+    summary = {"records": 3, "method": "SCAN", "scan_count": 1000, "scan_calls": 1,
+               "scan_count_rule": "auto-tune", "server": "valkey 9.1.2"}  # fmt: skip
+    assert "The records were served by `valkey 9.1.2`." in findings.loaded(summary)
+    snapshot = {"records": 3, "method": "RDB", "source": "snapshot dump.rdb",
+                "server": "redis 7.0.15"}  # fmt: skip
+    assert "The records were written by `redis 7.0.15`." in findings.loaded(snapshot)
+    assert "served by" not in findings.loaded({"records": 3, "method": "KEYS"})
