@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..markup import markdown_text
 from .markdown import format_ms, format_ratio
 
 NEAR_IDLE_MS = 1.0
@@ -208,18 +209,18 @@ def adaptive(results: pd.DataFrame) -> str:
 def target(results: pd.DataFrame) -> str:
     """What was measured (one server or a cluster) and which methods could not run there."""
     environment = results.attrs.get("environment", {})
-    server = environment.get("redis_version", "?")
+    server = markdown_text(environment.get("redis_version", "?"))
     if environment.get("cluster"):
         text = (
             f"This run measured a Redis Cluster of {environment.get('primaries')} primaries "
             f"(Redis {server}): KEYS and SCAN ran on every primary, and the probe PINGed "
-            f"{environment.get('probe_node') or 'one primary'}."
+            f"{markdown_text(environment.get('probe_node') or 'one primary')}."
         )
     else:
         text = f"This run measured one Redis server (Redis {server})."
     if "error" in results:
         refused = results.dropna(subset=["error"]).drop_duplicates("method")
         for _, row in refused.iterrows():
-            text += f" `{row['method']}` could not run here: {row['error']}"
+            text += f" `{row['method']}` could not run here: {markdown_text(row['error'])}"
             text += "" if str(row["error"]).endswith(".") else "."
     return text
