@@ -6,25 +6,25 @@ run) and returns Markdown: each figure in it comes from the frames given, rounde
 ("no request took longer than 500 ms") rather than an error. The notebooks display them with
 ``IPython.display.Markdown``; fixed text there only explains what a section shows.
 
-Endpoint names and other recorded text appear as code spans, so ``|``, ``*`` or ``_`` in them
-are shown as they are.
+Recorded text (endpoints, paths, exceptions, deploy labels, SQL, request ids, server names)
+appears only as code spans (:func:`rp_toolkit.markup.code_span`), so whatever it holds (HTML,
+links, ``*``, ``|``, ``$...$``) is shown as it is, never rendered.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from .markup import code_span
 from .reports import ALL_ENDPOINTS
 from .units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
 
 __all__ = [
     "APDEX_RATINGS",
     "apdex",
-    "code",
     "crashes",
     "deploys",
     "endpoints",
@@ -41,14 +41,6 @@ __all__ = [
 
 APDEX_RATINGS = ((0.94, "excellent"), (0.85, "good"), (0.70, "fair"), (0.50, "poor"))
 """The usual Apdex bands (lower bound, name); below the last one: ``unacceptable``."""
-
-
-def code(text: Any) -> str:
-    """``text`` as a Markdown code span (its fence longer than any run of backticks in it)."""
-    text = re.sub(r"[\r\n]", " ", str(text))  # a line break (\r too) could end the span
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _when(value: Any, *, seconds: bool = False) -> str:
@@ -93,7 +85,7 @@ def _whole(value: Any) -> str:
     """A whole number as it is (``1000``, as Redis's COUNT is written); anything else as code."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return code(value)
+    return code_span(value)
 
 
 def key_listing(summary: Mapping[str, Any]) -> str:
@@ -112,7 +104,7 @@ def key_listing(summary: Mapping[str, Any]) -> str:
                 "Keys listed with SCAN, COUNT adaptive (sized to `scan_budget_ms` per call, "
                 f"starting at {start}){calls}."
             )
-        how = f" ({COUNT_RULES.get(rule) or code(rule)})" if rule is not None else ""
+        how = f" ({COUNT_RULES.get(rule) or code_span(rule)})" if rule is not None else ""
         return f"Keys listed with SCAN, COUNT {start}{how}{calls}."
     if method == "KEYS":
         return (
@@ -120,8 +112,10 @@ def key_listing(summary: Mapping[str, Any]) -> str:
             "it walks the keyspace)."
         )
     if method == "RDB":  # a snapshot file: no server was asked anything
-        return f"Keys read from the {code(summary.get('source'))}, without touching any server."
-    return f"Keys listed with {code(method)}."
+        return (
+            f"Keys read from the {code_span(summary.get('source'))}, without touching any server."
+        )
+    return f"Keys listed with {code_span(method)}."
 
 
 def loaded(summary: Mapping[str, Any]) -> str:
@@ -133,7 +127,7 @@ def loaded(summary: Mapping[str, Any]) -> str:
     server = summary.get("server")
     if server:  # valkey 9.1.2, redis 7.0.15: the server by what it is
         written = "written by" if summary.get("method") == "RDB" else "served by"
-        parts.append(f"The records were {written} {code(server)}.")
+        parts.append(f"The records were {written} {code_span(server)}.")
     outside = summary.get("outside_window") or 0
     if outside:
         parts.append(f"{count(outside)} listed keys fell outside the window and are left out.")
@@ -181,7 +175,7 @@ def endpoints(table: pd.DataFrame, *, min_requests: int = 20, n: int = 3) -> str
     busiest = table.sort_values(["count", "group"], ascending=[False, True], kind="stable")
     top = busiest.iloc[0]
     text = (
-        f"{count(len(table))} endpoints. The busiest is {code(top['group'])} "
+        f"{count(len(table))} endpoints. The busiest is {code_span(top['group'])} "
         f"({count(top['count'])} requests, {_share(top['count'], total)} % of all)."
     )
     ranked = table[(table["count"] >= min_requests) & table["duration_p95"].notna()]
@@ -189,7 +183,7 @@ def endpoints(table: pd.DataFrame, *, min_requests: int = 20, n: int = 3) -> str
     if not len(ranked):
         return text + f" No endpoint has {min_requests} requests to rank by p95."
     slowest = [
-        f"{code(row['group'])} ({ms(row['duration_p95'])} ms)"
+        f"{code_span(row['group'])} ({ms(row['duration_p95'])} ms)"
         for _, row in ranked.head(n).iterrows()
     ]
     return text + (
@@ -208,8 +202,8 @@ def slow_requests(slow: pd.DataFrame, total: int, threshold_ms: float) -> str:
     return (
         f"{count(len(slow))} requests ({_share(len(slow), total)} %) took longer than "
         f"{ms(threshold_ms)} ms; {_share(by_endpoint.iloc[0], len(slow))} % of them were "
-        f"{code(by_endpoint.index[0])}. The slowest took {ms(worst['duration'])} ms "
-        f"({code(_endpoint(worst))}, {_when(worst['datetime'], seconds=True)})."
+        f"{code_span(by_endpoint.index[0])}. The slowest took {ms(worst['duration'])} ms "
+        f"({code_span(_endpoint(worst))}, {_when(worst['datetime'], seconds=True)})."
     )
 
 
@@ -229,14 +223,14 @@ def crashes(crashes: pd.DataFrame, total: int) -> str:
         return "No request ended in a 500."
     text = (
         f"{count(len(crashes))} requests ({_share(len(crashes), total)} %) ended in a 500; "
-        f"the most at {code(_endpoint_counts(crashes).index[0])} "
+        f"the most at {code_span(_endpoint_counts(crashes).index[0])} "
         f"({count(_endpoint_counts(crashes).iloc[0])})."
     )
     exceptions = crashes["exception"].dropna().astype(str) if "exception" in crashes else None
     if exceptions is not None and len(exceptions):
         counted = exceptions.value_counts()
         top = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[0]
-        text += f" The commonest exception: {code(top[0])} ({count(top[1])})."
+        text += f" The commonest exception: {code_span(top[0])} ({count(top[1])})."
     return text
 
 
@@ -257,8 +251,9 @@ def errors(error_rate: pd.DataFrame) -> str:
         ["rate_5xx", "count_5xx", "group"], ascending=[False, False, True], kind="stable"
     ).iloc[0]
     return text + (
-        f" Highest 5xx share: {code(worst['group'])}, {percent(worst['rate_5xx'], share=True)} "
-        f"% ({count(worst['count_5xx'])} of {count(worst['count'])})."
+        f" Highest 5xx share: {code_span(worst['group'])}, "
+        f"{percent(worst['rate_5xx'], share=True)} % ({count(worst['count_5xx'])} of "
+        f"{count(worst['count'])})."
     )
 
 
@@ -282,7 +277,7 @@ def apdex(table: pd.DataFrame, threshold_ms: float, *, below: float = 0.85, n: i
     if not len(low):
         return text + f" Every endpoint scores at least {below:.2f}."
     names = [
-        f"{code(row['group'])} {row['apdex']:.3f} ({_rating(row['apdex'])})"
+        f"{code_span(row['group'])} {row['apdex']:.3f} ({_rating(row['apdex'])})"
         for _, row in low.head(n).iterrows()
     ]
     more = f" (and {len(low) - n} more)" if len(low) > n else ""
@@ -310,7 +305,7 @@ def time_split(table: pd.DataFrame, *, min_requests: int = 20) -> str:
     if len(ranked):
         top = ranked.iloc[0]
         text += (
-            f" Most database-bound: {code(top['group'])}, "
+            f" Most database-bound: {code_span(top['group'])}, "
             f"{percent(top['db_share'], share=True)} % ({ms(top['db_average'])} of "
             f"{ms(top['duration_average'])} ms on average)."
         )
@@ -335,7 +330,7 @@ def _deploy_text(
     min_change: float,
 ) -> str:
     minutes = f"{pd.Timedelta(window) / pd.Timedelta(minutes=1):g} minutes"
-    head = f"At **{event['label']}** ({_when(event['datetime'])})"
+    head = f"At **{code_span(event['label'])}** ({_when(event['datetime'])})"
     overall = ""
     if event["before_count"] and event["after_count"]:
         change = event["p95_change"] / event["before_p95"] * 100 if event["before_p95"] else None
@@ -354,7 +349,7 @@ def _deploy_text(
     faster = rows[rows["verdict"] == "faster"]
     if len(slower):
         items = [
-            f"{code(r['group'])}: {_change(r, 95)}, {_change(r, 50)}, over "
+            f"{code_span(r['group'])}: {_change(r, 95)}, {_change(r, 50)}, over "
             f"{count(r['before_count'])} → {count(r['after_count'])} requests"
             for _, r in slower.head(3).iterrows()
         ]
@@ -378,12 +373,14 @@ def _deploy_text(
                 else f"under the {min_change * 100:g} % that counts as slower"
             )
             text += (
-                f" The largest p95 rise, {code(top['group'])} {_change(top, 95)} over "
+                f" The largest p95 rise, {code_span(top['group'])} {_change(top, 95)} over "
                 f"{count(top['before_count'])} → {count(top['after_count'])} requests, is "
                 f"{why}."
             )
     if len(faster):
-        names = [f"{code(r['group'])} ({_change(r, 95)})" for _, r in faster.head(3).iterrows()]
+        names = [
+            f"{code_span(r['group'])} ({_change(r, 95)})" for _, r in faster.head(3).iterrows()
+        ]
         text += f" {len(faster)} got faster: {_listing(names)}."
     return text + overall
 
@@ -428,12 +425,12 @@ def trace(request_id: str | None, steps: pd.DataFrame, requests: pd.DataFrame) -
     if len(record):
         row = record.iloc[0]
         about = (
-            f" ({code(_endpoint(row))}, {ms(row['duration'])} ms, "
+            f" ({code_span(_endpoint(row))}, {ms(row['duration'])} ms, "
             f"{_when(row['datetime'], seconds=True)})"
         )
     db = steps[steps["group"] == "db"]
     db_ms = db["duration"].astype("float64").sum()
-    text = f"Request {code(request_id)}{about} ran {count(len(db))} SQL queries"
+    text = f"Request {code_span(request_id)}{about} ran {count(len(db))} SQL queries"
     text += f" taking {ms(db_ms)} ms in all" if len(db) else ""
     if len(record) and len(db) and not missing(record.iloc[0]["duration"]):
         text += f" ({_share(db_ms, float(record.iloc[0]['duration']))} % of its duration)"
@@ -443,7 +440,7 @@ def trace(request_id: str | None, steps: pd.DataFrame, requests: pd.DataFrame) -
         longest = db.loc[db["duration"].astype("float64").idxmax()]
         sql = str(longest["sql"])
         sql = sql if len(sql) <= 90 else sql[:89] + "…"
-        text += f" The longest query, {ms(longest['duration'])} ms: {code(sql)}."
+        text += f" The longest query, {ms(longest['duration'])} ms: {code_span(sql)}."
     return text
 
 
@@ -454,7 +451,7 @@ def jobs(summary: pd.DataFrame) -> str:
     rows = summary.rename_axis("kind").reset_index()
     rows = rows.sort_values(["records", "kind"], ascending=[False, True], kind="stable")
     items = [
-        f"{code(kind)} {count(row['records'])} (p95 {duration(row['p95'])})"
+        f"{code_span(kind)} {count(row['records'])} (p95 {duration(row['p95'])})"
         for kind, row in zip(rows["kind"], rows.to_dict("records"), strict=True)
     ]
     text = f"Records per kind: {_listing(items)}."
@@ -462,7 +459,7 @@ def jobs(summary: pd.DataFrame) -> str:
     ranked = ranked.sort_values(["p95", "kind"], ascending=[False, True], kind="stable")
     if len(ranked) > 1:
         top = ranked.iloc[0]
-        text += f" The slowest by p95: {code(top['kind'])} ({duration(top['p95'])})."
+        text += f" The slowest by p95: {code_span(top['kind'])} ({duration(top['p95'])})."
     return text
 
 
@@ -484,7 +481,7 @@ def resources(samples: pd.DataFrame, *, n: int = 6) -> str:
             parts.append(f"memory up to {human_bytes(row[('memory', 'max')])}")
         if "disk_available" in fields:
             parts.append(f"free disk down to {human_bytes(row[('disk_available', 'min')])}")
-        items.append(f"{code(' / '.join(map(str, target)))}: {', '.join(parts)}")
+        items.append(f"{code_span(' / '.join(map(str, target)))}: {', '.join(parts)}")
     more = f" (and {len(peaks) - n} more)" if len(peaks) > n else ""
     targets = "target" if len(peaks) == 1 else "targets"
     span = _span(present["minute"].min(), present["minute"].max())

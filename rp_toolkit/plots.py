@@ -13,6 +13,8 @@ Request-performance figures (what ``rp_toolkit.reports`` returns): ``throughput`
 ``response_time``, ``top_endpoints``, ``job_page`` / ``job_pages`` (the gem's jobs pages),
 ``resources`` and ``trace``. Durations and bytes are drawn in the unit that reads best (ms, s,
 min; MiB, GiB), named in the axis label; deploy markers carry the dashboard's label text.
+Recorded text (deploy labels, endpoints, server names, SQL, request ids in a title) goes
+through :func:`rp_toolkit.markup.chart_text`: drawn as it is, never as mathtext.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from matplotlib.ticker import LogFormatter
 
 from . import units
 from .config import count_sort_key
+from .markup import chart_text
 
 
 def _count_label(count: str) -> str:
@@ -235,9 +238,15 @@ def _largest(values: Any) -> float:
     return float(numbers.max()) if numbers.notna().any() else 0.0
 
 
+ANNOTATION_WIDTH = 40
+"""Characters of a deploy marker's label drawn (a longer one, a commit message say, is cut
+with an ellipsis: it runs down the chart's height)."""
+
+
 def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
     """Vertical markers (deploys and the like) on a time axis, with their ``label`` (else
-    their ``name``)."""
+    their ``name``), cut to :data:`ANNOTATION_WIDTH` characters and left out of the layout (a
+    label never squeezes the chart)."""
     if annotations is None or len(annotations) == 0:
         return
     texts = annotations["label"] if "label" in annotations else annotations["name"]
@@ -249,8 +258,11 @@ def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
             linewidth=1.2,
             label="deploy / event" if number == 0 else None,
         )
-        axes.annotate(
-            str(name),
+        text = str(name)
+        if len(text) > ANNOTATION_WIDTH:
+            text = text[: ANNOTATION_WIDTH - 1] + "…"
+        marker = axes.annotate(
+            chart_text(text),
             (when, 1.0),
             xycoords=("data", "axes fraction"),
             rotation=90,
@@ -258,13 +270,13 @@ def _mark_annotations(axes, annotations: pd.DataFrame | None) -> None:
             ha="right",
             fontsize="x-small",
             color="tab:red",
-            parse_math=False,  # a deploy named "$1 fix" is text, not math
         )
+        marker.set_in_layout(False)
 
 
 def _time_axes(axes, title: str, ylabel: str, annotations: pd.DataFrame | None) -> None:
     _mark_annotations(axes, annotations)
-    axes.set_title(title, parse_math=False)
+    axes.set_title(chart_text(title))
     axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
     if annotations is not None and len(annotations):
@@ -325,15 +337,13 @@ def top_endpoints(table: pd.DataFrame, *, by: str = "count", n: int = 10) -> Fig
     label = _AXIS_LABELS.get(by, by)
     is_ms = "(ms)" in label
     divisor, unit = units.duration_unit(_largest(top[by])) if is_ms else (1.0, "")
-    bars = axes.barh(top["group"].astype(str), top[by] / divisor)
+    bars = axes.barh([chart_text(group) for group in top["group"]], top[by] / divisor)
     axes.bar_label(
         bars,
         labels=[units.duration(v) if is_ms else f"{v:,.0f}" for v in top[by]],
         padding=3,
         fontsize="x-small",
     )
-    for tick in axes.get_yticklabels():
-        tick.set_parse_math(False)
     axes.margins(x=0.12)
     axes.set_xlabel(label.replace("(ms)", f"({unit})") if is_ms else label)
     axes.set_title(f"Top {len(top)} endpoints by {label.replace(' (ms)', '')}")
@@ -397,7 +407,7 @@ def resources(
                 group["minute"],
                 group[field] / divisor,
                 linewidth=1,
-                label=" / ".join(map(str, labels)),
+                label=chart_text(" / ".join(map(str, labels))),
             )
         axes.set_ylabel(ylabel)
         axes.grid(True, alpha=0.3)
@@ -425,10 +435,8 @@ def trace(steps: pd.DataFrame, *, title: str = "Trace") -> Figure:
         axes.barh([r for r in rows if is_db[r]], durations[is_db], color="tab:blue")
         views = [r for r in rows if not is_db[r]]
         axes.plot([0] * len(views), views, "D", color="tab:orange", markersize=5, linestyle="")
-        axes.set_yticks(rows, labels, fontsize="x-small")
-        for label in axes.get_yticklabels():
-            label.set_parse_math(False)
+        axes.set_yticks(rows, [chart_text(label) for label in labels], fontsize="x-small")
         axes.invert_yaxis()
     axes.set_xlabel("ms (blue bars: db; orange: view steps, no duration)")
-    axes.set_title(title, parse_math=False)
+    axes.set_title(chart_text(title))
     return figure

@@ -6,6 +6,9 @@ headers (``p95 (ms)``, ``5xx (%)``, ``req/min``), milliseconds to 0 or 1 decimal
 percentages with 1 decimal, counts with thousands separators, a stable order with a
 deterministic tie-break, no positional index, and long text (endpoints, paths) cut with an
 ellipsis, its full text in a tooltip. Every table is narrow enough for a 1280 px page.
+Text cells, tooltips and captions are escaped by :func:`rp_toolkit.markup.html_text` (a Styler
+writes cells as they are), and the table carries :data:`rp_toolkit.markup.NO_MATH_CLASSES`, so
+recorded text shows as it is: never as HTML, never typeset by MathJax.
 
 Each function returns a :class:`pandas.io.formats.style.Styler` (rendered as HTML in
 notebooks and in the nbconvert report; it needs ``jinja2``). Cells are rounded by
@@ -15,7 +18,6 @@ alike. Inputs are never modified.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .markup import NO_MATH_CLASSES, html_text
 from .reports import ALL_ENDPOINTS
 from .units import MISSING, count, missing, ms, percent, signed_ms, signed_percent
 
@@ -97,9 +100,8 @@ def _text(width: int | None) -> Callable[[Any], str]:
             return MISSING
         text = str(value)
         if width is None or len(text) <= width:
-            return html.escape(text)
-        cut = html.escape(text[: width - 1]) + "…"
-        return f'<span title="{html.escape(text, quote=True)}">{cut}</span>'
+            return html_text(text)
+        return f'<span title="{html_text(text)}">{html_text(text[: width - 1])}…</span>'
 
     return show
 
@@ -130,7 +132,7 @@ def for_people(
         if headers and isinstance(headers[0], tuple)
         else pd.Index(headers, dtype=object)
     )
-    styler = shown.style.hide(axis="index")
+    styler = shown.style.hide(axis="index").set_table_attributes(f'class="{NO_MATH_CLASSES}"')
     for header, column in zip(headers, chosen, strict=True):
         formatter = _text(column.width) if column.kind == "text" else _FORMATS[column.kind]
         styler = styler.format(formatter, subset=[header])
@@ -150,7 +152,7 @@ def for_people(
     if bold_first and len(shown):
         styler = styler.set_properties(subset=pd.IndexSlice[0, :], **{"font-weight": "bold"})
     if caption:
-        styler = styler.set_caption(html.escape(caption))
+        styler = styler.set_caption(html_text(caption))
     return styler
 
 

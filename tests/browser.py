@@ -12,7 +12,11 @@ What the script finds (:func:`check_page` returns it, :func:`problems` phrases t
   traceback;
 * ``tables``: every ``<table>`` with its rendered width, its ``scrollWidth`` and its right
   edge, the heading above it and its column names; one is too wide (:func:`too_wide`) when
-  its width passes the window's, or its right edge the window's visible width.
+  its width passes the window's, or its right edge the window's visible width;
+* ``watched``: the value (as text, ``null`` when unset) of each window global named in
+  ``check_page``'s ``watch``, e.g. one a script smuggled into the page would set.
+
+With ``dom=True`` the result also holds ``dom``: the page as Chromium dumped it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ CHECK_SCRIPT = r"""
 <script>
 (function () {
   const MARKER = "__MARKER__";
+  const WATCH = __WATCH__;
   const text = (node, limit) => (node.textContent || "").replace(/\s+/g, " ").trim()
     .slice(0, limit);
   const headingBefore = (node) => {
@@ -94,6 +100,8 @@ CHECK_SCRIPT = r"""
       viewport: {inner_width: window.innerWidth, client_width: viewport,
                  page_scroll_width: document.documentElement.scrollWidth},
       images: images, errors: errors, tables: tables,
+      watched: Object.fromEntries(WATCH.map((name) =>
+        [name, name in window ? String(window[name]) : null])),
     };
     let out = document.getElementById(MARKER);
     if (!out) {
@@ -129,10 +137,12 @@ def find_chromium() -> tuple[str | None, str]:
     )
 
 
-def inject(page: str) -> str:
-    """``page`` with the check script added at the end of its body."""
+def inject(page: str, watch: Sequence[str] = ()) -> str:
+    """``page`` with the check script (watching the globals ``watch``) added at the end of its
+    body."""
+    script = CHECK_SCRIPT.replace("__WATCH__", json.dumps(list(watch)))
     at = page.lower().rfind("</body>")
-    return page + CHECK_SCRIPT if at < 0 else page[:at] + CHECK_SCRIPT + page[at:]
+    return page + script if at < 0 else page[:at] + script + page[at:]
 
 
 def check_page(
@@ -142,9 +152,12 @@ def check_page(
     viewport: tuple[int, int] = VIEWPORT,
     budget_ms: int = 10_000,
     timeout: float = 180,
+    watch: Sequence[str] = (),
+    dom: bool = False,
 ) -> dict[str, Any]:
     """What a reader of ``page`` (HTML text, or the path of an HTML file) sees in headless
-    Chromium at ``viewport``: the findings of :data:`CHECK_SCRIPT` (see the module's doc).
+    Chromium at ``viewport``: the findings of :data:`CHECK_SCRIPT` (see the module's doc),
+    with the globals named in ``watch`` and, with ``dom``, the page as Chromium left it.
 
     The page is copied, with the script, beside the original (so relative image paths resolve
     as they would for the reader). The network is off, so every run is alike: the reports embed
@@ -159,7 +172,7 @@ def check_page(
         os.close(handle)
         copy = Path(name)
         try:
-            copy.write_text(inject(text), encoding="utf-8")
+            copy.write_text(inject(text, watch), encoding="utf-8")
             done = subprocess.run(
                 [
                     chromium,
@@ -191,6 +204,8 @@ def check_page(
         )
     result = json.loads(html.unescape(found.group(1)))
     result["window"] = list(viewport)
+    if dom:
+        result["dom"] = done.stdout
     return result
 
 

@@ -1,4 +1,5 @@
-"""Helpers the test modules share: the repository root, filling a keyspace, running the CLI."""
+"""Helpers the test modules share: the repository root, filling a keyspace, running the CLI,
+reading what an HTML fragment holds."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,32 @@ def write_user_keys(client: Any) -> None:
     client.set("{account}:1", "a")
     client.set("{account}:2", "b")
     client.zadd("board", {"a": 1.0})
+
+
+class Page(HTMLParser):
+    """What an HTML fragment holds: its elements (``tags``, in order), their ``attrs``, its
+    ``text`` and, by tag name, the text inside such elements (``by_tag``); references decoded."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+        self.text = ""
+        self.open: list[str] = []
+        self.by_tag: dict[str, str] = {}
+        self.feed(source)
+        self.close()
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append(tag)
+        self.attrs += attrs
+        self.open.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+
+    def handle_data(self, data) -> None:
+        self.text += data
+        for tag in self.open:
+            self.by_tag[tag] = self.by_tag.get(tag, "") + data

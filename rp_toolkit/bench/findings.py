@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..markup import markdown_text
 from .markdown import format_ms, format_ratio, server_text
 
 NEAR_IDLE_MS = 1.0
@@ -213,14 +214,14 @@ def target(results: pd.DataFrame) -> str:
         text = (
             f"This run measured a Redis Cluster of {environment.get('primaries')} primaries "
             f"({server}): KEYS and SCAN ran on every primary, and the probe PINGed "
-            f"{environment.get('probe_node') or 'one primary'}."
+            f"{markdown_text(environment.get('probe_node') or 'one primary')}."
         )
     else:
         text = f"This run measured one server ({server})."
     if "error" in results:
         refused = results.dropna(subset=["error"]).drop_duplicates("method")
         for _, row in refused.iterrows():
-            text += f" `{row['method']}` could not run here: {row['error']}"
+            text += f" `{row['method']}` could not run here: {markdown_text(row['error'])}"
             text += "" if str(row["error"]).endswith(".") else "."
     return text
 

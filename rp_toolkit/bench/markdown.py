@@ -1,4 +1,7 @@
-"""The docs tables of benchmark results: times per method and COUNT, overheads, probe waits."""
+"""The docs tables of benchmark results: times per method and COUNT, overheads, probe waits.
+
+What the server said (its version, errors, SLOWLOG's command, a node's address) is escaped by
+:func:`rp_toolkit.markup.markdown_text`: the tables are Markdown, rendered in the report."""
 
 from __future__ import annotations
 
@@ -9,16 +12,18 @@ import pandas as pd
 
 from ..config import count_sort_key
 from ..export import is_missing
+from ..markup import markdown_text
 from .keyspace import QUERIES
 
 
 def server_text(environment: dict[str, Any]) -> str:
     """The server a run measured, named by what it is: ``valkey 9.1.2``, ``redis 7.0.15``.
     Results saved before the name was recorded say ``redis_version`` only, which on Valkey is
-    the Redis version it is compatible with: they read ``INFO redis_version 7.2.4``."""
+    the Redis version it is compatible with: they read ``INFO redis_version 7.2.4``. Escaped
+    for Markdown: the server said it."""
     if environment.get("server_software"):
-        return str(environment["server_software"])
-    return f"INFO redis_version {environment.get('redis_version', '?')}"
+        return markdown_text(str(environment["server_software"]))
+    return f"INFO redis_version {markdown_text(str(environment.get('redis_version', '?')))}"
 
 
 def format_seconds(seconds: float) -> str:
@@ -61,7 +66,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
             return "–", None
         row = rows.iloc[0]
         if failed(row):
-            return f"fails ({str(row['error']).split(' ', 1)[0]})", row
+            return f"fails ({markdown_text(str(row['error']).split(' ', 1)[0])})", row
         notes = [format_ratio(row["overhead"])] if ratio and not is_missing(row["overhead"]) else []
         if not is_missing(row["count"]) and row["count"] == "auto":
             notes.append(f"COUNT {row['scan_count']}")
@@ -142,13 +147,13 @@ def to_markdown(frame: pd.DataFrame) -> str:
     errors = frame["error"].dropna().unique() if "error" in frame else []
     for error in sorted(errors):
         methods = ", ".join(sorted(set(frame.loc[frame["error"] == error, "method"])))
-        notes.append(f"fails ({methods}): {error}.")
+        notes.append(f"fails ({methods}): {markdown_text(error)}.")
     if environment.get("cluster"):
         notes.append(
             f"Redis Cluster of {environment.get('primaries')} primaries: KEYS and SCAN run on "
             "every primary at once, and the Redis-side figures (commandstats, SLOWLOG, "
             "DBSIZE) cover them all; the probe PINGs one primary "
-            f"({environment.get('probe_node')})."
+            f"({markdown_text(environment.get('probe_node'))})."
         )
     if environment:
         where = (
@@ -218,4 +223,4 @@ def _slowest(row: pd.Series | None) -> str:
         return "–"
     if is_missing(row["slowlog_max_us"]):
         return f"< {format_ms(row['slowlog_threshold_us'] / 1000)}"
-    return f"{format_ms(row['slowlog_max_us'] / 1000)} {row['slowlog_max_command']}"
+    return f"{format_ms(row['slowlog_max_us'] / 1000)} {markdown_text(row['slowlog_max_command'])}"

@@ -9,10 +9,12 @@ from typing import Any
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from rp_toolkit.bench import findings
-from rp_toolkit.bench.markdown import format_ms, format_ratio
+from rp_toolkit.bench.markdown import format_ms, format_ratio, to_markdown
 from rp_toolkit.bench.results import COLUMNS, to_frame
+from tests.support import Page
 
 COUNTS = (10, 100, 1000)
 
@@ -128,6 +130,21 @@ def test_a_cluster_run_says_so_and_names_what_it_refused():
     assert "`gem_keys_mget` could not run here: CROSSSLOT" in text
     one = findings.target(_results())
     assert "one server (valkey 9.1.2)" in one and "7.2.4" not in one
+
+
+def test_what_the_server_said_is_shown_as_text():
+    """A server's version, its node's address and its errors reach the report's Markdown (the
+    sentences and the tables) as text: no element, link or math of their own."""
+    hostile = '<img src=x onerror="alert(1)"> [x](javascript:alert(1)) $a$ `b` |c| _d_'
+    results = _results(cluster=True)
+    results.attrs["environment"].update(server_software=hostile, probe_node=hostile)
+    results["error"] = results["error"].where(results["error"].isna(), "ERR" + hostile)
+    for text in (findings.target(results), to_markdown(results)):
+        page = Page(markdown2html_mistune(text))
+        assert set(page.tags) <= {"p", "code", "table", "thead", "tbody", "tr", "th", "td"}
+        assert {name for name, _ in page.attrs} <= {"style"}  # a table column's alignment
+        assert f"({hostile})" in page.text and "ERR<img" in page.text
+    assert f"({hostile})" in Page(markdown2html_mistune(to_markdown(results))).text
 
 
 def test_scan_calls_compare_with_database_over_count():

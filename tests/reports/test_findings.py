@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from rp_toolkit import findings, reports
+from rp_toolkit.markup import code_span
 from tests.reports.test_deploys import (
     ADMIN,
     DEPLOY,
@@ -22,6 +24,7 @@ from tests.reports.test_deploys import (
     spread,
 )
 from tests.reports.test_reports import at, events, frame
+from tests.support import Page
 
 
 def rows_of(action: str, durations: list, status: int = 200, controller="HomeController"):
@@ -38,10 +41,10 @@ def rows_of(action: str, durations: list, status: int = 200, controller="HomeCon
 
 
 def test_code_spans_keep_recorded_text_as_it_is() -> None:
-    assert findings.code("Users#show|html") == "`Users#show|html`"
-    assert findings.code("a `b` c") == "``a `b` c``"
-    assert findings.code("`x`") == "`` `x` ``"
-    assert findings.code("a\r\rb\nc") == "`a  b c`"  # no line break ends the span
+    assert code_span("Users#show|html") == "`Users#show|html`"
+    assert code_span("a `b` c") == "``a `b` c``"
+    assert code_span("`x`") == "`` `x` ``"
+    assert code_span("a\r\rb\nc") == "`a  b c`"  # no line break ends the span
 
 
 def test_overview_states_the_counts_and_percentiles() -> None:
@@ -165,7 +168,7 @@ def test_deploy_sentences_name_the_regression_with_its_numbers() -> None:
     )
     users = rows.iloc[0]
     assert text.startswith(
-        "At **Deploy v2.15.0 (abc1234)** (2026-02-04 12:00 UTC), 1 of 3 endpoints got slower: "
+        "At **`Deploy v2.15.0 (abc1234)`** (2026-02-04 12:00 UTC), 1 of 3 endpoints got slower: "
         f"`UsersController#show|html`: p95 {users['before_p95']:.0f} → {users['after_p95']:.0f} ms "
         f"(+{users['p95_change_pct']:.1f} %)"
     )
@@ -173,6 +176,35 @@ def test_deploy_sentences_name_the_regression_with_its_numbers() -> None:
     assert "1 got faster: `AdminController#index|html`" in text
     assert "Over all requests, p95 went" in text
     assert rows["group"].tolist()[0] == "UsersController#show|html"
+
+
+HOSTILE_LABEL = "<script>window.__pwned=1</script> [x](javascript:alert(1)) $\\alpha$ `a` |"
+
+
+@pytest.mark.parametrize("label", [HOSTILE_LABEL, '"><img src=x onerror=alert(1)>', "**", ""])
+def test_a_deploy_label_is_shown_as_text_whatever_it_holds(label: str) -> None:
+    """Issue 19: a deploy's label went into the Markdown as it was, so HTML or a link in it
+    became live in the HTML report."""
+    df = known_frame()
+    marks = events([("12:00:00", "deploy", {"label": {"text": label}})])
+    impact = reports.deploy_impact(df, marks)
+    [(text, _)] = findings.deploys(
+        impact,
+        reports.deploy_impact_by_endpoint(df, marks),
+        window=reports.DEPLOY_WINDOW,
+        min_requests=30,
+    )
+    page = Page(markdown2html_mistune(text))
+    assert set(page.tags) == {"p", "strong", "code"} and page.attrs == []
+    assert page.by_tag["strong"] == (label or "deploy")  # in bold code (no label: the name)
+
+
+def test_what_was_loaded_names_a_snapshot_as_text() -> None:
+    source = "snapshot <img src=x onerror=alert(1)>_x_.rdb (Redis $7$, RDB 10)"
+    text = findings.loaded({"method": "RDB", "source": source, "records": 3})
+    page = Page(markdown2html_mistune(text))
+    assert page.tags == ["p", "code"] and page.attrs == []
+    assert f"from the {source}, without touching any server." in page.text
 
 
 def test_deploy_sentences_without_a_regression_or_without_data() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import warnings
+
 import pandas as pd
 import pytest
+from matplotlib.cbook import is_math_text
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
@@ -29,21 +33,56 @@ def test_the_trace_chart_shows_every_step_as_it_ran_with_sql_as_text() -> None:
     assert sorted(bar.get_y() + bar.get_height() / 2 for bar in bars) == [0, 2]  # in order
     markers = [line for line in axes.lines if isinstance(line, Line2D)]
     assert sorted(y for line in markers for y in line.get_ydata()) == [1, 3]  # the view steps
-    labels = axes.get_yticklabels()
-    assert [label.get_text() for label in labels][:2] == [
+    assert shown(axes.get_yticklabels())[:2] == [
         "SELECT * FROM users WHERE id = $1 LIMIT $2",
         "Rendered users/show.html.erb",
     ]
-    assert not any(label.get_parse_math() for label in labels)
 
 
 def test_deploy_markers_are_labelled_with_their_names_as_text() -> None:
     index = pd.date_range("2026-11-27 10:00", periods=10, freq="min", tz="UTC", name="minute")
     series = pd.DataFrame({"count": range(10)}, index=index)
-    events = pd.DataFrame({"datetime": [index[4]], "name": ["deploy $1 fix"]})
+    events = pd.DataFrame({"datetime": [index[4]], "name": ["deploy $1 fix, $2 to go"]})
     figure = plots.throughput(series, events)
-    texts = [t for t in figure.axes[0].texts if t.get_text() == "deploy $1 fix"]
-    assert len(texts) == 1 and not texts[0].get_parse_math()
+    assert shown(figure.axes[0].texts) == ["deploy $1 fix, $2 to go"]
+
+
+def test_a_long_deploy_label_is_cut_and_never_squeezes_the_chart() -> None:
+    """A commit message as a deploy's label: drawn cut, and the chart keeps its layout (a long
+    label collapsed it, with a warning in the report)."""
+    index = pd.date_range("2026-11-27 10:00", periods=10, freq="min", tz="UTC", name="minute")
+    label = "Merge pull request #1234 from team/branch: " + "a long message " * 6
+    events = pd.DataFrame({"datetime": [index[4]], "name": ["deploy"], "label": [label]})
+    figure = plots.throughput(pd.DataFrame({"count": range(10)}, index=index), events)
+    [text] = shown(figure.axes[0].texts)
+    assert len(text) == plots.ANNOTATION_WIDTH and label.startswith(text[:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "constrained_layout not applied" among them
+        figure.savefig(io.BytesIO(), format="png")
+
+
+def test_recorded_text_in_chart_labels_is_never_mathtext() -> None:
+    """Endpoints on the bars, server names in the legend, a request id in a title."""
+    table = pd.DataFrame({"group": ["A#$x$|html", "B#b|html"], "count": [3, 2]})
+    bars = plots.top_endpoints(table, by="count").axes[0]
+    assert sorted(shown(bars.get_yticklabels())) == ["A#$x$|html", "B#b|html"]
+    minute = pd.date_range("2026-11-27 10:00", periods=2, freq="min", tz="UTC")
+    samples = pd.DataFrame(
+        {"minute": minute, "server": "$web$", "context": "rails", "role": "$\\alpha$",
+         "cpu_one_min": [0.5, 0.7]}
+    )  # fmt: skip
+    legend = plots.resources(samples, fields=("cpu_one_min",)).axes[0].get_legend()
+    assert shown(legend.get_texts()) == ["$web$ / rails / $\\alpha$"]
+    steps = pd.DataFrame({"group": ["db"], "duration": [1.0], "sql": ["SELECT $1"],
+                          "message": [None], "time": [1]})  # fmt: skip
+    title = plots.trace(steps, title="Trace of request $id$").axes[0].title
+    assert shown([title]) == ["Trace of request $id$"]
+
+
+def shown(texts) -> list[str]:
+    """What matplotlib draws for each Text: never mathtext, the text with ``\\$`` as ``$``."""
+    assert not any(is_math_text(text.get_text()) for text in texts)
+    return [text.get_text().replace("\\$", "$") for text in texts]
 
 
 # --------------------------------------------------------------------------- request charts

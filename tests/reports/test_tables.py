@@ -4,14 +4,15 @@ narrow enough for 1280 px; the data frames (and the CSV export) keep full precis
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rp_toolkit import reports, tables, units
+from rp_toolkit import markup, reports, tables, units
 from tests.reports.test_reports import REQUEST_ROWS, events, frame
 
 PAGE_PX = 1280
@@ -212,6 +213,54 @@ def test_long_names_are_cut_with_the_full_text_as_tooltip_and_escaped() -> None:
     assert len(cut) == tables.ENDPOINT_WIDTH and cut.endswith("…")
     assert 'title="Admin::VeryVery' in html and "&lt;script&gt;" in html
     assert width_px(styler) < PAGE_PX
+
+
+class _Cells(HTMLParser):
+    """Each body cell's text and attributes of a Styler's HTML, and every tag in it."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.cells: list[dict] = []
+        self.in_cell = False
+        self.feed(source)
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "td":
+            self.cells.append({"text": "", "titles": []})
+            self.in_cell = True
+        elif tag == "span" and self.cells:
+            self.cells[-1]["titles"].append(dict(attrs).get("title"))
+
+    def handle_endtag(self, tag) -> None:
+        self.in_cell = self.in_cell and tag != "td"
+
+    def handle_data(self, data) -> None:
+        if self.in_cell:
+            self.cells[-1]["text"] += data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=3))
+@example(['<img src=x onerror="window.__pwned=1"> and a long tail of text', "$a$ `b` |c|"])
+@example(['"><svg onload=window.__pwned=1>', "</td></tr></table><script>x</script>"])
+def test_recorded_text_in_any_table_cell_is_text_with_its_full_text_as_tooltip(texts) -> None:
+    frame = pd.DataFrame({"name": texts, "n": range(len(texts))})
+    styler = tables.for_people(
+        frame, [tables.Column("name", "Name", "text", 20), tables.Column("n", "N", "count")]
+    )
+    page = _Cells(styler.to_html())
+    assert [
+        tag for tag, _ in page.tags if tag not in ("style", "thead", "tbody", "tr", "th", "td")
+    ] == ["table"] + ["span"] * sum(len(text) > 20 for text in texts)
+    assert page.tags[1][1]["class"] == markup.NO_MATH_CLASSES  # MathJax leaves the table alone
+    for text, cell in zip(texts, page.cells[::2], strict=True):
+        shown = markup.visible(text)
+        if len(text) > 20:
+            assert cell["text"] == shown[:19] + "…" and cell["titles"] == [shown]
+        else:
+            assert cell["text"] == shown and cell["titles"] == []
 
 
 def test_slow_requests_and_crashes_show_the_first_rows_cut_to_fit() -> None:
