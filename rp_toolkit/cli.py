@@ -21,8 +21,9 @@ from . import reports, synth
 from .bench import add_commands as add_bench_commands
 from .config import check_environment, parse_scan_count, settings, setup
 from .docs import render_guide
-from .exceptions import RPToolkitError
+from .exceptions import RPToolkitError, Stopped
 from .export import check_export_path, export, export_batches
+from .files import unwind_on_signals
 from .frames import iter_load, load
 from .notebooks import NOTEBOOKS, route_parameters, run_notebook
 from .store import (
@@ -165,14 +166,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         if report is None or args.report.startswith("_") or not callable(report):
             raise RPToolkitError(f"Unknown report {args.report!r}.")
     source = _rdb_or_url(args)
-    if report is None:  # one batch at a time: memory stays bounded whatever the data
-        batches = iter_load(args.kind, source, start=args.start, end=args.end, **filters)
-        export_batches(batches, args.out, batches.kind)
-        info = batches.info.summary()
-    else:
-        frame = load(args.kind, source, start=args.start, end=args.end, **filters)
-        export(report(frame), args.out)
-        info = frame.attrs["rp"].summary()
+    # All or nothing: the files are renamed into place only when complete. Until then an
+    # error or a signal (SIGTERM unwinds as Ctrl-C does) leaves --out as it was, and says so.
+    there = Path(args.out).exists()
+    args.unwritten = f"nothing was written to {args.out}" + (
+        " (the file already there is unchanged)" if there else ""
+    )
+    with unwind_on_signals():
+        if report is None:  # one batch at a time: memory stays bounded whatever the data
+            batches = iter_load(args.kind, source, start=args.start, end=args.end, **filters)
+            export_batches(batches, args.out, batches.kind)
+            info = batches.info.summary()
+        else:
+            frame = load(args.kind, source, start=args.start, end=args.end, **filters)
+            export(report(frame), args.out)
+            info = frame.attrs["rp"].summary()
+        args.unwritten = None
     print(json.dumps({"out": str(args.out), **info}, default=str))
     return 0
 
@@ -320,26 +329,38 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.unwritten = None  # set while a command writes files: what an error leaves undone
     try:
         check_environment()
         _resolve_redis_url(args)
         _apply_flags(args)
         return int(args.func(args) or 0)
     except (RPToolkitError, ValueError, OSError) as error:
-        print(f"rp-toolkit: error: {_one_line(error)}", file=sys.stderr)
+        _say(f"error: {_one_line(error)}", args)
         return 2
     except KeyboardInterrupt:
-        print("rp-toolkit: interrupted", file=sys.stderr)
+        _say("interrupted", args)
         return 130
+    except Stopped as stop:  # SIGTERM or SIGHUP where a command unwinds on them
+        _say(str(stop), args)
+        return int(stop.code or 1)
     except Exception as error:  # a bug or an error not translated yet: still one line
         if settings.debug:
             raise
-        print(
-            f"rp-toolkit: error: unexpected {type(error).__name__}: {_one_line(error)} "
+        _say(
+            f"error: unexpected {type(error).__name__}: {_one_line(error)} "
             "(run with --debug for the traceback)",
-            file=sys.stderr,
+            args,
         )
         return 1
+
+
+def _say(text: str, args: argparse.Namespace) -> None:
+    """One line on stderr, with what was left unwritten if a command was writing."""
+    unwritten = getattr(args, "unwritten", None)
+    if unwritten:
+        text = f"{text.rstrip('.')}; {unwritten}"
+    print(f"rp-toolkit: {text}", file=sys.stderr)
 
 
 def _one_line(error: BaseException) -> str:

@@ -5,6 +5,8 @@ Every error says what happened and what to do about it; none ever carries a pass
 
 from __future__ import annotations
 
+import signal
+
 
 class RPToolkitError(Exception):
     """Base class of every error rp_toolkit raises on purpose."""
@@ -52,6 +54,19 @@ class BenchmarkError(RPToolkitError):
 
 class NotebookFailedError(RPToolkitError):
     """A notebook raised an error; the message names the cell and the error."""
+
+
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP arrived (see :func:`rp_toolkit.files.unwind_on_signals`): raised
+    where the program was, so that it unwinds as Ctrl-C makes it; the exit status is
+    ``128 + signal``, as a shell reports a process the signal ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"stopped by {signal.Signals(self.signum).name}"
 
 
 class KeysDeprecationWarning(FutureWarning):

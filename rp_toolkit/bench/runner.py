@@ -6,12 +6,10 @@ import contextlib
 import gc
 import logging
 import math
-import signal
 import statistics
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -23,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..config import settings, setup
 from ..exceptions import BenchmarkError, first_line
+from ..files import unwind_on_signals
 from ..kinds import decode_key
 from ..local import LocalCluster, RedisServer
 from ..store import (
@@ -389,7 +388,7 @@ def run(
         )
         if not owns:
             stack.callback(_remove_keys, keyspace)
-            stack.enter_context(cleanup_on_signals())
+            stack.enter_context(unwind_on_signals())
         stats = ServerStats(target.admins, owns, slowlog_threshold_us)
         stack.callback(stats.restore)
         the_probe: Probe | NoProbe = Probe(target.probe_url, probe_mode) if probe else NoProbe()
@@ -519,28 +518,6 @@ def _compare_adaptive(rows: Sequence[dict[str, Any]]) -> None:
             if best is not None:
                 row["best_fixed_count"] = int(best["count"])
                 row["vs_best_fixed"] = row["wall_median_s"] / best["wall_median_s"]
-
-
-@contextlib.contextmanager
-def cleanup_on_signals() -> Iterator[None]:
-    """Make SIGTERM and SIGHUP unwind the run like Ctrl-C does, so that the keys written to a
-    server the benchmark does not own are removed (``finally`` blocks run) before the process
-    exits with the usual ``128 + signal`` status. Only the main thread can install handlers;
-    elsewhere the short TTL of the keys is the safety net."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {number: signal.signal(number, stop) for number in wanted}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _remove_keys(keyspace: Keyspace) -> None:

@@ -1,0 +1,106 @@
+"""Files written whole or not at all, and signals that unwind like Ctrl-C.
+
+:func:`atomic_files` hands out a temporary name beside each target (same directory, so the
+rename cannot cross file systems: ``.NAME.tmp-<pid>-<random>``), and renames them over the
+targets only when the block ends without an error. On any error or interruption
+(``KeyboardInterrupt``, the exception :func:`unwind_on_signals` raises for SIGTERM, a lost
+server) the temporary files are removed: no file appears at a target and a file already there
+is left as it was. A process killed outright (``kill -9``) can leave a temporary file behind;
+it is hidden (a leading dot) and never mistaken for the target.
+
+:func:`unwind_on_signals` makes SIGTERM and SIGHUP raise :class:`~rp_toolkit.exceptions.Stopped`
+where the program is, so that ``finally`` blocks run (temporary files removed, keys a
+benchmark wrote deleted) before the process exits with the usual ``128 + signal`` status.
+No Redis, no network: the standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .exceptions import Stopped
+
+__all__ = ["atomic_files", "temporary_name", "unwind_on_signals"]
+
+
+def temporary_name(target: Path) -> Path:
+    """A new name beside ``target`` for writing it: ``.NAME.tmp-<pid>-<random>``."""
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+@contextlib.contextmanager
+def atomic_files(*targets: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """Temporary paths beside ``targets`` (one each, created empty with the permissions a
+    new file gets), to be written in the block; when the block ends without an error each is
+    flushed to disk and renamed over its target (``os.replace``), else all are removed and
+    the error goes on. The targets' directories must exist."""
+    paths = [Path(target) for target in targets]
+    temporaries: list[Path] = []
+    try:
+        for path in paths:
+            temporary = temporary_name(path)
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            temporaries.append(temporary)
+        yield list(temporaries)
+        for temporary in temporaries:
+            _flush(temporary)
+        for temporary, path in zip(temporaries, paths, strict=True):
+            os.replace(temporary, path)
+    except BaseException:
+        for temporary in temporaries:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        raise
+    for directory in {path.parent for path in paths}:
+        _flush_directory(directory)
+
+
+def _flush(path: Path) -> None:
+    """``path``'s contents on disk before it takes the target's name."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _flush_directory(directory: Path) -> None:
+    """The renames on disk, where the system allows opening a directory."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def unwind_on_signals() -> Iterator[None]:
+    """Make SIGTERM and SIGHUP raise :class:`~rp_toolkit.exceptions.Stopped` (a
+    ``SystemExit`` with code ``128 + signal``) while the block runs, as Ctrl-C raises
+    ``KeyboardInterrupt``, so that ``finally`` blocks run before the process exits. Only the
+    main thread can install handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Stopped(signum)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, stop) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
