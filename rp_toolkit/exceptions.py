@@ -69,6 +69,18 @@ class Stopped(SystemExit):
         return f"stopped by {signal.Signals(self.signum).name}"
 
 
+class RPToolkitWarning(UserWarning):
+    """Base class of the warnings rp_toolkit gives about what it read (the command line
+    prints them as one line each)."""
+
+
+class SnapshotDatabaseWarning(RPToolkitWarning):
+    """The snapshot's chosen database holds none of the keys asked for, but other databases
+    of the file do (or the chosen one is not in the file at all): the message names them,
+    with how many keys each holds, and how to read one (``--db N``,
+    ``rp.Snapshot(path, db=N)``)."""
+
+
 class KeysDeprecationWarning(FutureWarning):
     """KEYS blocks the whole Redis server while it walks the keyspace; use SCAN.
 
