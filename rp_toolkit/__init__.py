@@ -18,10 +18,12 @@ from .exceptions import (
     RedisServerNotFoundError,
     RedisUnavailableError,
     RPToolkitError,
+    RPToolkitWarning,
     ScanCountWarning,
     ServerChangedError,
     ServerNotReadyError,
     SettingsError,
+    SnapshotDatabaseWarning,
     SnapshotError,
 )
 from .frames import (
@@ -74,6 +76,7 @@ __all__ = [
     "KeysCommandUnavailableError",
     "KeysDeprecationWarning",
     "RPToolkitError",
+    "RPToolkitWarning",
     "RedisCommandError",
     "RedisServerNotFoundError",
     "RedisUnavailableError",
@@ -82,6 +85,7 @@ __all__ = [
     "ServerNotReadyError",
     "SettingsError",
     "Snapshot",
+    "SnapshotDatabaseWarning",
     "SnapshotError",
     "determine_scan_count",
     "escape_glob",

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from . import reports, synth
 from .bench import add_commands as add_bench_commands
 from .config import as_environment, check_environment, parse_scan_count, settings, setup
 from .docs import GUIDES, blocks, render_guide
-from .exceptions import RPToolkitError
+from .exceptions import RPToolkitError, RPToolkitWarning, Stopped
 from .export import check_export_path, export, export_batches
+from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
 from .notebooks import NOTEBOOKS, route_parameters, run_notebook
 from .store import (
@@ -58,12 +60,24 @@ def _add_rdb(parser: argparse.ArgumentParser) -> None:
         help="read an RDB snapshot file instead of a server (no server is asked anything; "
         "windows relative to now end when the snapshot was taken)",
     )
+    parser.add_argument(
+        "--db",
+        type=int,
+        metavar="N",
+        help="the database of the --rdb snapshot to read (default 0); a server's database "
+        "goes in its URL (redis://host:6379/N)",
+    )
 
 
 def _resolve_redis_url(args: argparse.Namespace) -> None:
     """``args.redis_url``: the flag, else ``$REDIS_URL``; the password file applied; a warning
     when the command line itself carries a password."""
     given = getattr(args, "redis_url", None)
+    if getattr(args, "db", None) is not None and not getattr(args, "rdb", None):
+        raise RPToolkitError(
+            "--db chooses a database of the --rdb snapshot; for a server, put the database "
+            "in its URL (redis://host:6379/N)."
+        )
     if getattr(args, "rdb", None):  # a snapshot file: no server at all, not even $REDIS_URL
         if given or getattr(args, "password_file", None):
             raise RPToolkitError("Give --rdb FILE or --redis-url, not both.")
@@ -177,9 +191,10 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _rdb_or_url(args: argparse.Namespace) -> Any:
-    """The snapshot file ``--rdb`` names (opened and checked now), else ``--redis-url``."""
+    """The snapshot file ``--rdb`` names, database ``--db`` (opened and checked now), else
+    ``--redis-url``."""
     rdb = getattr(args, "rdb", None)
-    return Snapshot(rdb) if rdb else args.redis_url
+    return Snapshot(rdb, db=args.db or 0) if rdb else args.redis_url
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -191,14 +206,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         if report is None or args.report.startswith("_") or not callable(report):
             raise RPToolkitError(f"Unknown report {args.report!r}.")
     source = _rdb_or_url(args)
-    if report is None:  # one batch at a time: memory stays bounded whatever the data
-        batches = iter_load(args.kind, source, start=args.start, end=args.end, **filters)
-        export_batches(batches, args.out, batches.kind)
-        info = batches.info.summary()
-    else:
-        frame = load(args.kind, source, start=args.start, end=args.end, **filters)
-        export(report(frame), args.out)
-        info = frame.attrs["rp"].summary()
+    # All or nothing: the files are renamed into place only when complete. Until then an
+    # error or a signal (SIGTERM unwinds as Ctrl-C does) leaves --out as it was, and says so.
+    there = Path(args.out).exists()
+    args.unwritten = f"nothing was written to {args.out}" + (
+        " (the file already there is unchanged)" if there else ""
+    )
+    with unwind_on_signals():
+        if report is None:  # one batch at a time: memory stays bounded whatever the data
+            batches = iter_load(args.kind, source, start=args.start, end=args.end, **filters)
+            export_batches(batches, args.out, batches.kind)
+            info = batches.info.summary()
+        else:
+            frame = load(args.kind, source, start=args.start, end=args.end, **filters)
+            export(report(frame), args.out)
+            info = frame.attrs["rp"].summary()
+        args.unwritten = None
     print(json.dumps({"out": str(args.out), **info}, default=str))
     return 0
 
@@ -229,14 +252,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     if "redis_url" in parameters:
         raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
     if args.rdb:
-        if "snapshot" in parameters:
-            raise RPToolkitError("Give the snapshot with --rdb FILE, not -p snapshot.")
+        if "snapshot" in parameters or "snapshot_db" in parameters:
+            raise RPToolkitError(
+                "Give the snapshot with --rdb FILE and its database with --db N, not -p "
+                "snapshot or -p snapshot_db."
+            )
         if names != ["request_performance"]:
             raise RPToolkitError(
                 "--rdb reads a snapshot for the request report; the benchmark measures a live "
                 "server (run it without --rdb)."
             )
         parameters["snapshot"] = str(Path(_rdb_or_url(args).path).resolve())  # checked now
+        parameters["snapshot_db"] = args.db or 0
     routed = route_parameters(names, parameters)  # every -p checked before a kernel starts
     url = None if args.rdb else args.redis_url or settings.redis_url
     if url:  # the URL and the server, before a kernel starts (5-9 s)
@@ -263,6 +290,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             show_code=args.show_code,
             progress=settings.progress,
         )
+        for text in run.warnings:  # the kernel's, e.g. a snapshot database holding nothing
+            print(f"rp-toolkit: warning: {name}: {text}", file=sys.stderr)
         print(f"{name}: {run.html}")
     return 0
 
@@ -278,7 +307,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
             if text != guide.read_text(encoding="utf-8"):
                 stale.append(str(guide))
             continue
-        guide.write_text(text, encoding="utf-8")  # TODO-merge: atomic
+        with atomic_files(guide) as (written,):
+            written.write_text(text, encoding="utf-8")
         print(f"Rewrote the generated blocks of {guide}.")
     if args.check:
         if stale:
@@ -368,26 +398,58 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.unwritten = None  # set while a command writes files: what an error leaves undone
     try:
-        check_environment()
-        _resolve_redis_url(args)
-        _apply_flags(args)
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            check_environment()
+            _resolve_redis_url(args)
+            _apply_flags(args)
+            return int(args.func(args) or 0)
     except (RPToolkitError, ValueError, OSError) as error:
-        print(f"rp-toolkit: error: {_one_line(error)}", file=sys.stderr)
+        _say(f"error: {_one_line(error)}", args)
         return 2
     except KeyboardInterrupt:
-        print("rp-toolkit: interrupted", file=sys.stderr)
+        _say("interrupted", args)
         return 130
+    except Stopped as stop:  # SIGTERM or SIGHUP where a command unwinds on them
+        _say(str(stop), args)
+        return int(stop.code or 1)
     except Exception as error:  # a bug or an error not translated yet: still one line
         if settings.debug:
             raise
-        print(
-            f"rp-toolkit: error: unexpected {type(error).__name__}: {_one_line(error)} "
+        _say(
+            f"error: unexpected {type(error).__name__}: {_one_line(error)} "
             "(run with --debug for the traceback)",
-            file=sys.stderr,
+            args,
         )
         return 1
+
+
+def _say(text: str, args: argparse.Namespace) -> None:
+    """One line on stderr, with what was left unwritten if a command was writing."""
+    unwritten = getattr(args, "unwritten", None)
+    if unwritten:
+        text = f"{text.rstrip('.')}; {unwritten}"
+    print(f"rp-toolkit: {text}", file=sys.stderr)
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """rp_toolkit's own warnings as one line on stderr; any other as Python shows it."""
+    if isinstance(message, RPToolkitWarning):
+        print(f"rp-toolkit: warning: {_one_line(message)}", file=sys.stderr)
+        return
+    _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def _one_line(error: BaseException) -> str:

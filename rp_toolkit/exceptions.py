@@ -5,6 +5,8 @@ Every error says what happened and what to do about it; none ever carries a pass
 
 from __future__ import annotations
 
+import signal
+
 
 class RPToolkitError(Exception):
     """Base class of every error rp_toolkit raises on purpose."""
@@ -52,6 +54,31 @@ class BenchmarkError(RPToolkitError):
 
 class NotebookFailedError(RPToolkitError):
     """A notebook raised an error; the message names the cell and the error."""
+
+
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP arrived (see :func:`rp_toolkit.files.unwind_on_signals`): raised
+    where the program was, so that it unwinds as Ctrl-C makes it; the exit status is
+    ``128 + signal``, as a shell reports a process the signal ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"stopped by {signal.Signals(self.signum).name}"
+
+
+class RPToolkitWarning(UserWarning):
+    """Base class of the warnings rp_toolkit gives about what it read (the command line
+    prints them as one line each)."""
+
+
+class SnapshotDatabaseWarning(RPToolkitWarning):
+    """The snapshot's chosen database holds none of the keys asked for, but other databases
+    of the file do (or the chosen one is not in the file at all): the message names them,
+    with how many keys each holds, and how to read one (``--db N``,
+    ``rp.Snapshot(path, db=N)``)."""
 
 
 class KeysDeprecationWarning(FutureWarning):

@@ -1,4 +1,9 @@
-"""Reports and frames to CSV or Parquet, full precision. Pure: pandas in, files out; no Redis."""
+"""Reports and frames to CSV or Parquet, full precision. Pure: pandas in, files out; no Redis.
+
+Every file is written whole or not at all (:func:`rp_toolkit.files.atomic_files`): under a
+temporary name beside it, renamed when complete. An error or an interruption (Ctrl-C, a
+SIGTERM the caller turned into an exception, a server lost mid-stream) leaves no file at the
+path, and a file already there as it was."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .files import atomic_files
 from .kinds import KINDS, RecordKind, get_kind
 
 __all__ = [
@@ -80,8 +86,8 @@ def _prepare(frame: pd.DataFrame, parquet: bool) -> pd.DataFrame:
     return out
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    if path.suffix.lower() == ".csv":
+def _write(frame: pd.DataFrame, path: Path, *, csv: bool) -> None:
+    if csv:
         _prepare(frame, parquet=False).to_csv(path, index=False)
         return
     info = frame.attrs.get("rp")
@@ -142,52 +148,61 @@ def export(frame_or_report: Any, path: str | Path) -> list[Path]:
     lists or dicts are written as JSON text (null stays null), except that in Parquet a column
     of lists of strings (``backtrace``) is stored natively as ``list<string>``. Returns the
     paths written; parent directories are created.
+
+    All or nothing: each file is written under a temporary name beside it, and they are
+    renamed into place once every one is complete; after an error none is.
     """
     path = check_export_path(path)
     frames = _frames(frame_or_report)
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for key, frame in frames.items():
-        target = (
-            path
-            if key is None
-            else path.with_name(f"{path.stem}.{_UNSAFE.sub('_', key)}{path.suffix}")
-        )
-        _write(frame, target)
-        written.append(target)
-    return written
+    csv = path.suffix.lower() == ".csv"
+    targets = [
+        path if key is None else path.with_name(f"{path.stem}.{_UNSAFE.sub('_', key)}{path.suffix}")
+        for key in frames
+    ]
+    with atomic_files(*targets) as temporaries:
+        for frame, temporary in zip(frames.values(), temporaries, strict=True):
+            _write(frame, temporary, csv=csv)
+    return targets
 
 
 def export_batches(frames: Iterable[pd.DataFrame], path: str | Path, kind: RecordKind) -> Path:
     """Write frames of one record kind (``rp.iter_load``'s batches) to one CSV or Parquet file
     as they come, holding one batch at a time; the file is what :func:`export` writes for
     their concatenation. ``kind`` fixes the Parquet schema: categories as dictionaries, list
-    fields as ``list<string>``, other columns absent from a batch's values as text."""
+    fields as ``list<string>``, other columns absent from a batch's values as text.
+
+    All or nothing: the file is written under a temporary name beside ``path`` and renamed
+    once the last frame is in; if the frames stop with an error (a server lost, Ctrl-C) it is
+    removed, and ``path`` is as it was."""
     path = check_export_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     csv = path.suffix.lower() == ".csv"
     lists = _list_fields(kind)
-    writer: pq.ParquetWriter | None = None
-    written = False
-    try:
-        for frame in frames:
-            if not len(frame) and written:
-                continue
-            prepared = _prepare(frame, parquet=not csv)
-            if csv:
-                prepared.to_csv(path, index=False, mode="a" if written else "w", header=not written)
-            else:
-                table = pa.Table.from_pandas(prepared, preserve_index=False)
-                if writer is None:
-                    schema = _file_schema(table.schema, lists)
-                    writer = pq.ParquetWriter(path, schema)
-                writer.write_table(table.cast(writer.schema))
-            written = True
-    finally:
-        if writer is not None:
-            writer.close()
-    if not written:
-        raise ValueError("export_batches() was given no frames, not even an empty one.")
+    with atomic_files(path) as (temporary,):
+        writer: pq.ParquetWriter | None = None
+        written = False
+        try:
+            for frame in frames:
+                if not len(frame) and written:
+                    continue
+                prepared = _prepare(frame, parquet=not csv)
+                if csv:
+                    prepared.to_csv(
+                        temporary, index=False, mode="a" if written else "w", header=not written
+                    )
+                else:
+                    table = pa.Table.from_pandas(prepared, preserve_index=False)
+                    if writer is None:
+                        schema = _file_schema(table.schema, lists)
+                        writer = pq.ParquetWriter(temporary, schema)
+                    writer.write_table(table.cast(writer.schema))
+                written = True
+        finally:
+            if writer is not None:
+                writer.close()
+        if not written:
+            raise ValueError("export_batches() was given no frames, not even an empty one.")
     return path
 
 

@@ -131,6 +131,7 @@ def loaded(summary: Mapping[str, Any]) -> str:
     outside = summary.get("outside_window") or 0
     if outside:
         parts.append(f"{count(outside)} listed keys fell outside the window and are left out.")
+    parts += _filtered(summary)
     skipped, kept = summary.get("skipped") or 0, summary.get("kept_with_problems") or 0
     if skipped or kept:
         parts.append(
@@ -140,6 +141,52 @@ def loaded(summary: Mapping[str, Any]) -> str:
     else:
         parts.append("Every record could be read.")
     return " ".join(parts)
+
+
+def _filtered(summary: Mapping[str, Any]) -> list[str]:
+    """Sentences on what the filters left out, and on a filter that matched nothing."""
+    filters = dict(summary.get("filters") or {})
+    if not filters:
+        return []
+    shown = {name: f"{name} = {code_span(value)}" for name, value in filters.items()}
+    left = {
+        name: n for name, n in (summary.get("filtered_out") or {}).items() if n and name in shown
+    }
+    parts = []
+    if len(left) == 1:
+        [(name, n)] = left.items()
+        parts.append(
+            f"{count(n)} listed keys in the window did not match the filter {shown[name]} "
+            "and are left out."
+        )
+    elif left:
+        each = _listing([f"{count(n)} {shown[name]}" for name, n in left.items()])
+        parts.append(
+            f"{count(sum(left.values()))} listed keys in the window did not match the filters "
+            f"and are left out (the first each failed: {each})."
+        )
+    if summary.get("records"):
+        return parts
+    matches = summary.get("filter_matches") or {}
+    unmatched = [shown[name] for name in filters if not matches.get(name)]
+    if summary.get("filters_in_pattern") and len(filters) > 1:
+        parts.append(  # only keys matching every filter were listed: which one failed is unknown
+            "No record in the window matched all the filters at once "
+            f"({_listing(list(shown.values()))})."
+        )
+    elif unmatched:
+        if len(unmatched) == 1:
+            which = f"the filter {unmatched[0]}"
+        else:
+            which = f"the filters {', '.join(unmatched[:-1])} or {unmatched[-1]}"
+        advice = " (filters match exact values: check the spelling)" if left else ""
+        parts.append(f"No record in the window matched {which}{advice}.")
+    else:
+        parts.append(
+            "Each filter matched some records in the window, but none matched all of them "
+            f"at once ({_listing(list(shown.values()))})."
+        )
+    return parts
 
 
 def overview(df: pd.DataFrame, cards: Mapping[str, float | None], start: Any, end: Any) -> str:

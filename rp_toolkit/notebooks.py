@@ -12,10 +12,11 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ import pandas as pd
 from . import synth
 from .bench import check_parameters, check_target
 from .config import VARIABLES, Settings, check_setting, settings, validate_scan_count
-from .exceptions import NotebookFailedError, RPToolkitError, ScanCountWarning, SettingsError
+from .exceptions import (
+    NotebookFailedError,
+    RPToolkitError,
+    RPToolkitWarning,
+    ScanCountWarning,
+    SettingsError,
+)
 from .kinds import get_kind, window_bound
 from .local import RedisServer
 from .store import Snapshot, get_client, redact_url, translate_errors
@@ -51,6 +58,30 @@ class NotebookRun:
     name: str
     notebook: Path
     html: Path
+    warnings: list[str] = field(default_factory=list)
+    """rp_toolkit's warnings the kernel showed (:func:`notebook_warnings`)."""
+
+
+def notebook_warnings(notebook: Any) -> list[str]:
+    """The messages of rp_toolkit's warnings (:class:`RPToolkitWarning` and its subclasses)
+    in an executed notebook's stderr outputs, in order, each once."""
+    names = {RPToolkitWarning.__name__}
+    pending = list(RPToolkitWarning.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending += cls.__subclasses__()
+    shown = re.compile(r":\d+: (\w+): (.*)$")
+    found: list[str] = []
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream" or output.get("name") != "stderr":
+                continue
+            for line in "".join(output.get("text", "")).splitlines():
+                match = shown.search(line)
+                if match and match.group(1) in names and match.group(2) not in found:
+                    found.append(match.group(2))
+    return found
 
 
 _NOT_A_LITERAL = object()
@@ -253,10 +284,13 @@ def run_notebook(
             f"The executed notebook is at {executed}."
         ) from None
     exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=not show_code)
-    body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
+    document = nbformat.read(str(executed), as_version=4)
+    body, _ = exporter.from_notebook_node(document)
     html = out / f"{name}.html"
     html.write_text(body, encoding="utf-8")
-    return NotebookRun(name=name, notebook=executed, html=html)
+    return NotebookRun(
+        name=name, notebook=executed, html=html, warnings=notebook_warnings(document)
+    )
 
 
 # --------------------------------------------------------------------------- parameters
@@ -274,6 +308,8 @@ class RequestParameters:
     filters: dict[str, Any]
     snapshot: str | None = None
     """The RDB file analysed instead of a server (its absolute path), if any."""
+    snapshot_db: int = 0
+    """The snapshot's database that is read."""
 
 
 def validate_request_parameters(
@@ -285,12 +321,13 @@ def validate_request_parameters(
     scan_count: Any = None,
     kind: str = "requests",
     snapshot: str | None = None,
+    snapshot_db: int = 0,
     **filters: Any,
 ) -> RequestParameters:
     """Check the notebook's parameters before anything runs; errors say what to change.
 
     With ``snapshot`` (the path of an RDB file) the file is opened and checked instead of a
-    server, and "now" is when the snapshot was taken."""
+    server, its database ``snapshot_db``, and "now" is when the snapshot was taken."""
     get_kind(kind)
     if scan_count is not None:  # None: the setting in force ($RP_SCAN_COUNT, else 10)
         validate_scan_count(scan_count, allow_adaptive=True)
@@ -298,7 +335,12 @@ def validate_request_parameters(
     if unknown:
         raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")
     chosen = {name: value for name, value in filters.items() if value not in (None, "")}
-    opened = Snapshot(snapshot) if snapshot else None
+    if snapshot_db and not snapshot:
+        raise SettingsError(
+            "snapshot_db chooses a database of the snapshot: set snapshot too (for a server, "
+            "put the database in its URL, redis://host:6379/N)."
+        )
+    opened = Snapshot(snapshot, db=snapshot_db) if snapshot else None
     now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
     try:
         end_ts = window_bound(end, name="end", now=now) if end is not None else now
@@ -313,7 +355,12 @@ def validate_request_parameters(
         raise SettingsError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
     if opened is not None:
         return RequestParameters(
-            redis_url=None, start=start_ts, end=end_ts, filters=chosen, snapshot=str(opened.path)
+            redis_url=None,
+            start=start_ts,
+            end=end_ts,
+            filters=chosen,
+            snapshot=str(opened.path),
+            snapshot_db=opened.db,
         )
     url = redis_url or settings.redis_url
     if url:
@@ -365,9 +412,10 @@ def validate_benchmark_parameters(
 
 
 class AnalysisSource:
-    """What a notebook or the main job analyses: an RDB snapshot, the user's Redis (read-only),
-    or a throwaway server seeded with synthetic data when neither is given. ``url`` is what
-    ``rp.load`` and the rest take (a URL, or the snapshot's path); ``close()`` stops a
+    """What a notebook or the main job analyses: an RDB snapshot (database ``snapshot_db``),
+    the user's Redis (read-only), or a throwaway server seeded with synthetic data when
+    neither is given. ``url`` is what ``rp.load`` and the rest take (a URL, or the
+    :class:`~rp_toolkit.store.Snapshot`, opened and checked once); ``close()`` stops a
     throwaway server."""
 
     def __init__(
@@ -378,12 +426,14 @@ class AnalysisSource:
         rps: float = 20.0,
         seed: int = 1,
         snapshot: str | None = None,
+        snapshot_db: int = 0,
     ):
         self.server: RedisServer | None = None
         self.synthetic = None
+        self.url: str | Snapshot
         if snapshot:
-            self.url = snapshot
-            self.description = Snapshot(snapshot).describe()
+            self.url = Snapshot(snapshot, db=snapshot_db)
+            self.description = self.url.describe()
             return
         if url:
             self.url = url

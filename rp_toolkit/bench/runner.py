@@ -6,12 +6,10 @@ import contextlib
 import gc
 import logging
 import math
-import signal
 import statistics
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -23,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..config import settings, setup
 from ..exceptions import BenchmarkError, first_line
+from ..files import SignalStop, unwind_on_signals
 from ..kinds import decode_key
 from ..local import LocalCluster, RedisServer
 from ..store import (
@@ -390,7 +389,7 @@ def run(
         stop = SignalStop()
         if not owns:
             stack.callback(_remove_keys, keyspace)
-            stop = stack.enter_context(cleanup_on_signals())
+            stop = stack.enter_context(unwind_on_signals())
         stats = ServerStats(target.admins, owns, slowlog_threshold_us)
         stack.callback(stats.restore)
         the_probe: Probe | NoProbe = Probe(target.probe_url, probe_mode) if probe else NoProbe()
@@ -522,63 +521,6 @@ def _compare_adaptive(rows: Sequence[dict[str, Any]]) -> None:
             if best is not None:
                 row["best_fixed_count"] = int(best["count"])
                 row["vs_best_fixed"] = row["wall_median_s"] / best["wall_median_s"]
-
-
-class SignalStop:
-    """The signal that asked a run to stop (None: none yet)."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    def check(self) -> None:
-        """Stop now if a signal came and its exception was lost on the way (see below)."""
-        if self.signum is not None:
-            raise SystemExit(128 + self.signum)
-
-
-def in_finaliser(frame: Any) -> bool:
-    """Whether ``frame`` runs inside an object's ``__del__``."""
-    while frame is not None:
-        if frame.f_code.co_name == "__del__":
-            return True
-        frame = frame.f_back
-    return False
-
-
-@contextlib.contextmanager
-def cleanup_on_signals() -> Iterator[SignalStop]:
-    """Make SIGTERM and SIGHUP unwind the run like Ctrl-C does, so that the keys written to a
-    server the benchmark does not own are removed (``finally`` blocks run) before the process
-    exits with the usual ``128 + signal`` status. Only the main thread can install handlers;
-    elsewhere the short TTL of the keys is the safety net.
-
-    The handler raises ``SystemExit`` wherever the main thread is, except in a finaliser (a
-    redis-py pipeline's ``__del__``), where Python would print and drop it; and a library
-    call may turn it into another error. So the signal is also remembered: the run checks it
-    between steps (:meth:`SignalStop.check`), and leaving this block after a signal always
-    exits with ``128 + signal``, whatever was raised, or not raised, after it."""
-    stop = SignalStop()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.signum = signum
-        if not in_finaliser(frame):  # Python drops what a finaliser raises: check() stops
-            raise SystemExit(128 + signum)
-
-    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {number: signal.signal(number, handler) for number in wanted}
-    try:
-        yield stop
-    except BaseException as error:
-        if stop.signum is not None:
-            raise SystemExit(128 + stop.signum) from error
-        raise
-    finally:
-        for number, before in previous.items():
-            signal.signal(number, before)
-    stop.check()
 
 
 def _remove_keys(keyspace: Keyspace) -> None:

@@ -59,7 +59,21 @@ more time and much less memory (parsing one takes several times its size)."""
 
 @dataclass
 class LoadInfo:
-    """What a load did: the frame's ``attrs["rp"]``."""
+    """What a load did: the frame's ``attrs["rp"]``.
+
+    Every listed key is accounted for once: ``keys_listed == records + outside_window +
+    sum(filtered_out.values()) + len(skipped)``. ``outside_window`` counts records whose
+    time is outside ``[start, end]``; ``filtered_out[name]`` records in the window that
+    filter ``name`` left out (a record several filters leave out counts under the first, in
+    the order the filters were given); ``filter_matches[name]`` records in the window that
+    equal filter ``name``, whatever the other filters say. :meth:`notes` says in words what
+    left everything out.
+
+    ``filters_in_pattern``: the filters were part of the pattern (``load``, ``iter_load``),
+    so only keys matching all of them were listed and ``filtered_out`` stays 0; with several
+    filters and no record, which of them matched nothing is then unknown. ``load_many``
+    walks once for every kind and applies the filters to the records it parses.
+    """
 
     kind: str
     patterns: list[str] = field(default_factory=list)
@@ -70,7 +84,15 @@ class LoadInfo:
     keys_listed: int = 0
     records: int = 0
     outside_window: int = 0
+    filtered_out: dict[str, int] = field(default_factory=dict)
+    filter_matches: dict[str, int] = field(default_factory=dict)
+    filters_in_pattern: bool = False
     problems: pd.DataFrame = field(default_factory=empty_problems)
+
+    def __post_init__(self) -> None:
+        for name in self.filters:
+            self.filtered_out.setdefault(name, 0)
+            self.filter_matches.setdefault(name, 0)
 
     @property
     def skipped(self) -> pd.DataFrame:
@@ -87,6 +109,29 @@ class LoadInfo:
 
     def problem_counts(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.problems["reason"].value_counts().items()}
+
+    def unmatched_filters(self) -> list[str] | None:
+        """The filters no record in the window matched (the load then holds no record); None
+        when that cannot be told: several filters in the pattern, no record."""
+        if self.filters_in_pattern and len(self.filters) > 1 and not self.records:
+            return None
+        return [name for name in self.filters if not self.filter_matches.get(name)]
+
+    def notes(self) -> list[str]:
+        """What left every record out, when filters did: each filter no record in the
+        window matched, or the filters together. Values are quoted with ``repr`` (escape
+        them again where Markdown or HTML shows them)."""
+        if self.records or not self.filters:
+            return []
+        unmatched = self.unmatched_filters()
+        if unmatched:
+            return [
+                f"no record in the window matched {name}={self.filters[name]!r}"
+                for name in unmatched
+            ]
+        together = ", ".join(f"{name}={value!r}" for name, value in self.filters.items())
+        each = "" if unmatched is None else ", though each matched some"
+        return [f"no record in the window matched all the filters at once ({together}){each}"]
 
     def summary(self) -> dict[str, Any]:
         """A flat dict for notebooks and reports."""
@@ -106,6 +151,10 @@ class LoadInfo:
             "keys_listed": self.keys_listed,
             "records": self.records,
             "outside_window": self.outside_window,
+            "filtered_out": dict(self.filtered_out),
+            "filter_matches": dict(self.filter_matches),
+            "filters_in_pattern": self.filters_in_pattern,
+            "notes": self.notes(),
             "skipped": int((~self.problems["kept"].astype(bool)).sum()),
             "kept_with_problems": int(self.problems["kept"].astype(bool).sum()),
             "values_missing": sum(f.values_missing for f in self.fetches),
@@ -215,7 +264,11 @@ def iter_load(
     if unknown:  # before any round trip (patterns() below says the same)
         record_kind.pattern(filters)
     info = LoadInfo(
-        kind=record_kind.name, start=window_start, end=window_end, filters=dict(filters)
+        kind=record_kind.name,
+        start=window_start,
+        end=window_end,
+        filters=dict(filters),
+        filters_in_pattern=bool(filters),
     )
     first, last = window_start.to_pydatetime(), window_end.to_pydatetime()
     if source.one_walk:
@@ -256,8 +309,17 @@ class LoadBatches:
             self.info.problems = pd.concat(parser.problems, ignore_index=True)
 
 
-Parsed = tuple[pd.DataFrame, pd.DataFrame, int, int]
-"""A parsed batch: frame, problems, keys, records outside the window or filters."""
+@dataclass
+class Parsed:
+    """A parsed batch: the frame kept, problems, keys listed, records outside the window,
+    records each filter left out and records in the window each filter matched."""
+
+    frame: pd.DataFrame
+    problems: pd.DataFrame
+    listed: int
+    outside: int
+    filtered_out: dict[str, int]
+    matches: dict[str, int]
 
 
 class BatchParser:
@@ -309,32 +371,41 @@ class BatchParser:
 
     def _counted(self, parsed: Parsed) -> pd.DataFrame:
         """Fold one parsed batch into ``info`` (in the caller's thread, in batch order)."""
-        frame, problems, listed, outside = parsed
-        self.info.keys_listed += listed
-        self.info.outside_window += outside
-        if len(problems):
-            self.problems.append(problems)
-        self.info.records += len(frame)
-        return frame
+        info = self.info
+        info.keys_listed += parsed.listed
+        info.outside_window += parsed.outside
+        for name, n in parsed.filtered_out.items():
+            info.filtered_out[name] = info.filtered_out.get(name, 0) + n
+        for name, n in parsed.matches.items():
+            info.filter_matches[name] = info.filter_matches.get(name, 0) + n
+        if len(parsed.problems):
+            self.problems.append(parsed.problems)
+        info.records += len(parsed.frame)
+        return parsed.frame
 
     def _parse(self, keys: list[bytes], values: list[Any]) -> Parsed:
-        """One batch's frame (kept to the window and filters), problems, keys, and records
-        outside: run in a parsing thread, so it changes nothing shared."""
+        """One batch's frame (kept to the window and filters), problems and counts: run in
+        a parsing thread, so it changes nothing shared."""
         info = self.info
         found = Problems()
         frame, problems = build_frame(
             self.kind, keys, values, split_keys(self.kind, keys, found), found
         )
-        in_window = frame["datetime"].between(info.start, info.end) if len(frame) else None
-        if in_window is not None:
-            for name, wanted in info.filters.items():
-                in_window &= frame[name].astype(str) == str(wanted)
-            outside = int((~in_window).sum())
-            if outside:
-                frame = frame[in_window.to_numpy()].reset_index(drop=True)
-        else:
-            outside = 0
-        return frame, problems, len(keys), outside
+        filtered_out = dict.fromkeys(info.filters, 0)
+        matches = dict.fromkeys(info.filters, 0)
+        if not len(frame):
+            return Parsed(frame, problems, len(keys), 0, filtered_out, matches)
+        in_window = frame["datetime"].between(info.start, info.end).to_numpy(dtype=bool)
+        outside = int((~in_window).sum())
+        kept = in_window
+        for name, wanted in info.filters.items():
+            equal = (frame[name].astype(str) == str(wanted)).to_numpy(dtype=bool)
+            matches[name] = int((equal & in_window).sum())
+            filtered_out[name] = int((kept & ~equal).sum())  # left out here first
+            kept = kept & equal
+        if not kept.all():
+            frame = frame[kept].reset_index(drop=True)
+        return Parsed(frame, problems, len(keys), outside, filtered_out, matches)
 
 
 def concat_batches(

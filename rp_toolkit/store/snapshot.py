@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ import anycrc
 import pandas as pd
 import rdb
 
-from ..exceptions import SnapshotError, first_line
+from ..exceptions import SnapshotDatabaseWarning, SnapshotError, first_line
 from ..glob import glob_matcher
 from ..kinds import KeysAndValues, decode_key, encode_key
 
@@ -98,7 +99,15 @@ class SnapshotStats:
     file announces for ``db`` minus what it yielded. Their names are unknown, so they are not
     matched against the pattern."""
     other_dbs: int = 0
-    """Keys in the file's other databases (not matched against the pattern)."""
+    """Keys in the file's other databases."""
+    elsewhere: dict[int, int] = field(default_factory=dict)
+    """Keys per other database of the file (any type, expired ones included): ``other_dbs``
+    by database, as the walk saw them."""
+    matching_elsewhere: dict[int, int] = field(default_factory=dict)
+    """String keys per other database that match the pattern and had not expired: what
+    the walk would have handed on with that database chosen (databases with none left out).
+    :meth:`Snapshot.batches` warns (:class:`~rp_toolkit.exceptions.SnapshotDatabaseWarning`)
+    when ``db`` has no matching key and another database has some."""
     db_in_file: bool = False
     """Whether the file holds database ``db`` at all. Redis writes no empty database, so a
     missing one reads as empty, as KEYS on that database would."""
@@ -203,7 +212,13 @@ class Snapshot:
 
         Counts go into ``stats`` (a new :class:`SnapshotStats` if None), which is also
         ``self.stats``. Each call reads the file again from the start; the file must be the
-        one that was opened (else :class:`~rp_toolkit.exceptions.SnapshotError`)."""
+        one that was opened (else :class:`~rp_toolkit.exceptions.SnapshotError`).
+
+        The walk also counts the keys of the other databases (``stats.elsewhere``) and those
+        that match (``stats.matching_elsewhere``), in the same pass; when ``db`` holds no
+        matching key but another database does, or ``db`` is not in the file at all, a
+        complete walk ends with a :class:`~rp_toolkit.exceptions.SnapshotDatabaseWarning`
+        naming them."""
         if isinstance(batch_keys, bool) or not isinstance(batch_keys, int) or batch_keys < 1:
             raise SnapshotError(self._say(f"batch_keys must be 1 or more, not {batch_keys!r}"))
         raw = encode_key(pattern)
@@ -227,7 +242,10 @@ class Snapshot:
         keys: list[bytes] = []
         found: list[bytes] = []
         handed = expired = other_types = other_dbs = in_db_keys = 0  # locals: the hot loop
-        current: int | None = None
+        elsewhere: dict[int, int] = {}  # keys per other database
+        matching: dict[int, int] = {}  # string keys per other database matching, not expired
+        stats.elsewhere, stats.matching_elsewhere = elsewhere, matching
+        current: int = 0
         in_db = False
         tail: bytes | None = None
         try:
@@ -236,6 +254,11 @@ class Snapshot:
                 if kind == "string":
                     if not in_db:
                         other_dbs += 1
+                        elsewhere[current] = elsewhere.get(current, 0) + 1
+                        if match is None or match(item["key"]):
+                            expiry = item["expiry"]
+                            if expiry is None or expiry > cutoff:
+                                matching[current] = matching.get(current, 0) + 1
                         continue
                     in_db_keys += 1
                     key = item["key"]
@@ -256,6 +279,7 @@ class Snapshot:
                 elif kind not in _NOT_KEYS:  # a key of another type: hash, list, set, ...
                     if not in_db:
                         other_dbs += 1
+                        elsewhere[current] = elsewhere.get(current, 0) + 1
                         continue
                     in_db_keys += 1
                     if match is not None and not match(item["key"]):
@@ -279,7 +303,7 @@ class Snapshot:
                     in_db = current == wanted
                     stats.db_in_file = stats.db_in_file or in_db
                 elif kind == "resize_db":
-                    stats.databases[current if current is not None else 0] = item["db_size"]
+                    stats.databases[current] = item["db_size"]
                 elif kind == "checksum":
                     tail = item["checksum"]
         except ValueError as error:
@@ -302,6 +326,37 @@ class Snapshot:
         stats.elapsed_seconds = time.perf_counter() - started
         if keys:
             yield KeysAndValues(keys, found if values else None)
+        note = self.elsewhere_note(stats)
+        if note:
+            warnings.warn(SnapshotDatabaseWarning(note), stacklevel=2)
+
+    def elsewhere_note(self, stats: SnapshotStats) -> str | None:
+        """Why a walk of ``db`` found nothing though the file holds keys elsewhere, and which
+        database to read instead; None when ``db`` had matching keys, or no other database
+        has any."""
+        if stats.keys_found or not stats.elsewhere:
+            return None
+        here = f"database {stats.db} of {self.path.name}"
+        if stats.matching_elsewhere:
+            ranked = sorted(stats.matching_elsewhere.items(), key=lambda item: (-item[1], item[0]))
+            listing = ", ".join(
+                f"database {db} holds {n:,} of them (of its {stats.elsewhere[db]:,} keys)"
+                for db, n in ranked
+            )
+            best = ranked[0][0]
+            return (
+                f"{here} holds no key matching {stats.pattern!r}; {listing}: read it with "
+                f"--db {best} (rp.Snapshot(path, db={best}))."
+            )
+        if stats.db_in_file:
+            return None  # the right database, nothing in it matches: nothing to point at
+        listing = ", ".join(
+            f"database {db} ({n:,} keys)" for db, n in sorted(stats.elsewhere.items())
+        )
+        return (
+            f"{here} holds no keys at all (the file does not contain it); the file's keys are "
+            f"in {listing}, none of them matching {stats.pattern!r}."
+        )
 
     def _check_end(self, tail: bytes | None) -> None:
         """The walk ended: it must have ended at the end-of-file marker and whole trailer

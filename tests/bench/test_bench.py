@@ -22,6 +22,7 @@ from rp_toolkit import bench, plots
 from rp_toolkit.bench import runner
 from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
+from rp_toolkit.files import unwind_on_signals
 from rp_toolkit.kinds import REQUESTS
 from rp_toolkit.local import binary_version
 from tests.conftest import BENCH_COUNTS, BENCH_SIZES
@@ -425,7 +426,7 @@ def test_a_signal_that_lands_in_a_finaliser_still_stops_the_run() -> None:
     pipeline being collected) must not be lost: the next check stops the run, and leaving
     the block exits with 143, with nothing printed about an ignored exception."""
     steps = []
-    with pytest.raises(SystemExit) as stopped, runner.cleanup_on_signals() as stop:
+    with pytest.raises(SystemExit) as stopped, unwind_on_signals() as stop:
         _SignalsWhenCollected()  # collected at once: the handler runs inside __del__
         steps.append("after the signal")  # the finaliser dropped nothing: no exception yet
         stop.check()
@@ -439,10 +440,10 @@ def test_a_signal_swallowed_by_a_library_still_exits_with_its_status() -> None:
     """A signal whose exception another error replaced, or that nothing raised, ends the
     block with ``128 + signal`` all the same."""
     swallowing = contextlib.suppress(SystemExit)  # a library that catches BaseException
-    with pytest.raises(SystemExit) as stopped, runner.cleanup_on_signals(), swallowing:
+    with pytest.raises(SystemExit) as stopped, unwind_on_signals(), swallowing:
         os.kill(os.getpid(), signal.SIGHUP)
     assert stopped.value.code == 128 + signal.SIGHUP
-    with pytest.raises(SystemExit) as replaced, runner.cleanup_on_signals():
+    with pytest.raises(SystemExit) as replaced, unwind_on_signals():
         try:
             os.kill(os.getpid(), signal.SIGTERM)
         except SystemExit as error:

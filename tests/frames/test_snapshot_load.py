@@ -105,8 +105,9 @@ def same_frames(live: pd.DataFrame, snapshot: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(
         canonical(a.problems), canonical(b.problems), check_dtype=False, check_categorical=False
     )
-    for count in ("keys_listed", "records", "outside_window"):
+    for count in ("keys_listed", "records", "outside_window", "filtered_out", "filter_matches"):
         assert getattr(a, count) == getattr(b, count), count
+    assert a.notes() == b.notes()
     live_summary, file_summary = a.summary(), b.summary()
     for name in ("skipped", "kept_with_problems", "values_missing", "records"):
         assert live_summary[name] == file_summary[name], name
@@ -135,6 +136,25 @@ def test_the_odd_keys_are_the_same_rows_and_problems(saved: Saved) -> None:
     assert len(problems) >= 5  # the malformed key, non-JSON, null, a wrong type, the hash
     assert problems["key"].str.contains("HashController").any()  # read as nil, as live
     same_frames(live, from_file)
+
+
+@pytest.mark.parametrize("controller", ["busiest", "NoSuchController"])
+def test_filter_counts_from_the_file_equal_the_live_ones(saved: Saved, controller: str) -> None:
+    """What the window and the filter each left out, from one walk of the file as live."""
+    window = {"start": saved.start, "end": saved.end}
+    if controller == "busiest":
+        controller = str(rp.load("requests", saved.url, **window)["controller"].mode()[0])
+    filters = {"requests": {"controller": controller}}
+    live = rp.load_many(["requests"], saved.url, filters=filters, **window)["requests"]
+    from_file = rp.load_many(["requests"], saved.dump, filters=filters, **window)["requests"]
+    same_frames(live, from_file)
+    info = from_file.attrs["rp"]
+    assert info.filtered_out["controller"] > 0
+    listed = info.keys_listed
+    assert listed == info.records + info.outside_window + info.filtered_out["controller"] + len(
+        info.skipped
+    )
+    assert (info.records == 0) == (controller == "NoSuchController")
 
 
 def test_load_many_events_and_the_trace_match(saved: Saved) -> None:

@@ -361,6 +361,47 @@ def test_key_listing_shows_any_recorded_text_only_as_code(method, text, count) -
     assert rendered.count("<p>") <= 1
 
 
+def test_loaded_says_what_the_filters_left_out_and_names_one_that_matched_nothing() -> None:
+    """The defect: "285,615 listed keys fell outside the window" when a filter dropped them."""
+    base = {"records": 0, "method": "SCAN", "scan_count": 1000, "scan_calls": 518,
+            "skipped": 0, "kept_with_problems": 0}  # fmt: skip
+    nothing = {**base, "outside_window": 730, "filters": {"controller": "No`Such*"},
+               "filtered_out": {"controller": 285615}, "filter_matches": {"controller": 0},
+               "filters_in_pattern": False}  # fmt: skip
+    assert findings.loaded(nothing) == (
+        "Read 0 request records. Keys listed with SCAN, COUNT 1000, in 518 calls. 730 listed "
+        "keys fell outside the window and are left out. 285,615 listed keys in the window did "
+        "not match the filter controller = ``No`Such*`` and are left out. No record in the window "
+        "matched the filter controller = ``No`Such*`` (filters match exact values: check the "
+        "spelling). Every record could be read."
+    )
+    two = {**nothing, "filters": {"controller": "A", "action": "b"},
+           "filtered_out": {"controller": 10, "action": 5},
+           "filter_matches": {"controller": 5, "action": 0}}  # fmt: skip
+    assert (
+        "15 listed keys in the window did not match the filters and are left out (the first "
+        "each failed: 10 controller = `A` and 5 action = `b`). No record in the window matched "
+        "the filter action = `b` (filters match exact values: check the spelling)."
+    ) in findings.loaded(two)
+    together = {**two, "filter_matches": {"controller": 5, "action": 3}}
+    assert (
+        "Each filter matched some records in the window, but none matched all of them at "
+        "once (controller = `A` and action = `b`)." in findings.loaded(together)
+    )
+    in_pattern = {**base, "outside_window": 0, "filters": {"controller": "A", "action": "b"},
+                  "filtered_out": {"controller": 0, "action": 0},
+                  "filter_matches": {"controller": 0, "action": 0},
+                  "filters_in_pattern": True}  # fmt: skip
+    text = findings.loaded(in_pattern)
+    assert (
+        "No record in the window matched all the filters at once (controller = `A` and "
+        "action = `b`)." in text
+    )
+    assert "did not match" not in text and "outside" not in text
+    found = {**nothing, "records": 3, "filter_matches": {"controller": 3}}
+    assert "No record" not in findings.loaded(found)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     durations=st.lists(st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False)), max_size=30),

@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,12 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rp_toolkit.exceptions import RedisServerNotFoundError, RPToolkitError, SnapshotError
+from rp_toolkit.exceptions import (
+    RedisServerNotFoundError,
+    RPToolkitError,
+    SnapshotDatabaseWarning,
+    SnapshotError,
+)
 from rp_toolkit.kinds import escape_glob
 from rp_toolkit.local import RedisServer, binary_version, find_redis_server
 from rp_toolkit.store.snapshot import Snapshot, SnapshotStats
@@ -408,16 +414,39 @@ def test_keys_that_expired_after_the_snapshot_are_still_in_it(dumped: Dumped) ->
 
 
 def test_db_selects_the_database_inside_the_file(dumped: Dumped) -> None:
-    assert read_all(Snapshot(dumped.path), "s:plain") == {}
+    zero = Snapshot(dumped.path)
+    with pytest.warns(SnapshotDatabaseWarning) as caught:
+        assert read_all(zero, "s:plain") == {}
+    [warned] = caught
+    assert str(warned.message) == (
+        "database 0 of dump.rdb holds no key matching 's:plain'; database 3 holds 1 of them "
+        "(of its 4 keys): read it with --db 3 (rp.Snapshot(path, db=3))."
+    )
+    assert zero.stats is not None
+    assert zero.stats.elsewhere == {3: 4} and zero.stats.matching_elsewhere == {3: 1}
     three = Snapshot(dumped.path, db=3)
-    got = read_all(three, "*")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SnapshotDatabaseWarning)  # db 3 has them: no warning
+        got = read_all(three, "*")
+        assert read_all(zero, "nothing:*") == {}  # no database has one: nothing to point at
     assert got[b"s:plain"] == b"database three" and b"n:0001" not in got
     assert three.stats is not None and three.stats.other_dbs > NUMBERED
+    assert three.stats.elsewhere == {0: three.stats.other_dbs}
+    strings = sum(t == "string" for (db, _), t in dumped.types.items() if db == 0)
+    assert three.stats.matching_elsewhere == {0: strings}  # not expired, as KEYS lists them
     absent = Snapshot(dumped.path, db=7)
-    assert read_all(absent, "*") == {}
+    with pytest.warns(SnapshotDatabaseWarning, match=r"database 7 of dump\.rdb holds no key ma"):
+        assert read_all(absent, "*") == {}
     stats = absent.stats
     assert stats is not None and stats.complete and not stats.db_in_file
     assert set(stats.databases) == {0, 3} and stats.keys_found == 0
+    with pytest.warns(SnapshotDatabaseWarning) as caught:
+        assert read_all(absent, "nothing:*") == {}
+    assert str(caught[0].message) == (
+        "database 7 of dump.rdb holds no keys at all (the file does not contain it); the "
+        f"file's keys are in database 0 ({stats.elsewhere[0]:,} keys), database 3 (4 keys), "
+        "none of them matching 'nothing:*'."
+    )
 
 
 @pytest.mark.parametrize("batch_keys", [1, 7, 250, 100_000])
