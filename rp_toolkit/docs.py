@@ -25,6 +25,7 @@ import pandas as pd
 from . import bench, plots
 from .bench import findings
 from .bench.markdown import server_text
+from .files import atomic_files
 
 GUIDE = Path("docs/SCAN_MIGRATION.md")
 GUIDES = (GUIDE, Path("docs/SNAPSHOTS.md"), Path("docs/PRODUCTION.md"))
@@ -393,4 +394,5 @@ def write_plots(results: pd.DataFrame, images: Path) -> None:
         ("overhead_vs_count", plots.overhead_vs_count(results, query="day")),
         ("blocking", plots.blocking(results)),
     ):
-        figure.savefig(images / f"{name}.png", dpi=90, metadata={"Software": None})
+        with atomic_files(images / f"{name}.png") as (written,):
+            figure.savefig(written, format="png", dpi=90, metadata={"Software": None})

@@ -32,6 +32,7 @@ from .exceptions import (
     ScanCountWarning,
     SettingsError,
 )
+from .files import atomic_files
 from .kinds import get_kind, window_bound
 from .local import RedisServer
 from .store import Snapshot, get_client, redact_url, translate_errors
@@ -287,7 +288,8 @@ def run_notebook(
     document = nbformat.read(str(executed), as_version=4)
     body, _ = exporter.from_notebook_node(document)
     html = out / f"{name}.html"
-    html.write_text(body, encoding="utf-8")
+    with atomic_files(html) as (written,):
+        written.write_text(body, encoding="utf-8")
     return NotebookRun(
         name=name, notebook=executed, html=html, warnings=notebook_warnings(document)
     )

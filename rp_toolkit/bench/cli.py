@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_files
 from ..store import quiet_keys_notices
 from .cluster import benchmark, format_rows
 from .keyspace import QUERIES
@@ -193,7 +194,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out = save(frame, args.out)
     if args.markdown:
         table = to_markdown(frame)
-        (out / "bench.md").write_text(table)
+        with atomic_files(out / "bench.md") as (written,):
+            written.write_text(table)
         print(table)
     print(f"Results written to {out}/bench.csv and {out}/bench.json", file=sys.stderr)
     return 0
@@ -215,15 +217,16 @@ def _report_speed(frame: Any, summary: dict[str, Any], out: str | None, name: st
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(folder / f"{name}.csv", index=False)
-        (folder / f"{name}.json").write_text(
-            json.dumps(
-                {"environment": frame.attrs["environment"], "summary": summary},
-                indent=1,
-                default=str,
+        with atomic_files(folder / f"{name}.csv", folder / f"{name}.json") as (csv, document):
+            frame.to_csv(csv, index=False)
+            document.write_text(
+                json.dumps(
+                    {"environment": frame.attrs["environment"], "summary": summary},
+                    indent=1,
+                    default=str,
+                )
+                + "\n"
             )
-            + "\n"
-        )
     print(json.dumps(summary, indent=1, default=str))
     return 0
 
@@ -254,7 +257,8 @@ def cmd_cluster_bench(args: argparse.Namespace) -> int:
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         document = {"environment": environment, "rows": rows}
-        Path(args.out).write_text(json.dumps(document, indent=1, default=str) + "\n")
+        with atomic_files(args.out) as (written,):
+            written.write_text(json.dumps(document, indent=1, default=str) + "\n")
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..export import is_missing, json_default
+from ..files import atomic_files
 
 COLUMNS: dict[str, str] = {
     "size": "int64",  # request records in the keyspace
@@ -77,16 +78,19 @@ def save(frame: pd.DataFrame, out_dir: str | Path) -> Path:
     """Write ``bench.csv`` (rows) and ``bench.json`` (environment and rows) to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "bench.csv", index=False)
+    with atomic_files(out / "bench.csv", out / "bench.json") as (csv, written):
+        frame.to_csv(csv, index=False)
+        _write_json(frame, written)
+    return out
+
+
+def _write_json(frame: pd.DataFrame, path: Path) -> None:
     rows = [
         {name: None if is_missing(value) else value for name, value in record.items()}
         for record in frame.to_dict(orient="records")
     ]
     document = {"environment": frame.attrs.get("environment", {}), "columns": COLUMNS, "rows": rows}
-    (out / "bench.json").write_text(
-        json.dumps(document, indent=1, allow_nan=False, default=json_default) + "\n"
-    )
-    return out
+    path.write_text(json.dumps(document, indent=1, allow_nan=False, default=json_default) + "\n")
 
 
 def load_results(path: str | Path) -> pd.DataFrame:

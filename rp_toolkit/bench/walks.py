@@ -55,6 +55,7 @@ import redis
 
 from ..config import settings, setup
 from ..exceptions import BenchmarkError
+from ..files import atomic_files
 from ..frames import load, load_events, load_many
 from ..frames.load import walks as fetch_walks
 from ..kinds import REQUESTS, encode_key
@@ -590,8 +591,9 @@ def save_walks(results: WalkResults, out: str | Path) -> Path:
     """Write ``walks.json`` and ``walks.md`` into folder ``out``; returns the folder."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "walks.json").write_text(
-        json.dumps(results.as_dict(), indent=1, default=str) + "\n", encoding="utf-8"
-    )
-    (folder / "walks.md").write_text(walks_markdown(results), encoding="utf-8")
+    with atomic_files(folder / "walks.json", folder / "walks.md") as (document, table):
+        document.write_text(
+            json.dumps(results.as_dict(), indent=1, default=str) + "\n", encoding="utf-8"
+        )
+        table.write_text(walks_markdown(results), encoding="utf-8")
     return folder
