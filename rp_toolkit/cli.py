@@ -134,7 +134,7 @@ def _add_flags(parser: argparse.ArgumentParser) -> None:
         "--scan-count-auto-tune",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="COUNT by query: 1000 day-scoped, 10 request-id lookups, 100 otherwise "
+        help="COUNT by query: 1000 day-scoped, 1000 request-id lookups, 100 otherwise "
         "(default: $RP_SCAN_COUNT_AUTO_TUNE, else on)",
     )
     group.add_argument(

@@ -165,7 +165,8 @@ class Settings:
     """COUNT hint per SCAN call when auto-tune is off; ``"adaptive"``: sized per call to
     ``scan_budget_ms`` (starting from the auto-tune table, whatever ``scan_count_auto_tune``)."""
     scan_count_auto_tune: bool = True
-    """COUNT by query type: 1000 day-scoped, 10 request-id lookups, 100 otherwise."""
+    """COUNT by query type: 1000 day-scoped, 1000 request-id lookups (the gem: 10), 100
+    otherwise."""
     debug: bool = False
     """Log ``[REDIS QUERY] pattern`` and ``[FOUND] n`` for every fetch."""
     redis_url: str | None = None

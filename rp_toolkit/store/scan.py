@@ -43,10 +43,10 @@ KEYS_DEPRECATION_NOTICE = (
 
 AUTO_COUNT_DAY_SCOPED = 1000
 AUTO_COUNT_REQUEST_ID = 1000
-"""The gem's table says 10; rp_toolkit says 1000. A lookup matches one key, so its SCAN makes
-about keys/COUNT calls whatever it finds: COUNT 10 made about 100,000 calls on a million keys
-and took about 7x as long as COUNT 1000, whose calls are as short as a day query's
-(docs/SCAN_MIGRATION.md, "Choosing COUNT", measures both)."""
+"""The gem's table says 10; rp_toolkit says 1000. A lookup matches one key, but its SCAN still
+makes about keys/COUNT calls: COUNT 10 makes a hundred times as many as COUNT 1000, whose calls
+examine no more slots than a day query's (docs/SCAN_MIGRATION.md, `scan_count_auto_tune`,
+measures both on each server)."""
 AUTO_COUNT_OTHER = 100
 ADAPTIVE_MIN_COUNT = 10
 ADAPTIVE_MAX_COUNT = MAX_RECOMMENDED_SCAN_COUNT
