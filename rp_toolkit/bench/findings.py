@@ -165,15 +165,26 @@ def blocking(results: pd.DataFrame, query: str | None = None, count: str = "auto
     return " ".join(sentences)
 
 
-def scan_calls(results: pd.DataFrame, query: str | None = None) -> str:
-    """SCAN calls per fetch at the largest size against keys in the database / COUNT."""
+def _fixed_at_largest(
+    results: pd.DataFrame, query: str | None
+) -> tuple[str, int, pd.DataFrame | str]:
+    """The query, the largest size and its SCAN rows with a fixed COUNT, or, in their place,
+    the sentence that says they were not measured."""
     query = query or headline_query(results)
     if query is None:
-        return _no_data("SCAN calls")
+        return "", 0, _no_data("SCAN")
     size = _sizes(results)[-1]
     fixed = _fixed_counts(_rows(results, query, "SCAN", size))
     if fixed.empty:
-        return _no_data(f"SCAN with a fixed COUNT at {size:,} records")
+        return query, size, _no_data(f"SCAN with a fixed COUNT at {size:,} records")
+    return query, size, fixed
+
+
+def scan_calls(results: pd.DataFrame, query: str | None = None) -> str:
+    """SCAN calls per fetch at the largest size against keys in the database / COUNT."""
+    query, size, fixed = _fixed_at_largest(results, query)
+    if isinstance(fixed, str):
+        return fixed
     parts = [
         f"COUNT {int(row['_count']):,}: {int(row['scan_calls']):,} calls "
         f"(database/COUNT = {int(row['dbsize']) / int(row['_count']):,.0f})"
@@ -229,13 +240,9 @@ def target(results: pd.DataFrame) -> str:
 def count_costs(results: pd.DataFrame, query: str | None = None) -> str:
     """What each fixed COUNT cost other clients at the largest size: the slowest SCAN call
     SLOWLOG logged and the probe's longest wait, against the idle probe."""
-    query = query or headline_query(results)
-    if query is None:
-        return _no_data("SCAN's cost per COUNT")
-    size = _sizes(results)[-1]
-    fixed = _fixed_counts(_rows(results, query, "SCAN", size))
-    if fixed.empty:
-        return _no_data(f"SCAN with a fixed COUNT at {size:,} records")
+    query, size, fixed = _fixed_at_largest(results, query)
+    if isinstance(fixed, str):
+        return fixed
     parts = []
     for _, row in fixed.iterrows():
         slowest = row["slowlog_max_us"]

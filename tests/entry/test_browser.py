@@ -29,14 +29,6 @@ WARNING = (
 )
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary, how = find_chromium()
-    if binary is None:
-        pytest.skip(f"chromium not installed: {how}")
-    return binary
-
-
 def exported(cells: list[nbformat.NotebookNode]) -> str:
     """``cells`` as ``rp-toolkit report`` publishes a notebook: nbconvert's HTML without code."""
     book = nbformat.v4.new_notebook(cells=cells)

@@ -18,7 +18,7 @@ import pytest
 from rp_toolkit import markup, synth
 from rp_toolkit.kinds import KINDS
 from rp_toolkit.local import RedisServer
-from tests.browser import MARKER, check_page, find_chromium
+from tests.browser import MARKER, check_page
 from tests.support import run_cli
 
 PWN = "window.__pwned=1"
@@ -198,14 +198,6 @@ def math_free(stack: list[tuple[str, dict[str, str | None]]]) -> bool:
         tag in ("code", "pre") or classes & set((attrs.get("class") or "").split())
         for tag, attrs in stack
     )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary, how = find_chromium()
-    if binary is None:
-        pytest.skip(f"chromium not installed: {how}")
-    return binary
 
 
 @pytest.fixture(scope="module")
