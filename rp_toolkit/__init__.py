@@ -10,8 +10,10 @@ from types import ModuleType
 
 from . import frames, kinds, reports, synth
 from . import local as server
+from .archives import Archive, ArchiveRun, archive, open_archive
 from .config import settings, setup, validate_scan_count
 from .exceptions import (
+    ArchiveError,
     KeysCommandUnavailableError,
     KeysDeprecationWarning,
     RedisCommandError,
@@ -53,6 +55,11 @@ from .store import (
 from .version import __version__ as __version__
 
 __all__ = [
+    "Archive",
+    "ArchiveError",
+    "ArchiveRun",
+    "archive",
+    "open_archive",
     "LoadBatches",
     "LoadInfo",
     "bench",

@@ -48,6 +48,11 @@ class SnapshotError(RPToolkitError):
     an unsupported RDB version, truncated or corrupt. One line naming the file and why."""
 
 
+class ArchiveError(RPToolkitError):
+    """An archive that cannot be written or read: not an archive, a newer format, another
+    run writing it, a file that is not what the manifest says."""
+
+
 class BenchmarkError(RPToolkitError):
     """The benchmark refused to run, or found results that cannot be right."""
 

@@ -25,6 +25,9 @@ MAX_LINES = 800
 LAZY_THIRD_PARTY = {"nbformat", "papermill", "nbconvert", "jupyter_client", "redis"}
 
 PUBLIC_API = [
+    "Archive",
+    "ArchiveError",
+    "ArchiveRun",
     "FetchResult",
     "FetchStats",
     "KeysCommandUnavailableError",
@@ -43,6 +46,7 @@ PUBLIC_API = [
     "Snapshot",
     "SnapshotDatabaseWarning",
     "SnapshotError",
+    "archive",
     "bench",
     "concat_batches",
     "determine_scan_count",
@@ -58,6 +62,7 @@ PUBLIC_API = [
     "load_many",
     "load_trace",
     "notebooks",
+    "open_archive",
     "parse",
     "plots",
     "redact_url",

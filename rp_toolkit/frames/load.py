@@ -8,9 +8,10 @@ where ``info = frame.attrs["rp"]`` (see :class:`LoadInfo`).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,9 +205,62 @@ def resolve_window(
     return start_ts, end_ts
 
 
+class ParsedRecords(abc.ABC):
+    """A place that holds records already parsed: ``rp.open_archive``'s archive. The loaders
+    (:func:`load`, :func:`iter_load`, :func:`load_many`, :func:`load_events`,
+    :func:`load_trace`, :func:`slowest_trace`) hand a question about it to it, so it is
+    accepted wherever a URL or a snapshot is; the type picks the behaviour, as a source's
+    does."""
+
+    @abc.abstractmethod
+    def load(
+        self, kind: str, *, start: Any = None, end: Any = None, on: Any = None, **filters: Any
+    ) -> pd.DataFrame:
+        """What :func:`load` returns for the same records."""
+
+    @abc.abstractmethod
+    def iter_load(
+        self,
+        kind: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        on: Any = None,
+        batch_rows: int | None = None,
+        **filters: Any,
+    ) -> Iterable[pd.DataFrame]:
+        """What :func:`iter_load` yields (``.kind`` and ``.info`` as :class:`LoadBatches`)."""
+
+    @abc.abstractmethod
+    def load_many(
+        self,
+        kinds: Sequence[str],
+        *,
+        start: Any = None,
+        end: Any = None,
+        on: Any = None,
+        windows: Mapping[str, tuple[Any, Any]] | None = None,
+        filters: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """What :func:`load_many` returns."""
+
+    @abc.abstractmethod
+    def load_events(self, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """What :func:`load_events` returns."""
+
+    @abc.abstractmethod
+    def trace_values(self, request_ids: Sequence[str]) -> list[bytes | None]:
+        """The stored trace of each request (the JSON the gem wrote), None where none is."""
+
+
+RecordsLike = SourceLike | ParsedRecords
+"""Anything the loaders take as ``client``: a source (:data:`rp_toolkit.store.SourceLike`)
+or :class:`ParsedRecords`."""
+
+
 def load(
     kind: str,
-    client: SourceLike = None,
+    client: RecordsLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -222,6 +276,8 @@ def load(
     every filter exactly. ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch
     statistics, problems. For data larger than memory, :func:`iter_load`.
     """
+    if isinstance(client, ParsedRecords):
+        return client.load(kind, start=start, end=end, on=on, **filters)
     batches = iter_load(
         kind, client, start=start, end=end, on=on, batch_rows=BATCH_ROWS, exact=True, **filters
     )
@@ -231,7 +287,7 @@ def load(
 
 def iter_load(
     kind: str,
-    client: SourceLike = None,
+    client: RecordsLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -250,14 +306,12 @@ def iter_load(
     :func:`load` does. Keys are de-duplicated by their 64-bit hash (``exact=True``: by the
     keys themselves, which then stay in memory), see :class:`rp_toolkit.store.SeenKeys`.
     """
-    record_kind = get_kind(kind)
-    if record_kind.name in ("trace", "events"):
-        raise ValueError(
-            f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
+    record_kind = tabular_kind(kind)
+    batch_rows = check_batch_rows(ITER_BATCH_ROWS if batch_rows is None else batch_rows)
+    if isinstance(client, ParsedRecords):
+        return client.iter_load(  # type: ignore[return-value]
+            kind, start=start, end=end, on=on, batch_rows=batch_rows, **filters
         )
-    batch_rows = ITER_BATCH_ROWS if batch_rows is None else batch_rows
-    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
-        raise ValueError(f"batch_rows must be a whole number of at least 1, not {batch_rows!r}.")
     source = open_source(client)
     window_start, window_end = resolve_window(record_kind.name, start, end, on, now=source.now())
     unknown = set(filters) - set(record_kind.key_fields)
@@ -276,6 +330,23 @@ def iter_load(
     else:
         info.patterns = record_kind.patterns(first, last, filters)
     return LoadBatches(record_kind, source, info, batch_rows, exact)
+
+
+def tabular_kind(kind: str | RecordKind) -> RecordKind:
+    """``kind``'s description if :func:`load` reads it, else a clear error."""
+    record_kind = get_kind(kind)
+    if record_kind.name in ("trace", "events"):
+        raise ValueError(
+            f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
+        )
+    return record_kind
+
+
+def check_batch_rows(batch_rows: Any) -> int:
+    """``batch_rows`` if it is a whole number of at least 1, else a clear error."""
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+        raise ValueError(f"batch_rows must be a whole number of at least 1, not {batch_rows!r}.")
+    return batch_rows
 
 
 class LoadBatches:
@@ -331,8 +402,10 @@ class BatchParser:
     went in; at most one batch per thread is waiting (memory stays bounded).
     """
 
-    def __init__(self, kind: RecordKind, info: LoadInfo, batch_rows: int) -> None:
-        self.kind, self.info, self.batch_rows = kind, info, batch_rows
+    def __init__(
+        self, kind: RecordKind, info: LoadInfo, batch_rows: int, *, stored: bool = False
+    ) -> None:
+        self.kind, self.info, self.batch_rows, self.stored = kind, info, batch_rows, stored
         self.keys: list[bytes] = []
         self.values: list[Any] = []
         self.problems: list[pd.DataFrame] = []
@@ -389,7 +462,7 @@ class BatchParser:
         info = self.info
         found = Problems()
         frame, problems = build_frame(
-            self.kind, keys, values, split_keys(self.kind, keys, found), found
+            self.kind, keys, values, split_keys(self.kind, keys, found), found, stored=self.stored
         )
         filtered_out = dict.fromkeys(info.filters, 0)
         matches = dict.fromkeys(info.filters, 0)
@@ -439,14 +512,14 @@ def concat_batches(
     return frame
 
 
-def walk_pattern(kinds: list[RecordKind], days: list[Any]) -> str:
-    """One glob for the records of several kinds (and annotation events), so that a question
-    about all of them walks the keyspace once: the kinds' first letters as a class, then the
-    days (:func:`rp_toolkit.kinds.days_glob`) and the version, or, with events, the versions
-    only. Traces never match (their values are large and read one by one)."""
+def walk_pattern(kinds: Sequence[RecordKind], days: list[Any] | None) -> str:
+    """One glob for the records of several kinds (and annotation events, traces), so that a
+    question about all of them walks the keyspace once: the kinds' first letters as a class,
+    then the days (:func:`rp_toolkit.kinds.days_glob`) and the version, or, with events or
+    traces or no days (every day), the versions only."""
     firsts = sorted({kind.template[0] for kind in kinds})
     head = firsts[0] if len(firsts) == 1 else "[" + "".join(firsts) + "]"
-    if EVENTS in kinds:
+    if EVENTS in kinds or TRACE in kinds or days is None:
         versions = sorted({kind.version[-1] for kind in kinds})
         return f"{head}*|{SCHEMA_VERSION[:-1]}[{''.join(versions)}]"
     return f"{head}*|datetime|{days_glob(days)}*|END|{SCHEMA_VERSION}"
@@ -454,7 +527,7 @@ def walk_pattern(kinds: list[RecordKind], days: list[Any]) -> str:
 
 def load_many(
     kinds: Sequence[str],
-    client: SourceLike = None,
+    client: RecordsLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -472,6 +545,10 @@ def load_many(
     kind parsed and kept to its window; every frame's ``attrs["rp"].fetches`` holds the same,
     shared statistics. With KEYS: what the gem does, one KEYS per kind and day.
     """
+    if isinstance(client, ParsedRecords):
+        return client.load_many(
+            kinds, start=start, end=end, on=on, windows=windows, filters=filters
+        )
     wanted = [get_kind(kind) for kind in dict.fromkeys(kinds)]
     source = open_source(client)
     now = source.now()
@@ -534,7 +611,7 @@ def load_many(
             stack.callback(parser.close)
         batches = stack.enter_context(contextlib.closing(iter(fetch)))
         for batch in batches:
-            for name, (keys, values) in _by_kind(batch.keys, batch.values, wanted).items():
+            for name, (keys, values) in by_kind(batch.keys, batch.values, wanted).items():
                 if name == "events":
                     events[0].extend(keys)
                     events[1].extend(values)
@@ -555,7 +632,7 @@ def load_many(
     return frames
 
 
-def _by_kind(
+def by_kind(
     keys: list[bytes], values: list[Any], kinds: list[RecordKind]
 ) -> dict[str, tuple[list[bytes], list[Any]]]:
     """``keys`` and their values split by the kind their first part names; keys of no
@@ -579,22 +656,31 @@ def _by_kind(
     return split
 
 
-def load_trace(request_id: str, client: SourceLike = None) -> pd.DataFrame:
+def trace_values(client: RecordsLike, request_ids: Sequence[str], what: str) -> list[Any]:
+    """The stored traces of ``request_ids`` (None where there is none), from a source or
+    :class:`ParsedRecords`."""
+    if isinstance(client, ParsedRecords):
+        return client.trace_values(request_ids)
+    keys = [TRACE.format_key({"request_id": request_id}) for request_id in request_ids]
+    return open_source(client).get_many(keys, what)
+
+
+def load_trace(request_id: str, client: RecordsLike = None) -> pd.DataFrame:
     """The trace steps of one request: ``group`` (db/view), ``duration``, ``sql``, ``message``,
     ``time``. Empty (with those columns) when the trace has expired (after 60 minutes)."""
     key = TRACE.format_key({"request_id": request_id})
-    (raw,) = open_source(client).get_many([key], f"reading the trace of request {request_id!r}")
+    (raw,) = trace_values(client, [request_id], f"reading the trace of request {request_id!r}")
     return parse_trace(raw, key)
 
 
 def slowest_trace(
-    frame: pd.DataFrame, client: SourceLike = None, *, candidates: int = 50
+    frame: pd.DataFrame, client: RecordsLike = None, *, candidates: int = 50
 ) -> tuple[str | None, pd.DataFrame]:
     """The trace of the slowest request in ``frame`` that still has one (traces expire after
     60 minutes): ``(request_id, steps)``, or ``(None, empty steps)``."""
     slowest = frame.nlargest(candidates, "duration")["request_id"].tolist() if len(frame) else []
     keys = [TRACE.format_key({"request_id": request_id}) for request_id in slowest]
-    traces = open_source(client).get_many(keys, "reading the traces of the slowest requests")
+    traces = trace_values(client, slowest, "reading the traces of the slowest requests")
     for request_id, key, raw in zip(slowest, keys, traces, strict=True):
         steps = parse_trace(raw, key)
         if len(steps):
@@ -602,9 +688,11 @@ def slowest_trace(
     return None, pd.DataFrame(columns=TRACE_COLUMNS)
 
 
-def load_events(client: SourceLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+def load_events(client: RecordsLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
     """Annotation events (deploys and the like): ``name``, ``datetime``, ``datetimei``,
     ``options``; all of them, or those in ``[start, end]``."""
+    if isinstance(client, ParsedRecords):
+        return client.load_events(start=start, end=end)
     source = open_source(client)
     now = source.now()
     low = window_bound(start, name="start", now=now) if start is not None else None

@@ -523,7 +523,7 @@ def _read_values_slowly(schema: pa.Schema, block: list[bytes]) -> tuple[pa.Table
     return pa.Table.from_pylist(rows, schema=schema), reasons
 
 
-def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) -> pd.Series:
+def decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) -> pd.Series:
     """``custom_data`` is a JSON document encoded as a string; decode the non-null ones
     (standard JSON only: ``NaN`` or ``1e400`` leave the text as it is, with a problem)."""
     texts = column.to_numpy(dtype=object, na_value=None)
@@ -543,7 +543,7 @@ def _decode_json_text(column: pd.Series, key_of: KeyLookup, problems: Problems) 
     return pd.Series(result, index=column.index, dtype=object)
 
 
-def _list_column(column: pa.ChunkedArray) -> pd.Series:
+def list_column(column: pa.ChunkedArray) -> pd.Series:
     """A list column (``backtrace``) as Python lists, None where absent; only the few
     present values are converted."""
     values = np.full(len(column), None, dtype=object)
@@ -593,14 +593,28 @@ def key_bytes(keys: Sequence[bytes | str]) -> list[bytes]:
     return keys
 
 
+def record_ids(keys: Sequence[bytes]) -> np.ndarray:
+    """Each key's 64-bit identity (uint64): SipHash-2-4 of its bytes under a fixed key
+    (``pandas.util.hash_array``), the same in every process and run. The archive stores it
+    to tell a record it already holds; two of a million keys share one with a probability of
+    about 3e-8."""
+    return pd.util.hash_array(np.asarray(list(keys), dtype=object), categorize=False)
+
+
 def build_frame(
     kind: RecordKind,
     keys: list[bytes],
     values: list[Any],
     split: tuple[np.ndarray, dict[str, pa.ChunkedArray]],
     problems: Problems,
+    *,
+    stored: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The typed frame from split keys (see :func:`split_keys`) and their values."""
+    """The typed frame from split keys (see :func:`split_keys`) and their values.
+
+    ``stored``: the frame as the archive stores it: ``custom_data`` kept as the JSON text
+    the gem wrote (:func:`decode_json_text` decodes it when the archive is read), and a last
+    column ``record_id``, each row's key's :func:`record_ids`."""
     rows, columns = split
     if None in values:
         present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
@@ -652,14 +666,16 @@ def build_frame(
             for child in column.type:
                 data[f"{name}_{child.name}"] = pc.struct_field(column, child.name).to_pandas()
         elif pa.types.is_list(column.type):
-            data[name] = _list_column(column)
+            data[name] = list_column(column)
         elif pa.types.is_string(column.type):
             data[name] = pd.Series(column.to_pandas(), dtype="str")
         else:
             data[name] = column.to_pandas()
     frame = pd.DataFrame({k: pd.Series(v).reset_index(drop=True) for k, v in data.items()})
-    if "custom_data" in frame:
-        frame["custom_data"] = _decode_json_text(frame["custom_data"], key_of, problems)
+    if "custom_data" in frame and not stored:
+        frame["custom_data"] = decode_json_text(frame["custom_data"], key_of, problems)
+    if stored:
+        frame["record_id"] = record_ids([keys[i] for i in rows.tolist()])
     return frame, problems.frame()
 
 

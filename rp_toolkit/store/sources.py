@@ -61,6 +61,17 @@ class LiveSource:
     def now(self) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC")
 
+    def place_name(self) -> str:
+        """A short name for this server (no secret): its host, or a Unix socket's file
+        name, with ``-db<N>`` when the database is not 0 (the archive's default ``app``)."""
+        client = self.client
+        if isinstance(client, redis.RedisCluster):
+            return str(client.get_default_node().host)
+        kwargs = client.connection_pool.connection_kwargs
+        host = kwargs.get("host") or Path(str(kwargs.get("path") or "redis")).stem
+        db = int(kwargs.get("db") or 0)
+        return f"{host}-db{db}" if db else str(host)
+
     def new_stats(self, pattern: str, count_like: str | None = None) -> FetchStats:
         use_scan = settings.use_scan
         return FetchStats(
@@ -103,6 +114,12 @@ class SnapshotSource:
 
     def now(self) -> pd.Timestamp:
         return self.snapshot.now()
+
+    def place_name(self) -> str:
+        """The snapshot's file name without its suffix, with ``-db<N>`` when the database
+        is not 0 (the archive's default ``app``)."""
+        db = self.snapshot.db
+        return f"{self.snapshot.path.stem}-db{db}" if db else self.snapshot.path.stem
 
     def new_stats(self, pattern: str, count_like: str | None = None) -> FetchStats:
         stats = FetchStats(method="RDB", pattern=pattern, server=self.describe())

@@ -1,0 +1,162 @@
+"""Every record of several kinds from one walk, as the archive stores them.
+
+:class:`StoredBatches` is the archive's read of a source: one walk of the keyspace (or of a
+snapshot file) for every kind asked for, events and traces included, parsed batch by batch as
+:func:`~rp_toolkit.frames.load.iter_load` parses (memory stays bounded whatever the window),
+each frame in the stored form (:func:`~rp_toolkit.frames.parse.build_frame`'s ``stored``:
+``custom_data`` as the JSON text the gem wrote, and ``record_id``, the 64-bit identity of the
+record's key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..kinds import EVENTS, REQUESTS, TRACE, RecordKind, get_kind, utc_days, window_bound
+from ..store import FetchStats, FetchStream, open_source
+from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, by_kind, walk_pattern
+from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
+
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+"""Where a window with no start begins: the gem's times are epoch seconds."""
+
+TRACE_STORED_COLUMNS = ("request_id", "value", "record_id")
+"""A stored trace: the request's id, the JSON the gem wrote (bytes), the key's identity."""
+
+
+class StoredBatches:
+    """The records of ``kinds`` (tabular kinds, ``"events"``, ``"trace"``) in ``[start,
+    end]``, as ``(kind, frame)`` pairs, from one walk of ``client``.
+
+    ``start`` None: every record the source holds; ``end`` None: the source's now (the clock,
+    or a snapshot's creation time). Traces carry no time: every trace the source holds is
+    read. With days to name (a start, and neither events nor traces), the walk's glob covers
+    only those days; otherwise it matches every day and the window is applied after parsing.
+    Iterate once; ``infos[kind]`` (a :class:`LoadInfo` per kind, sharing one fetch's
+    statistics) is complete when the iteration ends.
+    """
+
+    def __init__(
+        self,
+        kinds: Sequence[str],
+        client: RecordsLike = None,
+        *,
+        start: Any = None,
+        end: Any = None,
+        batch_rows: int = ITER_BATCH_ROWS,
+    ) -> None:
+        self.kinds: list[RecordKind] = [get_kind(kind) for kind in dict.fromkeys(kinds)]
+        if not self.kinds:
+            raise ValueError("No record kind to read.")
+        self.source = open_source(client)
+        self.now: pd.Timestamp = self.source.now()
+        self.start = window_bound(start, name="start", now=self.now) if start is not None else None
+        self.end = window_bound(end, name="end", now=self.now) if end is not None else self.now
+        if self.start is not None and self.start > self.end:
+            raise ValueError(f"The window starts ({self.start}) after it ends ({self.end}).")
+        first = EARLIEST if self.start is None else self.start
+        days = (
+            None
+            if self.start is None
+            else utc_days(self.start.to_pydatetime(), self.end.to_pydatetime())
+        )
+        self.pattern = walk_pattern(self.kinds, days)
+        count_days = days or [self.now.date()]
+        self.fetch = FetchStream(
+            self.pattern, self.source, exact=False, count_like=REQUESTS.pattern(days=count_days)
+        )
+        self.infos = {
+            kind.name: LoadInfo(
+                kind=kind.name,
+                start=first,
+                end=self.end,
+                patterns=[self.pattern],
+                fetches=[self.fetch.stats],
+            )
+            for kind in self.kinds
+        }
+        self.batch_rows = batch_rows
+        self._started = False
+
+    @property
+    def stats(self) -> FetchStats:
+        return self.fetch.stats
+
+    def __iter__(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        if self._started:
+            raise RuntimeError("A read's batches can be iterated once.")
+        self._started = True
+        parsers = {
+            kind.name: BatchParser(kind, self.infos[kind.name], self.batch_rows, stored=True)
+            for kind in self.kinds
+            if kind not in (EVENTS, TRACE)
+        }
+        events: tuple[list[bytes], list[Any]] = ([], [])
+        with contextlib.ExitStack() as stack:
+            for parser in parsers.values():
+                stack.callback(parser.close)
+            batches = stack.enter_context(contextlib.closing(iter(self.fetch)))
+            for batch in batches:
+                for name, (keys, values) in by_kind(batch.keys, batch.values, self.kinds).items():
+                    if name == EVENTS.name:
+                        events[0].extend(keys)
+                        events[1].extend(values)
+                    elif name == TRACE.name:
+                        yield name, self._traces(keys, values)
+                    else:
+                        for frame in parsers[name].add(keys, values):
+                            yield name, frame
+            for name, parser in parsers.items():
+                for frame in parser.flush():
+                    yield name, frame
+                if parser.problems:
+                    self.infos[name].problems = pd.concat(parser.problems, ignore_index=True)
+        if EVENTS in self.kinds:
+            yield EVENTS.name, self._events(*events)
+
+    def _traces(self, keys: list[bytes], values: list[Any]) -> pd.DataFrame:
+        """Traces as stored: ``request_id``, ``value`` (the JSON the gem wrote, as bytes) and
+        ``record_id``; keys that are not a trace's, or with no value, are problems."""
+        info = self.infos[TRACE.name]
+        found = Problems()
+        kept: list[int] = []
+        request_ids: list[str] = []
+        for index, (key, value) in enumerate(zip(key_bytes(keys), values, strict=True)):
+            text = key_text(key)
+            fields, reason = parse_key(TRACE, text)
+            if fields is None or value is None:
+                found.add([text], reason or "no value (expired, or not a string)", None, False)
+                continue
+            kept.append(index)
+            request_ids.append(fields["request_id"])
+        frame = pd.DataFrame(
+            {
+                "request_id": pd.Series(request_ids, dtype="str"),
+                "value": pd.Series([bytes(values[i]) for i in kept], dtype=object),
+                "record_id": record_ids([keys[i] for i in kept]),
+            }
+        )
+        info.keys_listed += len(keys)
+        info.records += len(frame)
+        if found.frames:
+            info.problems = pd.concat([info.problems, found.frame()], ignore_index=True)
+        return frame
+
+    def _events(self, keys: list[bytes], values: list[Any]) -> pd.DataFrame:
+        """Events in the window, ``options`` as the object the gem wrote, and ``record_id``
+        (of the key each event's time names)."""
+        info = self.infos[EVENTS.name]
+        frame, problems = parse_events(keys, values)
+        in_window = frame["datetime"].between(info.start, info.end).to_numpy(dtype=bool)
+        frame = frame[in_window].reset_index(drop=True)
+        frame["record_id"] = record_ids(
+            [EVENTS.format_key({"datetimei": int(t)}).encode() for t in frame["datetimei"]]
+        )
+        info.keys_listed, info.records = len(keys), len(frame)
+        info.outside_window = int((~in_window).sum())
+        info.problems = problems
+        return frame
