@@ -30,7 +30,7 @@ MANIFEST_DIR = "_manifest"
 STAGING_DIR = "_staging"
 LOCK_FILE = "_lock"
 
-_APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_APP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
@@ -38,7 +38,7 @@ _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 def check_app(app: str) -> str:
     """``app`` if it can name a partition (letters, digits, ``.``, ``_``, ``-``; at most
     128, not starting with a punctuation mark), else a clear error."""
-    if not isinstance(app, str) or not _APP.match(app):
+    if not isinstance(app, str) or not _APP.fullmatch(app):
         raise ValueError(
             f"app={app!r} cannot name an archive partition: use letters, digits, '.', '_' and "
             "'-' (at most 128, starting with a letter or digit)."
