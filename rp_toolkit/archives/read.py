@@ -10,6 +10,7 @@ time order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,23 @@ from .write import ArchiveRun
 
 PERCENTILES = (50, 95, 99)
 ENDPOINT_PARTS = ("controller", "action", "format")
+
+
+UNREADABLE = (duckdb.IOException, duckdb.InvalidInputException)
+"""What DuckDB raises for a file it cannot read (damaged, not Parquet, gone)."""
+
+
+@contextlib.contextmanager
+def reading(root: Path) -> Iterator[None]:
+    """DuckDB's error for an archive file it cannot read as a clear :class:`ArchiveError`
+    (its message names the file)."""
+    try:
+        yield
+    except UNREADABLE as error:
+        raise ArchiveError(
+            f"The archive {root} holds a file that cannot be read (damaged, or not Parquet): "
+            f"{error}"
+        ) from None
 
 
 def _literal(text: str) -> str:
@@ -153,7 +171,8 @@ class Archive(ParsedRecords):
         query = f"SELECT {columns} FROM read_parquet(?)"
         if conditions:
             query += " WHERE " + " AND ".join(conditions)
-        return self.connection.sql(f"{query} {tail}", params=values)
+        with reading(self.root):
+            return self.connection.sql(f"{query} {tail}", params=values)
 
     def load(
         self,
@@ -197,7 +216,7 @@ class Archive(ParsedRecords):
             fetches=[FetchStats(method="archive", pattern="", server=self.describe())],
         )
         relation = self._select(record_kind.name, app, first, last, filters=filters)
-        return ArchiveBatches(record_kind.name, relation, info, batch_rows)
+        return ArchiveBatches(record_kind.name, relation, info, batch_rows, self.root)
 
     def load_many(
         self,
@@ -239,7 +258,8 @@ class Archive(ParsedRecords):
         first = window_bound(start, name="start", now=now) if start is not None else None
         last = window_bound(end, name="end", now=now) if end is not None else None
         relation = self._select(EVENTS.name, app, first, last, tail="ORDER BY datetime")
-        table = empty_table(EVENTS.name) if relation is None else relation.to_arrow_table()
+        with reading(self.root):
+            table = empty_table(EVENTS.name) if relation is None else relation.to_arrow_table()
         frame = to_frame(table.select(["name", "datetime", "datetimei", "options"]), EVENTS.name)
         frame.attrs["rp"] = LoadInfo(kind=EVENTS.name, records=len(frame), keys_listed=len(frame))
         return frame
@@ -259,7 +279,8 @@ class Archive(ParsedRecords):
             params=[wanted],
             tail="",
         )
-        values = dict(relation.fetchall()) if relation is not None and wanted else {}
+        with reading(self.root):
+            values = dict(relation.fetchall()) if relation is not None and wanted else {}
         return [values.get(request_id) for request_id in wanted]
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -311,7 +332,9 @@ class Archive(ParsedRecords):
                    controller, action, format, count(*) AS count, {ps}
             FROM rows GROUP BY date, controller, action, format ORDER BY date, "group"
         """
-        return endpoint_days_frame(relation.query("rows", query).to_arrow_table())
+        with reading(self.root):
+            table = relation.query("rows", query).to_arrow_table()
+        return endpoint_days_frame(table)
 
 
 def endpoint_days_frame(table: pa.Table | None) -> pd.DataFrame:
@@ -338,11 +361,16 @@ class ArchiveBatches:
         relation: duckdb.DuckDBPyRelation | None,
         info: LoadInfo,
         batch_rows: int | None,
+        root: Path,
     ) -> None:
-        self.kind, self.info = kind, info
+        self.kind, self.info, self.root = kind, info, root
         self._relation, self._batch_rows = relation, batch_rows
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
+        with reading(self.root):
+            yield from self._frames()
+
+    def _frames(self) -> Iterator[pd.DataFrame]:
         problems = Problems()
         produced = False
         if self._relation is not None:
