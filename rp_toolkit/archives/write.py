@@ -212,10 +212,14 @@ def publish(root: Path, run_dir: Path, files: list[dict[str, Any]]) -> int:
 
 def start_archive(root: Path) -> None:
     """Create ``root`` as an archive, or check it is one this version writes."""
+    if root.exists() and not root.is_dir():
+        raise ArchiveError(f"{root} is not a directory: choose an empty or new directory.")
     root.mkdir(parents=True, exist_ok=True)
     marker = root / layout.FORMAT_FILE
     if not marker.exists():
-        if any(root.iterdir()):
+        # A run killed while writing the format file leaves only its temporary: not data.
+        left = [p for p in root.iterdir() if not p.name.startswith(f".{layout.FORMAT_FILE}.tmp-")]
+        if left:
             raise ArchiveError(
                 f"{root} is not empty and not an rp_toolkit archive: choose an empty or new "
                 "directory."
