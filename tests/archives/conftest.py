@@ -53,7 +53,11 @@ def save_snapshot(client: redis.Redis, target: Path) -> Path:
 
 
 def sortable(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else str(value)
+    return (
+        json.dumps(value, sort_keys=True, default=str)
+        if isinstance(value, (dict, list))
+        else str(value)
+    )
 
 
 def canonical(frame: pd.DataFrame, key: Iterable[str]) -> pd.DataFrame:
@@ -105,8 +109,16 @@ def odd_records(at: datetime) -> dict[str, str | bytes]:
     request(9, {"duration": 2.0}, path="/x?q=1|2|3|4")
     out[f"performance|controller|Broken|datetime|{minute(at)['datetime']}|END|1.0.2"] = "{}"
     bad = KINDS["requests"].format_key(
-        {"controller": "Bin", "action": "a", "format": "html", "status": 200, **minute(at),
-         "method": "GET", "path": "/x", "request_id": "bin"}  # fmt: skip
+        {
+            "controller": "Bin",
+            "action": "a",
+            "format": "html",
+            "status": 200,
+            **minute(at),
+            "method": "GET",
+            "path": "/x",
+            "request_id": "bin",
+        }
     )
     out[bad.encode().replace(b"/x", b"/\xff")] = b'{"duration": 3}'  # type: ignore[index]
     for n in range(3):
@@ -132,8 +144,12 @@ def write_odd(client: redis.Redis, at: datetime) -> None:
         records.update(zip(keys, values, strict=True))
     pipe = client.pipeline(transaction=False)
     for key, value in records.items():
-        pipe.set(*(t.encode("utf-8", "surrogateescape") if isinstance(t, str) else t
-                   for t in (key, value)))
+        pipe.set(
+            *(
+                t.encode("utf-8", "surrogateescape") if isinstance(t, str) else t
+                for t in (key, value)
+            )
+        )
     pipe.execute()
 
 

@@ -40,7 +40,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
         write_odd(__import__("redis").Redis.from_url(server.url), end - timedelta(minutes=20))
         path = tmp_path_factory.mktemp("archive") / "a"
         run = rp.archive(server.url, path)
-        window = {"start": pd.Timestamp(end - timedelta(hours=3)), "end": pd.Timestamp.now(tz="UTC")}
+        window = {
+            "start": pd.Timestamp(end - timedelta(hours=3)),
+            "end": pd.Timestamp.now(tz="UTC"),
+        }
         yield Made(server.url, path, run, window)
 
 

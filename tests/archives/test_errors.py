@@ -95,7 +95,9 @@ def test_no_password_in_the_archive(secret_url: str, tmp_path: Path, form: str) 
     assert run.added > 0 and run.app == "127.0.0.1"
     archive = rp.open_archive(root)
     texts = [run.source, repr(run), archive.describe(), repr(archive)]
-    texts += [path.read_bytes().decode("utf-8", "replace") for path in root.rglob("*") if path.is_file()]
+    texts += [
+        path.read_bytes().decode("utf-8", "replace") for path in root.rglob("*") if path.is_file()
+    ]
     for text in texts:
         assert SECRET not in text and ENCODED not in text
     manifest = json.loads(next((root / "_manifest").glob("*.json")).read_text())

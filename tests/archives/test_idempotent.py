@@ -88,7 +88,9 @@ def counts(root: Path) -> dict[str, tuple[int, int]]:
 def test_overlapping_snapshots_store_every_record_once(
     snapshots: Snapshots, tmp_path: Path, order: str
 ) -> None:
-    first, second = (snapshots.a, snapshots.b) if order == "a then b" else (snapshots.b, snapshots.a)
+    first, second = (
+        (snapshots.a, snapshots.b) if order == "a then b" else (snapshots.b, snapshots.a)
+    )
     root = tmp_path / "archive"
     run1 = rp.archive(first, root, app="app")
     run2 = rp.archive(second, root, app="app")

@@ -167,7 +167,9 @@ def test_the_default_app_of_a_snapshot_is_its_file_name(tmp_path: Path) -> None:
 @settings(max_examples=200, deadline=None)
 @example("app\n")
 @example("..")
-@given(st.text(max_size=140) | st.text(string.ascii_letters + string.digits + "._-\n/=", max_size=12))
+@given(
+    st.text(max_size=140) | st.text(string.ascii_letters + string.digits + "._-\n/=", max_size=12)
+)
 def test_any_app_names_a_partition_or_is_refused_first(text: str) -> None:
     try:
         name = check_app(text)
