@@ -24,7 +24,14 @@ from rp_toolkit.archives import check_app
 from rp_toolkit.exceptions import ArchiveError
 from rp_toolkit.local import RedisServer
 
-from .conftest import assert_same, now_minute, redis_binary, save_snapshot, write_synth
+from .conftest import (
+    assert_same,
+    now_minute,
+    redis_binary,
+    save_snapshot,
+    write_odd,
+    write_synth,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
 
@@ -47,6 +54,8 @@ def days(server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Days:
     """About 50 hours of records (three UTC days or more), archived at once."""
     end = now_minute()
     write_synth(server.url, hours=50, rps=0.02, seed=8, end=end)
+    with redis.Redis.from_url(server.url) as client:
+        write_odd(client, end - timedelta(minutes=20))  # null durations and endpoint parts
     root = tmp_path_factory.mktemp("days") / "archive"
     rp.archive(server.url, root)
     return Days(server.url, root, pd.Timestamp(end))
@@ -81,6 +90,9 @@ def test_loads_by_day_equal_the_live_loads(days: Days) -> None:
         window = day_window(day)
         for kind in ("requests", "resources", "grape"):
             assert_same(rp.load(kind, days.url, **window), archive.load(kind, **window), kind)
+        assert_same(
+            rp.load("sidekiq", days.url, on=day), archive.load("sidekiq", on=day), "sidekiq"
+        )
 
 
 def test_sql_has_app_and_date_and_counts_equal_the_loads(days: Days) -> None:
@@ -129,6 +141,7 @@ def test_endpoint_days_follow_the_definition(days: Days) -> None:
     every = archive.load("requests", start=pd.Timestamp("2000-01-01", tz="UTC"))
     got = archive.endpoint_days()
     expected = endpoint_days_numpy(every)
+    assert every["duration"].isna().any() and (expected["format"] == "").any()
     assert list(got.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
     last = archive.days("requests")[-1]
