@@ -217,9 +217,11 @@ def start_archive(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     marker = root / layout.FORMAT_FILE
     if not marker.exists():
-        # A run killed while writing the format file leaves only its temporary: not data.
-        left = [p for p in root.iterdir() if not p.name.startswith(f".{layout.FORMAT_FILE}.tmp-")]
-        if left:
+        # Not data: the temporary a run killed while writing the format file leaves, and the
+        # format file a run starting at the same time may just have written.
+        temporary = f".{layout.FORMAT_FILE}.tmp-"
+        names = (p.name for p in root.iterdir())
+        if any(n != layout.FORMAT_FILE and not n.startswith(temporary) for n in names):
             raise ArchiveError(
                 f"{root} is not empty and not an rp_toolkit archive: choose an empty or new "
                 "directory."
