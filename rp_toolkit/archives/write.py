@@ -219,9 +219,9 @@ def start_archive(root: Path) -> None:
     if not marker.exists():
         # Not data: the temporary a run killed while writing the format file leaves, and the
         # format file a run starting at the same time may just have written.
-        temporary = f".{layout.FORMAT_FILE}.tmp-"
+        leftover = f".{layout.FORMAT_FILE}.tmp-"
         names = (p.name for p in root.iterdir())
-        if any(n != layout.FORMAT_FILE and not n.startswith(temporary) for n in names):
+        if any(n != layout.FORMAT_FILE and not n.startswith(leftover) for n in names):
             raise ArchiveError(
                 f"{root} is not empty and not an rp_toolkit archive: choose an empty or new "
                 "directory."
