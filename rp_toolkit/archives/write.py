@@ -159,7 +159,14 @@ def contains(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def held_ids(paths: Sequence[Path]) -> np.ndarray:
     """The sorted record ids in ``paths`` (only that column is read)."""
-    parts = [pq.read_table(path, columns=["record_id"]).column(0).to_numpy() for path in paths]
+    parts = []
+    for path in paths:
+        try:
+            parts.append(pq.read_table(path, columns=["record_id"]).column(0).to_numpy())
+        except (pa.ArrowInvalid, OSError) as error:
+            raise ArchiveError(
+                f"The archive file {path} cannot be read (damaged, or not Parquet): {error}"
+            ) from None
     ids = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
     return np.sort(ids.astype(np.uint64, copy=False))
 
