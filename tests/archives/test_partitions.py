@@ -84,6 +84,10 @@ def test_a_corrupt_file_of_another_day_does_not_matter(days: Days, tmp_path: Pat
     assert again.load("sidekiq", **day_window(first)).shape[0] > 0  # another kind, same day
     with pytest.raises(ArchiveError, match=bad.name):
         again.load("requests", **day_window(first))
+    files = sorted(root.rglob("*.parquet"))
+    with pytest.raises(ArchiveError, match=bad.name):  # a run that would add to that day
+        rp.archive(days.url, root, app=again.apps[0])
+    assert sorted(root.rglob("*.parquet")) == files and not any((root / "_staging").iterdir())
 
 
 def test_loads_by_day_equal_the_live_loads(days: Days) -> None:
