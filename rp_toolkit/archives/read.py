@@ -156,10 +156,10 @@ class Archive(ParsedRecords):
         values: list[Any] = [[str(path) for path in paths]]
         if "datetime" in schema.names and (start is not None or end is not None):
             conditions.append("datetime BETWEEN ? AND ?")
-            values += [
-                first.to_pydatetime(),
-                (end or pd.Timestamp.max.tz_localize("UTC")).to_pydatetime(),
-            ]
+            last = end if end is not None else pd.Timestamp.max.tz_localize("UTC")
+            # Parquet keeps microseconds: the bounds rounded inwards keep the same records
+            # (pandas warns when nanoseconds are dropped).
+            values += [first.ceil("us").to_pydatetime(), last.floor("us").to_pydatetime()]
         for field, wanted in (filters or {}).items():
             if field in schema.names and not pa.types.is_timestamp(schema.field(field).type):
                 conditions.append(f"CAST({_quote(field)} AS VARCHAR) = ?")
