@@ -227,6 +227,11 @@ def test_several_apps_in_one_archive(days: Days, tmp_path: Path) -> None:
     rp.archive(days.url, root, app="blog", kinds=["requests"], **window)
     archive = rp.open_archive(root)
     assert archive.apps == ["blog", "shop"]
+    for run, app in zip(archive.runs, ("shop", "blog"), strict=True):
+        assert run.app == app and run.snapshot is None
+        assert run.window_start == window["start"].isoformat()
+        assert run.window_end == window["end"].isoformat()
+        assert run.source.startswith("redis ") or "127.0.0.1" in run.source
     with pytest.raises(ArchiveError, match="blog, shop"):
         archive.load("requests", **window)
     live = rp.load("requests", days.url, **window)
