@@ -40,6 +40,7 @@ from .frames import (
 )
 from .kinds import escape_glob
 from .local import temporary_redis
+from .memory import MemoryProfile, memory_profile
 from .store import (
     FetchResult,
     FetchStats,
@@ -55,6 +56,8 @@ from .version import __version__ as __version__
 __all__ = [
     "LoadBatches",
     "LoadInfo",
+    "MemoryProfile",
+    "memory_profile",
     "bench",
     "frames",
     "kinds",

@@ -43,6 +43,7 @@ import pandas as pd
 import redis
 from redis import exceptions as redis_errors
 
+from . import units
 from .exceptions import RedisUnavailableError
 from .frames import split_by_kind, walk_pattern
 from .kinds import (
@@ -199,6 +200,79 @@ class MemoryProfile:
             "projection": _records(projection),
             "notes": list(self.notes),
         }
+
+
+def render(profile: MemoryProfile, duration: Any = None, rate: Any = None) -> str:
+    """The profile as text for a terminal: one line per kind, then one sentence with the
+    memory needed for ``duration`` and ``rate`` (see :meth:`MemoryProfile.projection`)."""
+    projection = profile.projection(duration, rate).set_index("kind")
+    seconds = parse_duration(duration)
+    per_minute = parse_rate(rate)
+    header = ("kind", "records", "measured", "B/record", "p95 B", "per min", "kept", "needed")
+    lines = [header]
+    for row in profile.kinds.itertuples(index=False):
+        projected = projection.loc[row.kind]
+        kept = projected["ttl_seconds"]
+        lines.append(
+            (
+                row.kind,
+                units.count(row.records),
+                units.count(row.sampled),
+                units.count(row.bytes_per_record),
+                units.count(row.bytes_per_record_p95),
+                units.MISSING
+                if units.missing(row.records_per_minute)
+                else units.short(row.records_per_minute),
+                _span(kept),
+                units.human_bytes(projected["bytes"]),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    table = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    ]
+    how = (
+        f"MEMORY USAGE of up to {profile.sample:,} keys per kind"
+        if profile.method == "MEMORY USAGE"
+        else "every record's key and value sizes (as Redis 7 would hold them)"
+    )
+    kept_for = (
+        f"duration {_span(seconds)}"
+        if seconds is not None
+        else f"the gem's default duration ({_span(DEFAULT_WINDOW.total_seconds())})"
+    )
+    at = (
+        f"{units.short(per_minute)} requests a minute"
+        if per_minute is not None
+        else "the measured rates"
+    )
+    needed = units.human_bytes(projection["bytes"].sum())
+    return "\n".join(
+        [
+            f"{profile.source}: {profile.keys_walked:,} keys walked; bytes from {how}.",
+            "",
+            *table,
+            "",
+            f"The gem's records need about {needed} of Redis for {kept_for} at {at} "
+            f"(each record with {KEYSPACE_OVERHEAD_BYTES} bytes of keyspace overhead; the "
+            "server's own baseline comes on top). For history longer than that, "
+            "`rp-toolkit archive` keeps the records in Parquet files.",
+            *(f"Note: {note}." for note in profile.notes),
+        ]
+    )
+
+
+def _span(seconds: float) -> str:
+    """How long records are kept: ``4 h``, ``90 min``, ``forever`` (0)."""
+    if not seconds:
+        return "forever"
+    if seconds < 3600:
+        return f"{units.short(seconds / 60)} min"
+    return f"{units.short(seconds / 3600)} h"
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -512,6 +586,7 @@ __all__ = [
     "memory_profile",
     "parse_duration",
     "parse_rate",
+    "render",
     "size_class",
     "string_key_bytes",
 ]
