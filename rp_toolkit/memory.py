@@ -364,8 +364,9 @@ def _sds_bytes(length: int) -> int:
 def string_key_bytes(key_length: int, value_length: int) -> int:
     """What Redis 7's ``MEMORY USAGE`` reports for a string key: the keyspace entry (24
     bytes), the key's name (an SDS string as allocated) and the value (an object of 16 bytes
-    and its SDS string; up to 44 bytes both in one allocation, counted as Redis counts it)."""
-    value = 16 + (value_length + 2 if value_length <= 44 else _sds_bytes(value_length))
+    and its SDS string; up to 44 bytes both in one allocation)."""
+    embedded = value_length <= 44
+    value = size_class(16 + 3 + value_length + 1) if embedded else 16 + _sds_bytes(value_length)
     return 24 + _sds_bytes(key_length) + value
 
 
