@@ -27,7 +27,7 @@ from .exceptions import RPToolkitError, RPToolkitWarning, Stopped
 from .export import check_export_path, export, export_batches
 from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
-from .memory import memory_profile, parse_duration, parse_rate, render
+from .memory import DEFAULT_SAMPLE, memory_profile, parse_duration, parse_rate, render
 from .notebooks import NOTEBOOKS, route_parameters, run_notebook
 from .store import (
     PASSWORD_ON_COMMAND_LINE,
@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Rails requests per minute (1200) or per second (20/s); default: the measured rate",
     )
     memory.add_argument(
-        "--sample", type=int, default=1000, help="keys per kind measured on a server"
+        "--sample", type=int, default=DEFAULT_SAMPLE, help="keys per kind measured on a server"
     )
     memory.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     memory.set_defaults(func=cmd_memory)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
+import shlex
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -20,9 +22,11 @@ from hypothesis import strategies as st
 
 import rp_toolkit as rp
 from rp_toolkit import access, synth
+from rp_toolkit.cli import build_parser, cmd_memory
 from rp_toolkit.exceptions import RedisUnavailableError
 from rp_toolkit.local import RedisServer
 from rp_toolkit.memory import (
+    DEFAULT_SAMPLE,
     KEYSPACE_OVERHEAD_BYTES,
     Reservoir,
     parse_duration,
@@ -30,7 +34,7 @@ from rp_toolkit.memory import (
     size_class,
 )
 from tests.frames.test_snapshot_load import redis_binary
-from tests.support import run_cli
+from tests.support import ROOT, run_cli
 
 END = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -231,3 +235,19 @@ def test_the_command_never_shows_the_password_and_the_acl_user_measures() -> Non
         refused = run_cli("memory", "--redis-url", old)
         assert refused.returncode == 2 and "+memory|usage" in refused.stderr
         assert password not in refused.stdout + refused.stderr
+
+
+def test_the_readme_section_shows_commands_the_parser_takes_and_the_real_default() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## How much Redis the gem needs") :]
+    section = section[: section.index("\n## ")]
+    commands = re.findall(r"^rp-toolkit (memory[^#\n]*)", section, re.MULTILINE)
+    assert len(commands) == 3
+    for command in commands:
+        args = build_parser().parse_args(shlex.split(command))
+        assert args.func is cmd_memory
+        parse_duration(args.duration)
+        parse_rate(args.rate)
+    assert build_parser().parse_args(["memory"]).sample == DEFAULT_SAMPLE
+    assert f"`--sample`, {DEFAULT_SAMPLE:,} by default" in section.replace("\n", " ")
+    assert "KEYSPACE_OVERHEAD_BYTES" in section and "`rp-toolkit archive`" in section

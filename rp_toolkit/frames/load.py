@@ -443,7 +443,7 @@ def walk_pattern(kinds: list[RecordKind], days: list[Any]) -> str:
     """One glob for the records of several kinds (and annotation events), so that a question
     about all of them walks the keyspace once: the kinds' first letters as a class, then the
     days (:func:`rp_toolkit.kinds.days_glob`) and the version, or, with events, the versions
-    only. Traces never match (their values are large and read one by one)."""
+    only. Traces match only when asked for (load_many reads them one by one instead)."""
     firsts = sorted({kind.template[0] for kind in kinds})
     head = firsts[0] if len(firsts) == 1 else "[" + "".join(firsts) + "]"
     if EVENTS in kinds:
