@@ -58,7 +58,6 @@ from .kinds import (
 from .store import (
     FetchStream,
     LiveSource,
-    SnapshotSource,
     SourceLike,
     describe_server,
     open_source,
@@ -381,11 +380,18 @@ class Reservoir:
         self.size, self.rng = size, rng
         self.items: list[Any] = []
         self.seen = 0
-        self._w = math.exp(math.log(rng.random()) / size)
+        self._w = math.exp(math.log(self._uniform()) / size)
         self._next = size + self._skip()
 
+    def _uniform(self) -> float:
+        """A number in (0, 1): its logarithm is finite."""
+        value = self.rng.random()
+        while value == 0.0:
+            value = self.rng.random()
+        return value
+
     def _skip(self) -> int:
-        return int(math.log(self.rng.random()) / math.log1p(-self._w))
+        return int(math.log(self._uniform()) / math.log1p(-self._w))
 
     def add(self, batch: Sequence[Any]) -> None:
         start = self.seen
@@ -395,7 +401,7 @@ class Reservoir:
             self.items.extend(batch[:room])
         while self._next < self.seen:
             self.items[self.rng.randrange(self.size)] = batch[self._next - start]
-            self._w *= math.exp(math.log(self.rng.random()) / self.size)
+            self._w *= math.exp(math.log(self._uniform()) / self.size)
             self._next += self._skip() + 1
 
 
@@ -519,7 +525,7 @@ def memory_profile(
         if not count.records:
             continue
         if live:
-            assert count.reservoir is not None
+            assert isinstance(opened, LiveSource) and count.reservoir is not None
             sizes, gone = _memory_usage(opened, count.reservoir.items)
             if gone:
                 notes.append(f"{gone:,} sampled {count.kind.name} keys expired before measured")
@@ -542,10 +548,9 @@ def memory_profile(
     )
 
 
-def _memory_usage(source: LiveSource | SnapshotSource, keys: list[bytes]) -> tuple[list[int], int]:
+def _memory_usage(source: LiveSource, keys: list[bytes]) -> tuple[list[int], int]:
     """``MEMORY USAGE`` of ``keys`` (those still there) on the node holding each, pipelined
     :data:`MEMORY_USAGE_BATCH` at a time; and how many had gone."""
-    assert isinstance(source, LiveSource)
     sizes: list[int] = []
     gone = 0
     for node, indexes in source_of(source.client).route(keys):
