@@ -4,6 +4,7 @@ rp-toolkit demo --out reports/                 both notebooks on $REDIS_URL or a
 rp-toolkit report --redis-url URL -p hours 8   the notebooks on your Redis, read-only
 rp-toolkit seed --redis-url URL --hours 4      synthetic records where you point it
 rp-toolkit export requests --out r.parquet     a loaded frame or a report, CSV or Parquet
+rp-toolkit memory --duration 8h --rate 20/s    how much Redis the gem's records need
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .exceptions import RPToolkitError, RPToolkitWarning, Stopped
 from .export import check_export_path, export, export_batches
 from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
+from .memory import DEFAULT_SAMPLE, memory_profile, parse_duration, parse_rate, render
 from .notebooks import NOTEBOOKS, route_parameters, run_notebook
 from .store import (
     PASSWORD_ON_COMMAND_LINE,
@@ -272,6 +274,17 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_memory(args: argparse.Namespace) -> int:
+    parse_duration(args.duration)  # every argument checked before anything is read
+    parse_rate(args.rate)
+    profile = memory_profile(_rdb_or_url(args), sample=args.sample)
+    if args.json:
+        print(json.dumps(profile.summary(args.duration, args.rate), default=str))
+    else:
+        print(render(profile, args.duration, args.rate))
+    return 0
+
+
 PYTHON_LITERALS = {"True": True, "False": False, "None": None}
 """Written as in the notebook's parameters cell (papermill's ``-p`` takes these too)."""
 
@@ -453,6 +466,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_flags(kept)
     kept.set_defaults(func=cmd_archive)
+
+    memory = commands.add_parser("memory", help="how much Redis the gem's records need")
+    _add_redis_url(memory, "Redis to measure, read-only (default $REDIS_URL)")
+    _add_rdb(memory)
+    memory.add_argument(
+        "--duration", help="the gem's config.duration, e.g. 8h, 90min (default: 4h, the gem's)"
+    )
+    memory.add_argument(
+        "--rate",
+        help="Rails requests per minute (1200) or per second (20/s); default: the measured rate",
+    )
+    memory.add_argument(
+        "--sample", type=int, default=DEFAULT_SAMPLE, help="keys per kind measured on a server"
+    )
+    memory.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    memory.set_defaults(func=cmd_memory)
 
     add_bench_commands(commands)
 
