@@ -57,7 +57,8 @@ def _days(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _dates(days: np.ndarray) -> pd.Series:
     """Day numbers as midnights, ``datetime64[ns, UTC]``."""
-    return pd.Series(pd.to_datetime(np.asarray(days, dtype="int64") * _DAY_NS, utc=True))
+    stamps = (np.asarray(days, dtype="int64") * _DAY_NS).astype("datetime64[ns]")
+    return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
 
 
 def endpoint_days(df: pd.DataFrame) -> pd.DataFrame:
