@@ -129,7 +129,8 @@ def deploy_impact_by_endpoint(
     * ``"faster"`` when, by the same rules, one fell and none rose;
     * ``"unchanged"`` otherwise (a change within noise, or too small to matter).
 
-    Events oldest first; within an event the slower endpoints first, then by ``p95_change_pct``
+    (:func:`.groups.compare_groups`, which :func:`.history.period_comparison` shares.) Events
+    oldest first; within an event the slower endpoints first, then by ``p95_change_pct``
     descending (NaN last), ties by ``group``. No events, or no endpoint with enough requests,
     give an empty frame with these columns.
     """

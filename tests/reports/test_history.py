@@ -16,6 +16,7 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import rp_toolkit as rp
 from rp_toolkit import findings, plots, reports
+from rp_toolkit.reports import deploys, groups, history
 from tests.reports.test_reports import frame
 from tests.support import Page
 
@@ -476,3 +477,14 @@ def test_daily_p95_chart_draws_the_busiest_endpoints_with_their_names_as_text() 
     assert b_line[0] == 2.0 and np.isnan(b_line[1:]).all()  # no requests: a gap
     empty = plots.daily_p95(reports.endpoint_days(frame("requests", [])))
     assert empty.axes[0].get_legend() is None
+
+
+def test_the_package_keeps_every_name_and_adds_the_history() -> None:
+    """reports.py became a package: every name is still ``rp.reports.<name>``, the same
+    object as in the module that defines it."""
+    assert all(getattr(rp.reports, name) is not None for name in reports.__all__)
+    assert reports.endpoint_days is history.endpoint_days
+    assert reports.deploy_impact_by_endpoint is deploys.deploy_impact_by_endpoint
+    assert reports.percentile is groups.percentile
+    for name in ("requests", "deploy_impact", "export", "annotations", "apdex", "JobsReport"):
+        assert name in reports.__all__
