@@ -3,7 +3,8 @@
 (a) ``rp.archive(snapshot, dir, kinds=["requests"])`` against ``rp.load("requests",
     snapshot, start=...)`` of every record of the same RDB snapshot, each in a fresh process
     (equal imports and caches) that reports the call's wall time and its own peak memory;
-    also the archive of every kind (``kinds=None``), for information;
+    also the archive of every kind (``kinds=None``), for information (the snapshot holds
+    request records only: this is what walking for every kind costs);
 (b) the archive's Parquet files against the RDB file, in bytes;
 (c) a 30-day archive (one day at a time: the day's records written without expiry to the
     benchmark's own server, archived with that day's window, then flushed): one day's
@@ -146,7 +147,9 @@ def day_archive(
     archived with the day's window, then the server flushed. Returns the seconds archiving."""
     archiving = 0.0
     with setup(use_scan=True, scan_count_auto_tune=True, progress=False):
-        for number, day in enumerate(tqdm(days, disable=not progress, desc="30-day archive")):
+        for number, day in enumerate(
+            tqdm(days, disable=not progress, desc=f"{len(days)}-day archive")
+        ):
             following = day + timedelta(days=1)
             for batch in iter_request_records(per_day, seed=seed + number, end=following, hours=24):
                 write_records(client, batch.keys, batch.values)
@@ -352,9 +355,10 @@ def summary_markdown(summary: dict[str, Any], environment: dict[str, Any]) -> st
         "",
         f"{environment['records']:,} request records in an RDB snapshot "
         f"({summary['rdb_bytes']:,} bytes); {summary['days']} days x {summary['per_day']:,} "
-        f"requests; median of {environment['repeats']} repeats; "
+        f"requests; median of {environment['repeats']} repeat(s); "
         f"{environment['server_software']}, Python {environment['python']}, "
-        f"{environment['cpu_count']} CPUs, {environment['date']}.",
+        f"{environment['cpu_count']} CPUs, {environment['date']}. Command: "
+        f"`{environment.get('command', 'rp-toolkit archive-speed')}`.",
         "",
         "| Target | Measured | Met |",
         "| --- | ---: | --- |",
@@ -368,7 +372,7 @@ def summary_markdown(summary: dict[str, Any], environment: dict[str, Any]) -> st
         "| --- | ---: |",
     ]
     lines += [
-        f"| {name} | {value:g} |"
+        f"| {name} | {value:,} |" if isinstance(value, int) else f"| {name} | {value:g} |"
         for name, value in summary.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     ]
