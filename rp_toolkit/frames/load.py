@@ -611,7 +611,7 @@ def load_many(
             stack.callback(parser.close)
         batches = stack.enter_context(contextlib.closing(iter(fetch)))
         for batch in batches:
-            for name, (keys, values) in by_kind(batch.keys, batch.values, wanted).items():
+            for name, (keys, values) in split_by_kind(batch.keys, batch.values, wanted).items():
                 if name == "events":
                     events[0].extend(keys)
                     events[1].extend(values)
@@ -632,7 +632,7 @@ def load_many(
     return frames
 
 
-def by_kind(
+def split_by_kind(
     keys: list[bytes], values: list[Any], kinds: list[RecordKind]
 ) -> dict[str, tuple[list[bytes], list[Any]]]:
     """``keys`` and their values split by the kind their first part names; keys of no

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..kinds import EVENTS, REQUESTS, TRACE, RecordKind, get_kind, utc_days, window_bound
 from ..store import FetchStats, FetchStream, open_source
-from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, by_kind, walk_pattern
+from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
 from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
@@ -101,7 +101,8 @@ class StoredBatches:
                 stack.callback(parser.close)
             batches = stack.enter_context(contextlib.closing(iter(self.fetch)))
             for batch in batches:
-                for name, (keys, values) in by_kind(batch.keys, batch.values, self.kinds).items():
+                split = split_by_kind(batch.keys, batch.values, self.kinds)
+                for name, (keys, values) in split.items():
                     if name == EVENTS.name:
                         events[0].extend(keys)
                         events[1].extend(values)
