@@ -9,8 +9,8 @@ a report needs on top (docs/SPARK.md):
   UTC, no UI, nothing written into the working directory;
 * :func:`read_kind`: one kind's dataset, ``app`` and ``date`` as text columns;
 * :func:`endpoint_days`: the daily per-endpoint percentiles as a Spark DataFrame, and
-  :func:`endpoint_days_frame` the same as pandas, exactly the frame of the one definition
-  shared with pandas and DuckDB (see :func:`endpoint_days`);
+  :func:`endpoint_days_frame` the same as pandas (:func:`frame_of` collects one), exactly
+  the frame of the one definition shared with pandas and DuckDB (see :func:`endpoint_days`);
 * :func:`stop`: the session stopped and the JVM that pyspark started ended.
 
 Only this module imports pyspark (the optional extra ``rp_toolkit[spark]``); importing
@@ -52,6 +52,7 @@ __all__ = [
     "endpoint_days",
     "endpoint_days_frame",
     "find_java",
+    "frame_of",
     "read_kind",
     "session",
     "stop",
@@ -342,10 +343,16 @@ def endpoint_days_frame(
     end: Any = None,
     app: str | Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """:func:`endpoint_days` collected as pandas: ``date`` datetime64[ns, UTC] (midnight),
-    ``group``/``controller``/``action``/``format`` string, ``count`` int64, the percentiles
-    float64 (NaN when a group has no duration). One row per day and endpoint, so small."""
-    rows = endpoint_days(spark, path, start=start, end=end, app=app).collect()
+    """:func:`endpoint_days` collected as pandas (see :func:`frame_of`)."""
+    return frame_of(endpoint_days(spark, path, start=start, end=end, app=app))
+
+
+def frame_of(days: DataFrame) -> pd.DataFrame:
+    """An :func:`endpoint_days` result collected as pandas: ``date`` datetime64[ns, UTC]
+    (midnight), ``group``/``controller``/``action``/``format`` string, ``count`` int64, the
+    percentiles float64 (NaN when a group has no duration). One row per day and endpoint, so
+    small; built from the collected rows (no pyspark pandas conversion)."""
+    rows = days.collect()
     frame = pd.DataFrame.from_records([row.asDict() for row in rows], columns=COLUMNS)
     days = pd.to_datetime(frame["date"].astype("object")).dt.tz_localize("UTC")
     frame["date"] = days.astype(_DTYPES["date"])

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -252,28 +252,24 @@ def test_read_kind_gives_the_files_columns_and_text_partitions(archive, spark) -
 
 def test_app_and_day_filters_give_the_subset(archive, spark) -> None:
     root, records = archive
-    days = sorted(records["datetime"].dt.strftime("%Y-%m-%d").unique())
-    first, last = days[1], days[2]
-    in_days = records["datetime"].dt.strftime("%Y-%m-%d").between(first, last)
+    day = records["datetime"].dt.strftime("%Y-%m-%d")
+    first, last = sorted(day.unique())[1:3]
 
     found = rp_spark.endpoint_days_frame(spark, root, app="007")
     assert_same(found, expected(records[records["app"] == "007"]))
     assert_same(duckdb_days(root, app="007"), expected(records[records["app"] == "007"]))
 
-    # A day given as text, as a date or as a time within it (its UTC day).
-    start = datetime.fromisoformat(first + "T23:59:00+00:00")
-    found = rp_spark.endpoint_days_frame(spark, root, start=start, end=last)
-    assert_same(found, expected(records[in_days]))
-    assert_same(duckdb_days(root, first=first, last=last), expected(records[in_days]))
-
-    found = rp_spark.endpoint_days_frame(
-        spark, root, start=first, end=first, app=["shop", "admin_ui.v-2"]
+    # A day given as a time within it (its UTC day), as text or as a date.
+    late = datetime.fromisoformat(first + "T23:59:00+00:00")
+    found = rp_spark.endpoint_days_frame(spark, root, start=late, end=date.fromisoformat(last))
+    assert_same(found, expected(records[day.between(first, last)]))
+    assert_same(
+        duckdb_days(root, first=first, last=last), expected(records[day.between(first, last)])
     )
-    wanted = records[
-        records["app"].isin(["shop", "admin_ui.v-2"])
-        & (in_days & ~(records["datetime"].dt.strftime("%Y-%m-%d") == last))
-    ]
-    assert_same(found, expected(wanted))
+
+    apps = ["shop", "admin_ui.v-2"]
+    found = rp_spark.endpoint_days_frame(spark, root, start=first, end=first, app=apps)
+    assert_same(found, expected(records[records["app"].isin(apps) & (day == first)]))
 
     empty = rp_spark.endpoint_days_frame(spark, root, start="2001-01-01", end="2001-01-02")
     assert empty.empty and list(empty.columns) == list(DTYPES)
@@ -304,10 +300,21 @@ def test_filters_prune_partitions(archive, spark, tmp_path: Path) -> None:
     everything = rp_spark.endpoint_days(spark, root)
     for decoy in decoys:
         decoy.write_bytes(b"PAR1 this is not a Parquet file PAR1")
-    rows = pruned.count()
-    assert rows == len(expected(records[records["app"] == "shop"]))
+    assert_same(rp_spark.frame_of(pruned), expected(records[records["app"] == "shop"]))
     with pytest.raises(Exception, match="(?i)parquet"):
         everything.collect()
+
+
+def test_java_is_found_on_path_whatever_java_home_says(monkeypatch) -> None:
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java on PATH")
+    monkeypatch.setenv("JAVA_HOME", "/nonexistent/jdk")
+    home = rp_spark.find_java()
+    assert Path(home, "bin", "java").resolve() == Path(java).resolve()
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(SparkSetupError, match=r"needs Java \d+ or newer.*does not run"):
+        rp_spark.find_java()
 
 
 def test_nothing_is_written_beside_the_session(spark) -> None:
