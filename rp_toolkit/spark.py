@@ -158,7 +158,7 @@ def _local_defaults(master: str) -> dict[str, str]:
 
 
 def session(
-    master: str = "local[2]",
+    master: str | None = "local[2]",
     *,
     app_name: str = "rp_toolkit",
     config: Mapping[str, str] | None = None,
@@ -169,7 +169,7 @@ def session(
     ``master``: ``local[N]`` (the default, 2 cores: small shuffle settings, and the warehouse
     and Derby's files in a temporary directory, so nothing is written in the working
     directory) or a cluster's URL (``spark://host:7077``, ``yarn``, ``k8s://...``: its own
-    settings otherwise). ``config`` adds or
+    settings otherwise); None under ``spark-submit``, which chooses the master. ``config`` adds or
     overrides settings. Finds Java as :func:`find_java` does. An existing active session is
     reused by Spark (its settings that cannot change at run time stay as they were); end it
     with :func:`stop`.
@@ -181,11 +181,13 @@ def session(
         "spark.sql.session.timeZone": "UTC",
         _PARTITION_INFERENCE: "false",
     }
-    if master.startswith("local"):
+    if master is not None and master.startswith("local"):
         settings.update(_local_defaults(master))
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings.update(config or {})
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
