@@ -345,3 +345,28 @@ def test_rp_toolkit_does_not_import_pyspark() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "pip install 'rp_toolkit[spark]'" in done.stdout
+
+
+def test_an_archive_rp_archive_wrote_gives_the_same_days_in_spark_duckdb_and_pandas(
+    redis_url: str, spark, tmp_path: Path
+) -> None:
+    """The archive as rp.archive lays it out is read by Spark as it is, and its report equals
+    DuckDB's (Archive.endpoint_days) and pandas' (reports.endpoint_days of the loaded frame)."""
+    import rp_toolkit as rp
+
+    synth.write(redis_url, hours=3, rps=3, seed=11, progress=False)
+    root = tmp_path / "archive"
+    rp.archive(redis_url, root, app="shop")
+    archive = rp.open_archive(root)
+    frame = archive.load("requests", start="2000-01-01")
+    assert len(frame) == 3 * 3600 * 3
+    in_pandas = reports.endpoint_days(frame)
+    in_duckdb = archive.endpoint_days()
+    in_spark = rp_spark.endpoint_days_frame(spark, root)
+    assert len(in_pandas) >= 10
+    assert_same(in_duckdb, in_pandas)
+    assert_same(in_spark, in_pandas)
+    day = in_pandas["date"].iloc[-1]
+    one_day = in_pandas[in_pandas["date"] == day].reset_index(drop=True)
+    assert_same(archive.endpoint_days(start=day, end=day), one_day)
+    assert_same(rp_spark.endpoint_days_frame(spark, root, start=day, end=day, app="shop"), one_day)

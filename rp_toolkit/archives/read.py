@@ -288,12 +288,19 @@ class Archive(ParsedRecords):
         self, *, start: Any = None, end: Any = None, app: str | None = None
     ) -> pd.DataFrame:
         """Per UTC day and endpoint (``Controller#action|format``): ``count`` and the gem's
-        p50, p95 and p99 of ``duration``, computed by DuckDB over the window's partitions
-        (the whole archive by default). The columns of
-        ``rp.reports.endpoint_days``, which gives the same from a frame."""
+        p50, p95 and p99 of ``duration``, computed by DuckDB over the partitions of the days
+        asked for: ``start`` to ``end``, whole UTC days, both included (a time means its day;
+        by default every day archived). The table ``rp.reports.endpoint_days`` gives from a
+        frame and ``rp_toolkit.spark.endpoint_days_frame`` from Spark."""
         now = self.now()
-        first = window_bound(start, name="start", now=now) if start is not None else None
-        last = window_bound(end, name="end", now=now) if end is not None else None
+        first = last = None
+        if start is not None:
+            first = window_bound(start, name="start", now=now).normalize()
+        if end is not None:
+            last = window_bound(end, name="end", now=now).normalize()
+            last += pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        if first is not None and last is not None and first > last:
+            raise ValueError(f"start ({first.date()}) is after end ({last.date()}).")
         ps = ", ".join(f"quantile_cont(duration, {p / 100}) AS duration_p{p}" for p in PERCENTILES)
         parts = ", ".join(f"coalesce({name}, '') AS {name}" for name in ENDPOINT_PARTS)
         relation = self._select(
@@ -322,7 +329,7 @@ def endpoint_days_frame(table: pa.Table | None) -> pd.DataFrame:
     frame = pd.DataFrame({name: [] for name in columns}) if table is None else table.to_pandas()
     frame["date"] = pd.to_datetime(frame["date"], utc=True).astype("datetime64[ns, UTC]")
     for name in ("group", "controller", "action", "format"):
-        frame[name] = frame[name].astype("str")
+        frame[name] = frame[name].astype("string")
     frame["count"] = frame["count"].astype("int64")
     for p in PERCENTILES:
         frame[f"duration_p{p}"] = frame[f"duration_p{p}"].astype("float64")
