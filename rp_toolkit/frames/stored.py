@@ -16,7 +16,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..kinds import EVENTS, REQUESTS, TRACE, RecordKind, get_kind, utc_days, window_bound
+from ..kinds import (
+    EVENTS,
+    REQUESTS,
+    TRACE,
+    RecordKind,
+    escape_glob,
+    get_kind,
+    utc_days,
+    window_bound,
+)
 from ..store import FetchStats, FetchStream, open_source
 from .load import BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
 from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
@@ -64,7 +73,14 @@ class StoredBatches:
             if self.start is None
             else utc_days(self.start.to_pydatetime(), self.end.to_pydatetime())
         )
-        self.pattern = walk_pattern(self.kinds, days)
+        # One tabular kind: its own glob, every key it matches is that kind's (no split).
+        self.single = len(self.kinds) == 1 and self.kinds[0] not in (EVENTS, TRACE)
+        if self.single:
+            kind = self.kinds[0]
+            every_day = f"{escape_glob(kind.parts[0].literal)}|*|END|{kind.version}"
+            self.pattern = kind.pattern(days=days) if days else every_day
+        else:
+            self.pattern = walk_pattern(self.kinds, days)
         count_days = days or [self.now.date()]
         self.fetch = FetchStream(
             self.pattern, self.source, exact=False, count_like=REQUESTS.pattern(days=count_days)
@@ -101,7 +117,11 @@ class StoredBatches:
                 stack.callback(parser.close)
             batches = stack.enter_context(contextlib.closing(iter(self.fetch)))
             for batch in batches:
-                split = split_by_kind(batch.keys, batch.values, self.kinds)
+                split = (
+                    {self.kinds[0].name: (batch.keys, batch.values)}
+                    if self.single
+                    else split_by_kind(batch.keys, batch.values, self.kinds)
+                )
                 for name, (keys, values) in split.items():
                     if name == EVENTS.name:
                         events[0].extend(keys)
