@@ -93,8 +93,8 @@ def _whole(value: Any) -> str:
 
 def key_listing(summary: Mapping[str, Any]) -> str:
     """How the keys were found (``LoadInfo.summary()``): ``Keys listed with SCAN, COUNT 1000
-    (auto-tune), in 518 calls.``, ``... with KEYS ...`` or the snapshot read; "" when nothing
-    was fetched."""
+    (auto-tune), in 518 calls.``, ``... with KEYS ...``, the snapshot or the archive read; ""
+    when nothing was fetched."""
     method = summary.get("method")
     if method is None:
         return ""
@@ -117,6 +117,11 @@ def key_listing(summary: Mapping[str, Any]) -> str:
     if method == "RDB":  # a snapshot file: no server was asked anything
         return (
             f"Keys read from the {code_span(summary.get('source'))}, without touching any server."
+        )
+    if method == "archive":  # Parquet files rp.archive wrote: no server, no key
+        return (
+            f"Records read from the {code_span(summary.get('source'))} with DuckDB, without "
+            "touching any server."
         )
     return f"Keys listed with {code_span(method)}."
 

@@ -172,7 +172,9 @@ class LoadInfo:
 
 def walks(stats: FetchStats) -> int:
     """How many times a fetch walked the keyspace: its SCAN loops (one per node on a
-    cluster), or 1 for a KEYS."""
+    cluster), 1 for a KEYS or a snapshot's walk, 0 for an archive's read (no keyspace)."""
+    if stats.method == "archive":
+        return 0
     return int(stats.extra.get("counts", {}).get("loops", 0)) if stats.method == "SCAN" else 1
 
 
