@@ -61,7 +61,8 @@ class Archive(ParsedRecords):
     def describe(self) -> str:
         newest = f", newest records as of {self.now():%Y-%m-%d %H:%M} UTC" if self.runs else ""
         apps = ", ".join(self.apps) or "none"
-        return f"archive {self.root.name} ({len(self.runs)} runs, apps: {apps}{newest})"
+        runs = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}"
+        return f"archive {self.root.name} ({runs}, apps: {apps}{newest})"
 
     def now(self) -> pd.Timestamp:
         """The time the archive's records are read as of: the latest ``now`` of the sources
