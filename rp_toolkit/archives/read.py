@@ -23,7 +23,7 @@ from ..exceptions import ArchiveError
 from ..frames import LoadInfo, Problems, concat_batches, empty_frame, resolve_window
 from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, tabular_kind
 from ..frames.stored import EARLIEST
-from ..kinds import EVENTS, TRACE, get_kind, utc_days, window_bound
+from ..kinds import EVENTS, TRACE, RecordKind, get_kind, utc_days, window_bound
 from ..store import FetchStats
 from . import layout
 from .schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame
@@ -198,7 +198,7 @@ class Archive(ParsedRecords):
             fetches=[FetchStats(method="archive", pattern="", server=self.describe())],
         )
         relation = self._select(record_kind.name, app, first, last, filters=filters)
-        return ArchiveBatches(record_kind.name, relation, info, batch_rows)
+        return ArchiveBatches(record_kind, relation, info, batch_rows)
 
     def load_many(
         self,
@@ -338,11 +338,12 @@ def endpoint_days_frame(table: pa.Table | None) -> pd.DataFrame:
 
 
 class ArchiveBatches:
-    """The frames of one archive load (``.kind``, ``.info`` as ``rp.iter_load``'s)."""
+    """The frames of one archive load (``.kind``, a :class:`~rp_toolkit.kinds.RecordKind`,
+    and ``.info`` as ``rp.iter_load``'s)."""
 
     def __init__(
         self,
-        kind: str,
+        kind: RecordKind,
         relation: duckdb.DuckDBPyRelation | None,
         info: LoadInfo,
         batch_rows: int | None,

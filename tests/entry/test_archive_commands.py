@@ -39,6 +39,18 @@ def test_archive_then_report_and_export_from_it(redis_url: str, tmp_path) -> Non
         pd.read_csv(out), live.reset_index(drop=True), check_dtype=False, check_categorical=False
     )
 
+    # export --archive without a report: the records, batch by batch, as rp.load gives them.
+    frame_out = tmp_path / "requests.parquet"
+    exported = run_cli(
+        "export", "requests", "--archive", str(tmp_path / "archive"), "--start", "2000-01-01",
+        "--out", str(frame_out), "--no-progress",
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    records = pd.read_parquet(frame_out)
+    assert sorted(records["request_id"]) == sorted(
+        rp.load("requests", redis_url, start="2000-01-01")["request_id"]
+    )
+
     # report --archive: the history section appears, its daily counts are the archive's.
     report = run_cli(
         "report", "--archive", str(tmp_path / "archive"), "-p", "days", "30",
