@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-redis lint lab clean guide-figures guide-measure
+.PHONY: demo test test-redis lint lab clean guide-figures guide-measure archive-measure
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ guide-measure: $(STAMP)  ## Measure everything the guides quote (throwaway serve
 	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit load-speed --out docs/bench/load_speed/redis --no-progress
 	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit snapshot-speed --out docs/bench/snapshot --no-progress
 	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit cluster-bench --out docs/bench/cluster/valkey.json
+
+# Issue 20's archive targets, in one run on a throwaway Redis (Debian's redis-server: the
+# snapshot reader reads Redis's RDB, not Valkey 9's): a million records archived against their
+# rp.load, the archive's size against the RDB's, and reads of a 30-day archive.
+archive-measure: $(STAMP)  ## Measure the archive's targets (docs/bench/archive; a throwaway server).
+	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit archive-speed --records 1000000 --days 30 --per-day 100000 --repeat 3 --out docs/bench/archive --no-progress
 
 guide-figures: $(STAMP)  ## Rewrite the guides' generated blocks and plots from docs/bench.
 	$(BIN)/rp-toolkit docs

@@ -42,6 +42,7 @@ from .frames import (
 )
 from .kinds import escape_glob
 from .local import temporary_redis
+from .memory import MemoryProfile, memory_profile
 from .store import (
     FetchResult,
     FetchStats,
@@ -62,6 +63,8 @@ __all__ = [
     "open_archive",
     "LoadBatches",
     "LoadInfo",
+    "MemoryProfile",
+    "memory_profile",
     "bench",
     "frames",
     "kinds",

@@ -21,6 +21,8 @@ ANALYSIS_COMMANDS: dict[str, str] = {
     "info": "server version and keyspace figures (RedisServer.version, the benchmark)",
     "dbsize": "sizes the progress bar of a SCAN",
     "select": "redis-py selects the database named in the URL (/1, /2...) on connect",
+    "memory|usage": "measures a sample of the gem's keys (rp-toolkit memory); no other MEMORY "
+    "subcommand",
 }
 
 #: The gem's key prefixes (SCHEMA.md): every kind, traces, resources and deploy events.

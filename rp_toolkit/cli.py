@@ -4,6 +4,7 @@ rp-toolkit demo --out reports/                 both notebooks on $REDIS_URL or a
 rp-toolkit report --redis-url URL -p hours 8   the notebooks on your Redis, read-only
 rp-toolkit seed --redis-url URL --hours 4      synthetic records where you point it
 rp-toolkit export requests --out r.parquet     a loaded frame or a report, CSV or Parquet
+rp-toolkit memory --duration 8h --rate 20/s    how much Redis the gem's records need
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reports, synth
+from .archives import archive, open_archive
 from .bench import add_commands as add_bench_commands
 from .config import as_environment, check_environment, parse_scan_count, settings, setup
 from .docs import GUIDES, blocks, render_guide
@@ -26,6 +28,7 @@ from .exceptions import RPToolkitError, RPToolkitWarning, Stopped
 from .export import check_export_path, export, export_batches
 from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
+from .memory import DEFAULT_SAMPLE, memory_profile, parse_duration, parse_rate, render
 from .notebooks import NOTEBOOKS, route_parameters, run_notebook
 from .store import (
     PASSWORD_ON_COMMAND_LINE,
@@ -69,6 +72,18 @@ def _add_rdb(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_archive(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--archive",
+        metavar="DIR",
+        help="read an archive `rp-toolkit archive` wrote instead of a server (windows relative "
+        "to now end at the newest time archived)",
+    )
+    parser.add_argument(
+        "--app", help="the archive's application to read (needed when it holds several)"
+    )
+
+
 def _resolve_redis_url(args: argparse.Namespace) -> None:
     """``args.redis_url``: the flag, else ``$REDIS_URL``; the password file applied; a warning
     when the command line itself carries a password."""
@@ -78,6 +93,13 @@ def _resolve_redis_url(args: argparse.Namespace) -> None:
             "--db chooses a database of the --rdb snapshot; for a server, put the database "
             "in its URL (redis://host:6379/N)."
         )
+    if args.command != "archive" and getattr(args, "app", None) and not args.archive:
+        raise RPToolkitError("--app chooses an application of the --archive DIR read.")
+    if getattr(args, "archive", None) and args.command != "archive":
+        if given or getattr(args, "password_file", None) or getattr(args, "rdb", None):
+            raise RPToolkitError("Give --archive DIR, --rdb FILE or --redis-url: one of them.")
+        args.redis_url = None
+        return
     if getattr(args, "rdb", None):  # a snapshot file: no server at all, not even $REDIS_URL
         if given or getattr(args, "password_file", None):
             raise RPToolkitError("Give --rdb FILE or --redis-url, not both.")
@@ -193,6 +215,8 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
 def _rdb_or_url(args: argparse.Namespace) -> Any:
     """The snapshot file ``--rdb`` names, database ``--db`` (opened and checked now), else
     ``--redis-url``."""
+    if getattr(args, "archive", None) and args.command != "archive":
+        return open_archive(args.archive, app=args.app)
     rdb = getattr(args, "rdb", None)
     return Snapshot(rdb, db=args.db or 0) if rdb else args.redis_url
 
@@ -226,6 +250,41 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive(args: argparse.Namespace) -> int:
+    kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()] or None
+    with unwind_on_signals():  # SIGTERM unwinds as Ctrl-C does: the run is not committed
+        run = archive(
+            _rdb_or_url(args), args.out, kinds=kinds, start=args.start, end=args.end, app=args.app
+        )
+    counts = {kind: vars(c) for kind, c in run.kinds.items()}
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "run": run.run,
+                "app": run.app,
+                "source": run.source,
+                "added": run.added,
+                "already_archived": run.already_archived,
+                "kinds": counts,
+                "files": len(run.files),
+            }
+        )
+    )
+    return 0
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    parse_duration(args.duration)  # every argument checked before anything is read
+    parse_rate(args.rate)
+    profile = memory_profile(_rdb_or_url(args), sample=args.sample)
+    if args.json:
+        print(json.dumps(profile.summary(args.duration, args.rate), default=str))
+    else:
+        print(render(profile, args.duration, args.rate))
+    return 0
+
+
 PYTHON_LITERALS = {"True": True, "False": False, "None": None}
 """Written as in the notebook's parameters cell (papermill's ``-p`` takes these too)."""
 
@@ -251,6 +310,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     parameters = parse_notebook_parameters(args.parameter)
     if "redis_url" in parameters:
         raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
+    if args.archive:
+        if {"archive", "archive_app", "snapshot"} & set(parameters):
+            raise RPToolkitError(
+                "Give the archive with --archive DIR and its app with --app, not -p archive, "
+                "-p archive_app or -p snapshot."
+            )
+        if names != ["request_performance"]:
+            raise RPToolkitError(
+                "--archive reads an archive for the request report; the benchmark measures a "
+                "live server (run it without --archive)."
+            )
+        opened = _rdb_or_url(args)  # checked now
+        parameters["archive"] = str(opened.root.resolve())
+        parameters["archive_app"] = opened.app
     if args.rdb:
         if "snapshot" in parameters or "snapshot_db" in parameters:
             raise RPToolkitError(
@@ -265,7 +338,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         parameters["snapshot"] = str(Path(_rdb_or_url(args).path).resolve())  # checked now
         parameters["snapshot_db"] = args.db or 0
     routed = route_parameters(names, parameters)  # every -p checked before a kernel starts
-    url = None if args.rdb else args.redis_url or settings.redis_url
+    url = None if args.rdb or args.archive else args.redis_url or settings.redis_url
     if url:  # the URL and the server, before a kernel starts (5-9 s)
         client = get_client(url)
         with translate_errors(client, f"checking {redact_url(url)}"):
@@ -334,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
             report, "Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)"
         )
         _add_rdb(report)
+        _add_archive(report)
         report.add_argument("--out", default="reports", help="output folder")
         report.add_argument(
             "-p",
@@ -369,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("kind", help="requests, sidekiq, delayed_job, grape, rake, custom, ...")
     _add_redis_url(export, "Redis to read, read-only (default $REDIS_URL)")
     _add_rdb(export)
+    _add_archive(export)
     export.add_argument("--start")
     export.add_argument("--end")
     export.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE")
@@ -376,6 +451,37 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="file ending in .csv or .parquet")
     _add_flags(export)
     export.set_defaults(func=cmd_export)
+
+    kept = commands.add_parser(
+        "archive", help="keep the gem's records as Parquet beyond Redis's TTL (read-only)"
+    )
+    _add_redis_url(kept, "Redis to read, read-only (default $REDIS_URL)")
+    _add_rdb(kept)
+    kept.add_argument("--out", required=True, metavar="DIR", help="the archive's directory")
+    kept.add_argument("--kinds", default="", help="comma-separated kinds (default: every kind)")
+    kept.add_argument("--start", help="the window's start (default: every record held)")
+    kept.add_argument("--end", help="the window's end (default: now, or the snapshot's time)")
+    kept.add_argument(
+        "--app", help="the application's name (default: the server's host, or the file's name)"
+    )
+    _add_flags(kept)
+    kept.set_defaults(func=cmd_archive)
+
+    memory = commands.add_parser("memory", help="how much Redis the gem's records need")
+    _add_redis_url(memory, "Redis to measure, read-only (default $REDIS_URL)")
+    _add_rdb(memory)
+    memory.add_argument(
+        "--duration", help="the gem's config.duration, e.g. 8h, 90min (default: 4h, the gem's)"
+    )
+    memory.add_argument(
+        "--rate",
+        help="Rails requests per minute (1200) or per second (20/s); default: the measured rate",
+    )
+    memory.add_argument(
+        "--sample", type=int, default=DEFAULT_SAMPLE, help="keys per kind measured on a server"
+    )
+    memory.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    memory.set_defaults(func=cmd_memory)
 
     add_bench_commands(commands)
 

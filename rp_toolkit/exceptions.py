@@ -57,6 +57,11 @@ class BenchmarkError(RPToolkitError):
     """The benchmark refused to run, or found results that cannot be right."""
 
 
+class SparkSetupError(RPToolkitError):
+    """Spark cannot start here: no Java, or one older than the installed Spark needs. The
+    message says which Java was found and what to install."""
+
+
 class NotebookFailedError(RPToolkitError):
     """A notebook raised an error; the message names the cell and the error."""
 

@@ -27,12 +27,15 @@ __all__ = [
     "apdex",
     "crashes",
     "deploys",
+    "deploys_in_range",
     "endpoints",
     "errors",
+    "history",
     "jobs",
     "key_listing",
     "loaded",
     "overview",
+    "period_comparison",
     "resources",
     "slow_requests",
     "time_split",
@@ -90,8 +93,8 @@ def _whole(value: Any) -> str:
 
 def key_listing(summary: Mapping[str, Any]) -> str:
     """How the keys were found (``LoadInfo.summary()``): ``Keys listed with SCAN, COUNT 1000
-    (auto-tune), in 518 calls.``, ``... with KEYS ...`` or the snapshot read; "" when nothing
-    was fetched."""
+    (auto-tune), in 518 calls.``, ``... with KEYS ...``, the snapshot or the archive read; ""
+    when nothing was fetched."""
     method = summary.get("method")
     if method is None:
         return ""
@@ -114,6 +117,11 @@ def key_listing(summary: Mapping[str, Any]) -> str:
     if method == "RDB":  # a snapshot file: no server was asked anything
         return (
             f"Keys read from the {code_span(summary.get('source'))}, without touching any server."
+        )
+    if method == "archive":  # Parquet files rp.archive wrote: no server, no key
+        return (
+            f"Records read from the {code_span(summary.get('source'))} with DuckDB, without "
+            "touching any server."
         )
     return f"Keys listed with {code_span(method)}."
 
@@ -457,6 +465,135 @@ def deploys(
         text = _deploy_text(event, rows, window, min_requests, min_change)
         sections.append((text, rows))
     return sections
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _day(value: Any) -> str:
+    return _when(value)[:10]
+
+
+def _days_long(period: pd.Timedelta) -> str:
+    """``7 days``, ``1 day``, ``36 hours``, ``90 minutes``."""
+    for unit, name in ((pd.Timedelta(days=1), "day"), (pd.Timedelta(hours=1), "hour")):
+        if period % unit == pd.Timedelta(0):
+            n = period // unit
+            return f"{count(n)} {name}{'s' if n != 1 else ''}"
+    return f"{period / pd.Timedelta(minutes=1):g} minutes"
+
+
+def history(per_day: pd.DataFrame) -> str:
+    """Requests over the days of ``reports.requests_per_day``: how many and per day, the
+    busiest day, the days without any, the 5xx share, and the lowest and highest daily p95."""
+    total = int(per_day["count"].sum()) if len(per_day) else 0
+    if not total:
+        return "No request was recorded, so there is no history to show."
+    days = len(per_day)
+    first, last = per_day["date"].iloc[0], per_day["date"].iloc[-1]
+    if days == 1:
+        span = f"on {_day(first)}"
+    else:
+        span = f"over {count(days)} days, {_day(first)} to {_day(last)}"
+    text = f"**{count(total)} requests** {span}"
+    if days > 1:
+        busiest = per_day.sort_values(["count", "date"], ascending=[False, True], kind="stable")
+        top = busiest.iloc[0]
+        text += (
+            f", {short(total / days)} per day on average; the busiest day was "
+            f"{_day(top['date'])} ({count(top['count'])})"
+        )
+    text += f". {_share(per_day['errors_5xx'].sum(), total)} % ended in a 5xx."
+    idle = int((per_day["count"] == 0).sum())
+    if idle:
+        text += f" {count(idle)} of the {count(days)} days had no request at all."
+    p95 = per_day[per_day["duration_p95"].notna()]
+    if len(p95) > 1:
+        low = p95.sort_values(["duration_p95", "date"], kind="stable").iloc[0]
+        high = p95.sort_values(
+            ["duration_p95", "date"], ascending=[False, True], kind="stable"
+        ).iloc[0]
+        text += (
+            f" The daily p95 ranged from {ms(low['duration_p95'])} ms ({_day(low['date'])}) "
+            f"to {ms(high['duration_p95'])} ms ({_day(high['date'])})."
+        )
+    elif len(p95):
+        text += f" p95 was {ms(p95['duration_p95'].iloc[0])} ms."
+    return text
+
+
+def _changes(rows: pd.DataFrame, n: int) -> str:
+    items = [
+        f"{code_span(r['group'])}: {_change(r, 95)}, {_change(r, 50)}, over "
+        f"{count(r['before_count'])} → {count(r['after_count'])} requests"
+        for _, r in rows.head(n).iterrows()
+    ]
+    more = f" (and {len(rows) - n} more, in the table)" if len(rows) > n else ""
+    return "; ".join(items) + more
+
+
+def period_comparison(table: pd.DataFrame, *, n: int = 3) -> str:
+    """What ``reports.period_comparison`` found: the endpoints that got slower and faster
+    this period than in the one before (the ``n`` largest changes each), or that none did."""
+    info = table.attrs.get("period") or {}
+    end = info.get("end")
+    if end is None:
+        return "No request was recorded, so there is no period to compare."
+    start, middle = info["start"], info["middle"]
+    length = _days_long(pd.Timestamp(end) - pd.Timestamp(middle))
+    head = (
+        f"The last {length} ({_span(middle, end)}) against the {length} before "
+        f"({_span(start, middle)})"
+    )
+    least = info.get("min_requests", 0)
+    if not len(table):
+        return (
+            f"{head}: no endpoint had {count(least)} requests with a duration in both, so no "
+            "endpoint can be compared."
+        )
+    slower = table[table["verdict"] == "slower"]
+    faster = table[table["verdict"] == "faster"]
+    if not len(slower) and not len(faster):
+        return (
+            f"{head}: none of the {count(len(table))} endpoints with at least {count(least)} "
+            "requests in both changed beyond the noise of that many requests."
+        )
+    parts = []
+    if len(slower):
+        parts.append(f"{len(slower)} of {len(table)} endpoints got slower: {_changes(slower, n)}.")
+    if len(faster):
+        parts.append(f"{len(faster)} of {len(table)} endpoints got faster: {_changes(faster, n)}.")
+    return f"{head}: " + " ".join(parts)
+
+
+def deploys_in_range(table: pd.DataFrame, *, n: int = 3) -> str:
+    """What ``reports.deploys_in_range`` found: how many events, and those after which
+    endpoints got slower (the ``n`` with the most, each with up to ``n`` endpoints)."""
+    if not len(table):
+        return "No deploy or other event was recorded in this range."
+    events = f"{count(len(table))} deploy{'s' if len(table) != 1 else ''} or other events"
+    text = f"{events} from {_day(table['datetime'].min())} to {_day(table['datetime'].max())}"
+    slower = table[table["endpoints_slower"] > 0]
+    if not len(slower):
+        compared = int(table["endpoints_compared"].sum())
+        return text + (
+            f"; after none did an endpoint get clearly slower ({count(compared)} endpoint "
+            "comparisons)."
+        )
+    slower = slower.sort_values(
+        ["endpoints_slower", "datetime"], ascending=[False, True], kind="stable"
+    )
+    items = []
+    for _, row in slower.head(n).iterrows():
+        names = [code_span(name) for name in row["slower_endpoints"][:n]]
+        more = len(row["slower_endpoints"]) - n
+        listed = _listing(names) + (f" and {more} more" if more > 0 else "")
+        items.append(
+            f"{code_span(row['label'])} ({_when(row['datetime'])}): "
+            f"{count(row['endpoints_slower'])} ({listed})"
+        )
+    others = f" (and {len(slower) - n} more)" if len(slower) > n else ""
+    return text + (f"; {len(slower)} made endpoints slower: {'; '.join(items)}{others}.")
 
 
 # --------------------------------------------------------------------------- the rest

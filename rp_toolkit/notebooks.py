@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from . import synth
+from .archives import Archive, open_archive
 from .bench import check_parameters, check_target
 from .config import VARIABLES, Settings, check_setting, settings, validate_scan_count
 from .exceptions import (
@@ -312,6 +313,10 @@ class RequestParameters:
     """The RDB file analysed instead of a server (its absolute path), if any."""
     snapshot_db: int = 0
     """The snapshot's database that is read."""
+    archive: str | None = None
+    """The archive analysed instead of a server (its absolute path), if any."""
+    archive_app: str | None = None
+    """The archive's application that is read (None: its only one)."""
 
 
 def validate_request_parameters(
@@ -324,12 +329,18 @@ def validate_request_parameters(
     kind: str = "requests",
     snapshot: str | None = None,
     snapshot_db: int = 0,
+    archive: str | None = None,
+    archive_app: str | None = None,
+    days: float | None = None,
     **filters: Any,
 ) -> RequestParameters:
     """Check the notebook's parameters before anything runs; errors say what to change.
 
     With ``snapshot`` (the path of an RDB file) the file is opened and checked instead of a
-    server, its database ``snapshot_db``, and "now" is when the snapshot was taken."""
+    server, its database ``snapshot_db``, and "now" is when the snapshot was taken. With
+    ``archive`` (an ``rp-toolkit archive`` directory) the archive is opened instead, its app
+    ``archive_app``, and "now" is the newest time its runs read. ``days``, when given, is the
+    window's length instead of ``hours``."""
     get_kind(kind)
     if scan_count is not None:  # None: the setting in force ($RP_SCAN_COUNT, else 10)
         validate_scan_count(scan_count, allow_adaptive=True)
@@ -342,7 +353,24 @@ def validate_request_parameters(
             "snapshot_db chooses a database of the snapshot: set snapshot too (for a server, "
             "put the database in its URL, redis://host:6379/N)."
         )
-    opened = Snapshot(snapshot, db=snapshot_db) if snapshot else None
+    if snapshot and archive:
+        raise SettingsError("Set snapshot or archive, not both.")
+    if archive_app and not archive:
+        raise SettingsError("archive_app chooses an application of the archive: set archive too.")
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
+            raise SettingsError(f"days must be a positive number, got {days!r}.")
+        hours = float(days) * 24
+    try:
+        opened: Snapshot | Archive | None = (
+            Snapshot(snapshot, db=snapshot_db)
+            if snapshot
+            else open_archive(archive, app=archive_app)
+            if archive
+            else None
+        )
+    except ValueError as error:  # an app name that cannot be one
+        raise SettingsError(str(error)) from None
     now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
     try:
         end_ts = window_bound(end, name="end", now=now) if end is not None else now
@@ -355,6 +383,15 @@ def validate_request_parameters(
         start_ts = end_ts - pd.Timedelta(hours=float(hours))
     if start_ts >= end_ts:
         raise SettingsError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
+    if isinstance(opened, Archive):
+        return RequestParameters(
+            redis_url=None,
+            start=start_ts,
+            end=end_ts,
+            filters=chosen,
+            archive=str(opened.root.resolve()),
+            archive_app=opened.app,
+        )
     if opened is not None:
         return RequestParameters(
             redis_url=None,
@@ -414,10 +451,12 @@ def validate_benchmark_parameters(
 
 
 class AnalysisSource:
-    """What a notebook or the main job analyses: an RDB snapshot (database ``snapshot_db``),
-    the user's Redis (read-only), or a throwaway server seeded with synthetic data when
-    neither is given. ``url`` is what ``rp.load`` and the rest take (a URL, or the
-    :class:`~rp_toolkit.store.Snapshot`, opened and checked once); ``close()`` stops a
+    """What a notebook or the main job analyses: an archive (``rp-toolkit archive``'s
+    directory, app ``archive_app``), an RDB snapshot (database ``snapshot_db``), the user's
+    Redis (read-only), or a throwaway server seeded with synthetic data when none is given.
+    ``url`` is what ``rp.load`` and the rest take (a URL, the
+    :class:`~rp_toolkit.store.Snapshot` or the :class:`~rp_toolkit.archives.Archive`, opened
+    and checked once); ``archive`` is the archive when it is one; ``close()`` stops a
     throwaway server."""
 
     def __init__(
@@ -429,10 +468,17 @@ class AnalysisSource:
         seed: int = 1,
         snapshot: str | None = None,
         snapshot_db: int = 0,
+        archive: str | None = None,
+        archive_app: str | None = None,
     ):
         self.server: RedisServer | None = None
         self.synthetic = None
-        self.url: str | Snapshot
+        self.url: str | Snapshot | Archive
+        self.archive: Archive | None = None
+        if archive:
+            self.url = self.archive = open_archive(archive, app=archive_app)
+            self.description = self.archive.describe()
+            return
         if snapshot:
             self.url = Snapshot(snapshot, db=snapshot_db)
             self.description = self.url.describe()
@@ -451,6 +497,8 @@ class AnalysisSource:
         )
 
     def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
         if self.server is not None:
             self.server.stop()
             self.server = None

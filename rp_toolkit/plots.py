@@ -10,11 +10,12 @@ Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
 ``adaptive_vs_best_fixed``.
 
 Request-performance figures (what ``rp_toolkit.reports`` returns): ``throughput``,
-``response_time``, ``top_endpoints``, ``job_page`` / ``job_pages`` (the gem's jobs pages),
-``resources`` and ``trace``. Durations and bytes are drawn in the unit that reads best (ms, s,
-min; MiB, GiB), named in the axis label; deploy markers carry the dashboard's label text.
-Recorded text (deploy labels, endpoints, server names, SQL, request ids in a title) goes
-through :func:`rp_toolkit.markup.chart_text`: drawn as it is, never as mathtext.
+``response_time``, ``top_endpoints``, ``daily_p95`` (many days), ``job_page`` / ``job_pages``
+(the gem's jobs pages), ``resources`` and ``trace``. Durations and bytes are drawn in the unit
+that reads best (ms, s, min; MiB, GiB), named in the axis label; deploy markers carry the
+dashboard's label text. Recorded text (deploy labels, endpoints, server names, SQL, request ids
+in a title) goes through :func:`rp_toolkit.markup.chart_text`: drawn as it is, never as
+mathtext.
 """
 
 from __future__ import annotations
@@ -348,6 +349,35 @@ def top_endpoints(table: pd.DataFrame, *, by: str = "count", n: int = 10) -> Fig
     axes.set_xlabel(label.replace("(ms)", f"({unit})") if is_ms else label)
     axes.set_title(f"Top {len(top)} endpoints by {label.replace(' (ms)', '')}")
     axes.grid(True, axis="x", alpha=0.3)
+    return figure
+
+
+def daily_p95(days: pd.DataFrame, *, n: int = 8, annotations: pd.DataFrame | None = None) -> Figure:
+    """p95 per day (``reports.endpoint_days``) of the ``n`` endpoints with the most requests
+    over all the days (ties by endpoint name), one line each, busiest first in the legend; a
+    day without requests to an endpoint is a gap in its line. Durations in the unit that reads
+    best; event markers from ``annotations`` (``reports.annotations``)."""
+    totals = days.groupby("group", sort=True, observed=True)["count"].sum().reset_index()
+    top = totals.sort_values(["count", "group"], ascending=[False, True], kind="stable")
+    groups = top["group"].head(n).tolist()
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    axes = figure.subplots()
+    dates = pd.DatetimeIndex(sorted(days["date"].unique())) if len(days) else None
+    shown = days[days["group"].isin(groups)]
+    divisor, unit = units.duration_unit(_largest(shown["duration_p95"]))
+    if dates is not None and len(dates):
+        every = pd.date_range(dates[0], dates[-1], freq="D")
+        for group in groups:
+            line = shown[shown["group"] == group].set_index("date")["duration_p95"]
+            values = line.reindex(every) / divisor
+            axes.plot(every, values, marker=".", linewidth=1.2, label=chart_text(group))
+    _mark_annotations(axes, annotations)
+    axes.set_title(f"p95 per day of the {len(groups)} endpoints with the most requests")
+    axes.set_ylabel(f"p95 ({unit})")
+    axes.set_xlabel("day (UTC)")
+    axes.grid(True, alpha=0.3)
+    if groups:
+        axes.legend(fontsize="x-small", loc="upper left")
     return figure
 
 

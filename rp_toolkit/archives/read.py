@@ -24,7 +24,7 @@ from ..exceptions import ArchiveError
 from ..frames import LoadInfo, Problems, concat_batches, empty_frame, resolve_window
 from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, tabular_kind
 from ..frames.stored import EARLIEST
-from ..kinds import EVENTS, TRACE, get_kind, utc_days, window_bound
+from ..kinds import EVENTS, TRACE, RecordKind, get_kind, utc_days, window_bound
 from ..store import FetchStats
 from . import layout
 from .schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame
@@ -79,7 +79,8 @@ class Archive(ParsedRecords):
     def describe(self) -> str:
         newest = f", newest records as of {self.now():%Y-%m-%d %H:%M} UTC" if self.runs else ""
         apps = ", ".join(self.apps) or "none"
-        return f"archive {self.root.name} ({len(self.runs)} runs, apps: {apps}{newest})"
+        runs = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}"
+        return f"archive {self.root.name} ({runs}, apps: {apps}{newest})"
 
     def now(self) -> pd.Timestamp:
         """The time the archive's records are read as of: the latest ``now`` of the sources
@@ -216,7 +217,7 @@ class Archive(ParsedRecords):
             fetches=[FetchStats(method="archive", pattern="", server=self.describe())],
         )
         relation = self._select(record_kind.name, app, first, last, filters=filters)
-        return ArchiveBatches(record_kind.name, relation, info, batch_rows, self.root)
+        return ArchiveBatches(record_kind, relation, info, batch_rows, self.root)
 
     def load_many(
         self,
@@ -309,12 +310,19 @@ class Archive(ParsedRecords):
         self, *, start: Any = None, end: Any = None, app: str | None = None
     ) -> pd.DataFrame:
         """Per UTC day and endpoint (``Controller#action|format``): ``count`` and the gem's
-        p50, p95 and p99 of ``duration``, computed by DuckDB over the window's partitions
-        (the whole archive by default). The columns of
-        ``rp.reports.endpoint_days``, which gives the same from a frame."""
+        p50, p95 and p99 of ``duration``, computed by DuckDB over the partitions of the days
+        asked for: ``start`` to ``end``, whole UTC days, both included (a time means its day;
+        by default every day archived). The table ``rp.reports.endpoint_days`` gives from a
+        frame and ``rp_toolkit.spark.endpoint_days_frame`` from Spark."""
         now = self.now()
-        first = window_bound(start, name="start", now=now) if start is not None else None
-        last = window_bound(end, name="end", now=now) if end is not None else None
+        first = last = None
+        if start is not None:
+            first = window_bound(start, name="start", now=now).normalize()
+        if end is not None:
+            last = window_bound(end, name="end", now=now).normalize()
+            last += pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        if first is not None and last is not None and first > last:
+            raise ValueError(f"start ({first.date()}) is after end ({last.date()}).")
         ps = ", ".join(f"quantile_cont(duration, {p / 100}) AS duration_p{p}" for p in PERCENTILES)
         parts = ", ".join(f"coalesce({name}, '') AS {name}" for name in ENDPOINT_PARTS)
         relation = self._select(
@@ -345,7 +353,7 @@ def endpoint_days_frame(table: pa.Table | None) -> pd.DataFrame:
     frame = pd.DataFrame({name: [] for name in columns}) if table is None else table.to_pandas()
     frame["date"] = pd.to_datetime(frame["date"], utc=True).astype("datetime64[ns, UTC]")
     for name in ("group", "controller", "action", "format"):
-        frame[name] = frame[name].astype("str")
+        frame[name] = frame[name].astype("string")
     frame["count"] = frame["count"].astype("int64")
     for p in PERCENTILES:
         frame[f"duration_p{p}"] = frame[f"duration_p{p}"].astype("float64")
@@ -353,11 +361,12 @@ def endpoint_days_frame(table: pa.Table | None) -> pd.DataFrame:
 
 
 class ArchiveBatches:
-    """The frames of one archive load (``.kind``, ``.info`` as ``rp.iter_load``'s)."""
+    """The frames of one archive load (``.kind``, a :class:`~rp_toolkit.kinds.RecordKind`,
+    and ``.info`` as ``rp.iter_load``'s)."""
 
     def __init__(
         self,
-        kind: str,
+        kind: RecordKind,
         relation: duckdb.DuckDBPyRelation | None,
         info: LoadInfo,
         batch_rows: int | None,

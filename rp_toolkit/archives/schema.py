@@ -81,6 +81,16 @@ def stored_schema(kind: str) -> pa.Schema:
     return SCHEMAS[get_kind(kind).name]
 
 
+def schema_table() -> str:
+    """The stored schemas as the Markdown table ``docs/ARCHIVE.md`` shows (a test checks the
+    page holds it)."""
+    rows = ["| kind | columns, in order (Arrow types) |", "|---|---|"]
+    for name in ARCHIVED_KINDS:
+        columns = ", ".join(f"`{field.name}` {field.type}" for field in SCHEMAS[name])
+        rows.append(f"| `{name}` | {columns} |")
+    return "\n".join(rows)
+
+
 def to_table(frame: pd.DataFrame, kind: str) -> pa.Table:
     """A stored-form frame (:class:`rp_toolkit.frames.stored.StoredBatches`) as a table of
     ``kind``'s stored schema."""

@@ -55,6 +55,8 @@ ROW_GROUP_ROWS = 100_000
 BUFFER_ROWS = 200_000
 """Records a run holds in memory before writing a row group, over all partitions."""
 COMPRESSION = "zstd"
+NS_PER_DAY = 86_400 * 10**9
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass
@@ -147,6 +149,18 @@ class PartitionWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def by_day(frame: pd.DataFrame) -> list[tuple[date, pd.DataFrame]]:
+    """``frame``'s rows by the UTC day of their ``datetime`` (a batch mostly holds one)."""
+    numbers = frame["datetime"].array.asi8 // NS_PER_DAY
+    first = numbers[0]
+    if (numbers == first).all():
+        return [(EPOCH + timedelta(days=int(first)), frame)]
+    return [
+        (EPOCH + timedelta(days=int(number)), frame[numbers == number])
+        for number in np.unique(numbers)
+    ]
 
 
 def contains(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -328,12 +342,7 @@ def _write(
             bar.update(len(frame))
             if not len(frame):
                 continue
-            if kind == TRACE.name:
-                groups: Any = [(trace_day, frame)]
-            else:
-                days = frame["datetime"].dt.floor("D")
-                groups = ((day.date(), part) for day, part in frame.groupby(days, sort=True))
-            for day, part in groups:
+            for day, part in by_day(frame) if kind != TRACE.name else [(trace_day, frame)]:
                 added, already = writer_for(kind, day).add(part)
                 counts.added += added
                 counts.already_archived += already

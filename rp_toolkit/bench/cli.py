@@ -1,5 +1,5 @@
-"""The benchmark commands: ``rp-toolkit bench``, ``load-speed``, ``cluster-bench`` and
-``walk-bench``."""
+"""The benchmark commands: ``rp-toolkit bench``, ``load-speed``, ``snapshot-speed``,
+``archive-speed``, ``cluster-bench`` and ``walk-bench``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from ..files import atomic_files
 from ..store import quiet_keys_notices
+from .archive_speed import archive_speed, archive_speed_summary, save_archive_speed
 from .cluster import benchmark, format_rows
 from .keyspace import QUERIES
 from .markdown import to_markdown
@@ -50,9 +51,7 @@ def parse_counts(text: str) -> list[int | str]:
 
 
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``bench``, ``load-speed``, ``snapshot-speed`` and ``cluster-bench`` on the
-    CLI's subparsers;
-    returns the ``bench`` parser."""
+    """Register the benchmark commands on the CLI's subparsers; returns the ``bench`` parser."""
     bench = subparsers.add_parser(
         "bench", help="measure KEYS against SCAN (a throwaway Redis unless told otherwise)"
     )
@@ -140,6 +139,22 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     snap.add_argument("--out", default=None, help="folder for snapshot_speed.csv / .json")
     snap.add_argument("--no-progress", action="store_true")
     snap.set_defaults(func=cmd_snapshot_speed)
+
+    arch = subparsers.add_parser(
+        "archive-speed",
+        help="rp.archive of an RDB snapshot against rp.load of it (time, memory, size), and "
+        "reads of a many-day archive (a throwaway Redis)",
+    )
+    arch.add_argument("--records", type=int, default=1_000_000, help="records in the snapshot")
+    arch.add_argument("--days", type=int, default=30, help="days of the many-day archive")
+    arch.add_argument("--per-day", type=int, default=100_000, help="requests a day in it")
+    arch.add_argument("--repeat", "--repeats", dest="repeats", type=int, default=3)
+    arch.add_argument("--seed", type=int, default=1)
+    arch.add_argument(
+        "--out", default="docs/bench/archive", help="folder for archive_speed.json / .md"
+    )
+    arch.add_argument("--no-progress", action="store_true")
+    arch.set_defaults(func=cmd_archive_speed)
 
     cluster = subparsers.add_parser(
         "cluster-bench", help="read paths on one node against a local Redis Cluster, same data"
@@ -239,6 +254,28 @@ def cmd_snapshot_speed(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     return _report_speed(frame, snapshot_speed_summary(frame), args.out, "snapshot_speed")
+
+
+def cmd_archive_speed(args: argparse.Namespace) -> int:
+    results = archive_speed(
+        args.records,
+        days=args.days,
+        per_day=args.per_day,
+        repeats=args.repeats,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    results["environment"]["command"] = (
+        f"rp-toolkit archive-speed --records {args.records} --days {args.days} "
+        f"--per-day {args.per_day} --repeat {args.repeats} --seed {args.seed} --out {args.out}"
+    )
+    summary = archive_speed_summary(results)
+    out = save_archive_speed(results, summary, args.out)
+    print(json.dumps(summary, indent=1, default=str))
+    print(
+        f"Results written to {out}/archive_speed.json and {out}/archive_speed.md", file=sys.stderr
+    )
+    return 0
 
 
 def cmd_cluster_bench(args: argparse.Namespace) -> int:

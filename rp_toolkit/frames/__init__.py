@@ -18,6 +18,7 @@ from .load import (
     load_trace,
     resolve_window,
     slowest_trace,
+    split_by_kind,
     walk_pattern,
 )
 from .parse import (
@@ -60,5 +61,6 @@ __all__ = [
     "parse_trace",
     "resolve_window",
     "slowest_trace",
+    "split_by_kind",
     "walk_pattern",
 ]

@@ -172,7 +172,9 @@ class LoadInfo:
 
 def walks(stats: FetchStats) -> int:
     """How many times a fetch walked the keyspace: its SCAN loops (one per node on a
-    cluster), or 1 for a KEYS."""
+    cluster), 1 for a KEYS or a snapshot's walk, 0 for an archive's read (no keyspace)."""
+    if stats.method == "archive":
+        return 0
     return int(stats.extra.get("counts", {}).get("loops", 0)) if stats.method == "SCAN" else 1
 
 
@@ -611,7 +613,7 @@ def load_many(
             stack.callback(parser.close)
         batches = stack.enter_context(contextlib.closing(iter(fetch)))
         for batch in batches:
-            for name, (keys, values) in by_kind(batch.keys, batch.values, wanted).items():
+            for name, (keys, values) in split_by_kind(batch.keys, batch.values, wanted).items():
                 if name == "events":
                     events[0].extend(keys)
                     events[1].extend(values)
@@ -632,7 +634,7 @@ def load_many(
     return frames
 
 
-def by_kind(
+def split_by_kind(
     keys: list[bytes], values: list[Any], kinds: list[RecordKind]
 ) -> dict[str, tuple[list[bytes], list[Any]]]:
     """``keys`` and their values split by the kind their first part names; keys of no

@@ -1,11 +1,11 @@
 """Every record of several kinds from one walk, as the archive stores them.
 
 :class:`StoredBatches` is the archive's read of a source: one walk of the keyspace (or of a
-snapshot file) for every kind asked for, events and traces included, parsed batch by batch as
-:func:`~rp_toolkit.frames.load.iter_load` parses (memory stays bounded whatever the window),
-each frame in the stored form (:func:`~rp_toolkit.frames.parse.build_frame`'s ``stored``:
-``custom_data`` as the JSON text the gem wrote, and ``record_id``, the 64-bit identity of the
-record's key).
+snapshot file) for every kind asked for, events and traces included, parsed as ``rp.load``
+parses, in batches of :data:`~rp_toolkit.frames.load.BATCH_ROWS` records that the archive
+writes and drops as they come (memory stays bounded whatever the window), each frame in the
+stored form (:func:`~rp_toolkit.frames.parse.build_frame`'s ``stored``: ``custom_data`` as the
+JSON text the gem wrote, and ``record_id``, the 64-bit identity of the record's key).
 """
 
 from __future__ import annotations
@@ -16,9 +16,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..kinds import EVENTS, REQUESTS, TRACE, RecordKind, get_kind, utc_days, window_bound
+from ..kinds import (
+    EVENTS,
+    REQUESTS,
+    TRACE,
+    RecordKind,
+    escape_glob,
+    get_kind,
+    utc_days,
+    window_bound,
+)
 from ..store import FetchStats, FetchStream, open_source
-from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, by_kind, walk_pattern
+from .load import BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
 from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
@@ -47,7 +56,7 @@ class StoredBatches:
         *,
         start: Any = None,
         end: Any = None,
-        batch_rows: int = ITER_BATCH_ROWS,
+        batch_rows: int = BATCH_ROWS,
     ) -> None:
         self.kinds: list[RecordKind] = [get_kind(kind) for kind in dict.fromkeys(kinds)]
         if not self.kinds:
@@ -64,7 +73,14 @@ class StoredBatches:
             if self.start is None
             else utc_days(self.start.to_pydatetime(), self.end.to_pydatetime())
         )
-        self.pattern = walk_pattern(self.kinds, days)
+        # One tabular kind: its own glob, every key it matches is that kind's (no split).
+        self.single = len(self.kinds) == 1 and self.kinds[0] not in (EVENTS, TRACE)
+        if self.single:
+            kind = self.kinds[0]
+            every_day = f"{escape_glob(kind.parts[0].literal)}|*|END|{kind.version}"
+            self.pattern = kind.pattern(days=days) if days else every_day
+        else:
+            self.pattern = walk_pattern(self.kinds, days)
         count_days = days or [self.now.date()]
         self.fetch = FetchStream(
             self.pattern, self.source, exact=False, count_like=REQUESTS.pattern(days=count_days)
@@ -101,7 +117,12 @@ class StoredBatches:
                 stack.callback(parser.close)
             batches = stack.enter_context(contextlib.closing(iter(self.fetch)))
             for batch in batches:
-                for name, (keys, values) in by_kind(batch.keys, batch.values, self.kinds).items():
+                split = (
+                    {self.kinds[0].name: (batch.keys, batch.values)}
+                    if self.single
+                    else split_by_kind(batch.keys, batch.values, self.kinds)
+                )
+                for name, (keys, values) in split.items():
                     if name == EVENTS.name:
                         events[0].extend(keys)
                         events[1].extend(values)

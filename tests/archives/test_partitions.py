@@ -138,7 +138,7 @@ def endpoint_days_numpy(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["count"] = out["count"].astype("int64")
     for name in ("group", "controller", "action", "format"):
-        out[name] = out[name].astype("str")
+        out[name] = out[name].astype("string")
     return out.sort_values(["date", "group"], ignore_index=True)
 
 
@@ -150,6 +150,7 @@ def test_endpoint_days_follow_the_definition(days: Days) -> None:
     assert every["duration"].isna().any() and (expected["format"] == "").any()
     assert list(got.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(got, rp.reports.endpoint_days(every), rtol=1e-9)
     last = archive.days("requests")[-1]
     window = day_window(last)
     one_day = archive.endpoint_days(**window)

@@ -333,6 +333,9 @@ def test_loaded_summary_sentence() -> None:
          "walks the keyspace)."),
         ({"method": "RDB", "source": "snapshot dump.rdb (Redis 7.0)", "scan_calls": 0},
          "Keys read from the `snapshot dump.rdb (Redis 7.0)`, without touching any server."),
+        ({"method": "archive", "source": "archive rp (3 runs, apps: shop)", "scan_calls": 0},
+         "Records read from the `archive rp (3 runs, apps: shop)` with DuckDB, without touching "
+         "any server."),
         ({"method": None}, ""),
     ],
 )  # fmt: skip

@@ -48,7 +48,8 @@ def test_the_rules_grant_only_read_commands_on_the_gems_keys() -> None:
     rules = access.analysis_acl_rules()
     assert rules[:3] == ["resetkeys", "resetchannels", "-@all"]
     granted = {rule[1:] for rule in rules if rule.startswith("+")}
-    assert granted == {"scan", "keys", "mget", "get", "type", "ping", "info", "dbsize", "select"}
+    assert granted == {"scan", "keys", "mget", "get", "type", "ping", "info", "dbsize", "select",
+                       "memory|usage"}  # fmt: skip
     assert not [rule for rule in rules if rule.startswith(("+@", "allkeys", "~*", "%"))]
     assert {rule[1:] for rule in rules if rule.startswith("~")} == set(access.ANALYSIS_KEY_PATTERNS)
 

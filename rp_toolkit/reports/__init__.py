@@ -24,21 +24,45 @@ computes":
   A per-minute result is a DataFrame indexed by ``minute`` (a UTC DatetimeIndex with
   ``freq="min"``) with one column.
 * "Newest first" sorts by ``datetimei`` descending; ties keep the input order (stable sort).
+
+Every name is importable from here (``rp.reports.requests``, ``rp.reports.endpoint_days``);
+the package's modules, bottom up: :mod:`.groups` (the percentile over many groups in one sort,
+each request's endpoint, the order-statistic comparison of two sets of groups), :mod:`.deploys`
+(events and what changed at them) and :mod:`.history` (reports over many days: per day, per
+endpoint and day, one period against the one before, every deploy of a range); the dashboard's
+own reports live in this module.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from .export import export
-from .kinds import DEFAULT_WINDOW, RESOURCES_WINDOW, utc_timestamp
+from ..export import export
+from ..kinds import DEFAULT_WINDOW, RESOURCES_WINDOW, utc_timestamp
+from .deploys import DEPLOY_WINDOW, deploy_impact, deploy_impact_by_endpoint, event_labels
+from .groups import (
+    ENDPOINT_COLUMNS,
+    PERCENTILES,
+    by_count,
+    endpoints,
+    floats,
+    group_percentiles,
+    percentile,
+    percentiles,
+)
+from .history import (
+    COMPARISON_PERIOD,
+    deploys_in_range,
+    endpoint_days,
+    period_comparison,
+    requests_per_day,
+)
 
 __all__ = [
     "ALL_ENDPOINTS",
@@ -75,6 +99,13 @@ __all__ = [
     "slow",
     "throughput",
     "time_split",
+    "COMPARISON_PERIOD",
+    "ENDPOINT_COLUMNS",
+    "PERCENTILES",
+    "deploys_in_range",
+    "endpoint_days",
+    "period_comparison",
+    "requests_per_day",
 ]
 
 TimeLike = pd.Timestamp | datetime | str
@@ -83,8 +114,6 @@ DEFAULT_DURATION = pd.Timedelta(DEFAULT_WINDOW)
 """The gem's ``RailsPerformance.duration``: the window of every chart and job page."""
 RESOURCES_DURATION = pd.Timedelta(RESOURCES_WINDOW)
 """The gem's ``system_monitor_duration``: the window of the resources charts."""
-DEPLOY_WINDOW = pd.Timedelta(minutes=30)
-""":func:`deploy_impact`'s default window on each side of an event."""
 GRAPE_DURATION_FIELD = "endpoint_run.grape"
 JOB_KINDS = ("sidekiq", "delayed_job", "custom", "rake", "grape")
 """Grape's span for the whole endpoint (filters, the endpoint block and rendering)."""
@@ -93,74 +122,7 @@ RESOURCE_FIELDS = ("cpu_one_min", "memory", "disk_available")
 ALL_ENDPOINTS = "(all)"
 """The ``group`` label of :func:`apdex`'s overall row (endpoint groups always hold ``#``)."""
 
-PERCENTILES = (50, 95, 99)
-_ENDPOINT_COLUMNS = ["group", "controller", "action", "format"]
 _ONE_MINUTE = pd.Timedelta(minutes=1)
-
-
-# --------------------------------------------------------------------------- percentiles
-
-
-def _sorted_groups(
-    codes: np.ndarray, values: np.ndarray, ngroups: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``values`` sorted within groups ``codes`` (0..ngroups-1), each group's start in that
-    array and its count; NaN values and negative codes are left out."""
-    values = np.asarray(values, dtype="float64")
-    codes = np.asarray(codes, dtype=np.intp)
-    keep = ~np.isnan(values) & (codes >= 0)
-    kept_values, kept_codes = values[keep], codes[keep]
-    ordered = kept_values[np.lexsort((kept_values, kept_codes))]
-    counts = np.bincount(kept_codes, minlength=ngroups)[:ngroups]
-    return ordered, np.cumsum(counts) - counts, counts
-
-
-def _group_percentiles(
-    codes: np.ndarray, values: np.ndarray, ngroups: int, ps: Sequence[float]
-) -> dict[float, np.ndarray]:
-    """The gem's percentile of ``values`` per group ``codes`` (0..ngroups-1), NaN if none.
-
-    NaN values and negative codes are ignored. Vectorised: one sort for all groups.
-    """
-    ordered, starts, counts = _sorted_groups(codes, values, ngroups)
-    present = counts > 0
-    result = {}
-    for p in ps:
-        rank = (p / 100) * (counts[present] - 1)
-        floor = np.floor(rank)
-        lower = ordered[starts[present] + floor.astype(np.intp)]
-        upper = ordered[starts[present] + np.ceil(rank).astype(np.intp)]
-        out = np.full(ngroups, np.nan)
-        out[present] = lower + (upper - lower) * (rank - floor)
-        result[p] = out
-    return result
-
-
-def _check_p(p: float) -> None:
-    if not 0 <= p <= 100:
-        raise ValueError(f"A percentile must be between 0 and 100, got {p!r}.")
-
-
-def percentile(values: Iterable[float | None], p: float) -> float | None:
-    """The gem's percentile ``p`` (0-100) of ``values``; None, NaN and NA are ignored.
-
-    Sort; ``rank = p/100 * (n - 1)``; interpolate linearly between the values at
-    ``floor(rank)`` and ``ceil(rank)`` (numpy's "linear" method). None when no value is left.
-    """
-    _check_p(p)
-    if not isinstance(values, (np.ndarray, pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
-        values = list(values)
-    array = pd.array(values, dtype="Float64").to_numpy(dtype="float64", na_value=np.nan)
-    result = _group_percentiles(np.zeros(len(array), dtype=np.intp), array, 1, [p])[p][0]
-    return None if math.isnan(result) else float(result)
-
-
-def percentiles(df: pd.DataFrame, *, field: str = "duration") -> dict[str, float | None]:
-    """The dashboard's percentile cards: ``{"p50": .., "p95": .., "p99": ..}`` of ``field``.
-
-    Values are None when the frame holds no non-null ``field``.
-    """
-    return {f"p{p}": percentile(df[field], p) for p in PERCENTILES}
 
 
 # --------------------------------------------------------------------------- time helpers
@@ -237,34 +199,11 @@ def _per_minute(
     return pd.DataFrame({"count": counts.to_numpy(), "duration_average": means.to_numpy()}, index)
 
 
-def _floats(series: pd.Series) -> np.ndarray:
-    """``series`` as float64 values, nulls (None, NA) as NaN."""
-    return series.to_numpy(dtype="float64", na_value=np.nan)
-
-
 def _newest_first(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("datetimei", ascending=False, kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- requests
-
-
-def _endpoints(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Codes of ``Controller#action|format`` per row, and the endpoints' columns per code."""
-    parts = df[["controller", "action", "format"]].astype("string").fillna("")
-    group = parts["controller"] + "#" + parts["action"] + "|" + parts["format"]
-    codes, uniques = pd.factorize(group)
-    first_rows = np.unique(codes, return_index=True)[1] if len(codes) else np.array([], int)
-    keys = parts.iloc[first_rows].reset_index(drop=True)
-    keys.insert(0, "group", pd.array(np.asarray(uniques, dtype=object), dtype="string"))
-    return codes, keys
-
-
-def _by_count(table: pd.DataFrame, count: str = "count") -> pd.DataFrame:
-    """Sorted by ``count`` descending, ties by ``group`` ascending."""
-    return table.sort_values([count, "group"], ascending=[False, True], kind="stable").reset_index(
-        drop=True
-    )
 
 
 def requests(df: pd.DataFrame) -> pd.DataFrame:
@@ -276,7 +215,7 @@ def requests(df: pd.DataFrame) -> pd.DataFrame:
     (nulls ignored; NaN when a group has none), ``duration_p50``, ``duration_p95``,
     ``duration_p99`` (the gem's percentile). Ties in ``count`` are ordered by ``group``.
     """
-    codes, table = _endpoints(df)
+    codes, table = endpoints(df)
     grouped = df.groupby(codes, sort=True)
     table["count"] = grouped.size().to_numpy().astype("int64")
     for column in ("duration", "view_runtime", "db_runtime"):
@@ -284,10 +223,10 @@ def requests(df: pd.DataFrame) -> pd.DataFrame:
         by_group = values.groupby(codes, sort=True)
         table[f"{column}_average"] = by_group.mean().to_numpy()
         table[f"{column}_max"] = by_group.max().to_numpy()
-    found = _group_percentiles(codes, _floats(df["duration"]), len(table), PERCENTILES)
+    found = group_percentiles(codes, floats(df["duration"]), len(table), PERCENTILES)
     for p in PERCENTILES:
         table[f"duration_p{p}"] = found[p]
-    return _by_count(table)
+    return by_count(table)
 
 
 def throughput(
@@ -507,7 +446,7 @@ def error_rate(df: pd.DataFrame) -> pd.DataFrame:
 
     Rates are shares of ``count`` (0..1). Same endpoint columns and order as :func:`requests`.
     """
-    codes, table = _endpoints(df)
+    codes, table = endpoints(df)
     status = df["status"]
     flags = pd.DataFrame(
         {
@@ -521,7 +460,7 @@ def error_rate(df: pd.DataFrame) -> pd.DataFrame:
     table["count_5xx"] = sums["count_5xx"].to_numpy().astype("int64")
     table["rate_4xx"] = table["count_4xx"] / table["count"]
     table["rate_5xx"] = table["count_5xx"] / table["count"]
-    return _by_count(table)
+    return by_count(table)
 
 
 def apdex(df: pd.DataFrame, *, threshold_ms: float = 500) -> pd.DataFrame:
@@ -534,7 +473,7 @@ def apdex(df: pd.DataFrame, *, threshold_ms: float = 500) -> pd.DataFrame:
     ``tolerating``, ``frustrated``, ``apdex``; endpoints ordered as :func:`requests`. An empty
     frame gives the overall row alone (``count`` 0, ``apdex`` NaN).
     """
-    codes, table = _endpoints(df)
+    codes, table = endpoints(df)
     duration = df["duration"].astype("float64")
     server_error = df["status"].between(500, 599)
     flags = pd.DataFrame(
@@ -552,15 +491,15 @@ def apdex(df: pd.DataFrame, *, threshold_ms: float = 500) -> pd.DataFrame:
         table[column] = sums[column].to_numpy().astype("int64")
     overall = pd.DataFrame([{"group": ALL_ENDPOINTS, **flags.sum().to_dict()}])
     table = pd.concat([table, overall], ignore_index=True)
-    for column in _ENDPOINT_COLUMNS:
+    for column in ENDPOINT_COLUMNS:
         table[column] = table[column].astype("string")
     for column in counts:
         table[column] = table[column].astype("int64")
     table.insert(4, "count", table[counts].sum(axis=1).astype("int64"))
     total = table["count"].where(table["count"] > 0)
     table["apdex"] = ((table["satisfied"] + table["tolerating"] / 2) / total).astype("float64")
-    endpoints = _by_count(table.iloc[:-1])
-    return pd.concat([endpoints, table.iloc[-1:]], ignore_index=True)
+    ranked = by_count(table.iloc[:-1])
+    return pd.concat([ranked, table.iloc[-1:]], ignore_index=True)
 
 
 def time_split(df: pd.DataFrame) -> pd.DataFrame:
@@ -572,7 +511,7 @@ def time_split(df: pd.DataFrame) -> pd.DataFrame:
     ``view_average``, ``other_average`` and ``db_share``, ``view_share``, ``other_share``
     (each average over ``duration_average``; they sum to 1). Ordered as :func:`requests`.
     """
-    codes, table = _endpoints(df)
+    codes, table = endpoints(df)
     duration = df["duration"].astype("float64")
     has = duration.notna().to_numpy()
     db = df["db_runtime"].astype("float64").fillna(0.0)
@@ -592,163 +531,7 @@ def time_split(df: pd.DataFrame) -> pd.DataFrame:
     total = table["duration_average"].where(table["duration_average"] != 0)
     for part in ("db", "view", "other"):
         table[f"{part}_share"] = table[f"{part}_average"] / total
-    return _by_count(table)
-
-
-def event_labels(events_df: pd.DataFrame) -> pd.Series:
-    """Each event's text as the dashboard shows it: its ``options`` label's ``text`` (the gem's
-    deploy markers carry ``{"label": {"text": "Deploy v2.14 (abc)"}}``), else its ``name``."""
-
-    def label(name: object, options: object) -> str:
-        text = options.get("label") if isinstance(options, dict) else None
-        text = text.get("text") if isinstance(text, dict) else text
-        return text if isinstance(text, str) and text.strip() else str(name)
-
-    options = events_df["options"] if "options" in events_df else [None] * len(events_df)
-    labels = map(label, events_df["name"], options)
-    return pd.Series(list(labels), index=events_df.index, dtype="string", name="label")
-
-
-def _chosen_events(events_df: pd.DataFrame, match: str | None) -> pd.DataFrame:
-    """The events whose name contains ``match`` (case-insensitive; None: all), oldest first,
-    with their ``label``."""
-    events = events_df
-    if match is not None:
-        names = events["name"].astype("string").str.contains(match, case=False, regex=False)
-        events = events[names.fillna(False)]
-    events = events.sort_values("datetimei", kind="stable").reset_index(drop=True)
-    return events.assign(label=event_labels(events))
-
-
-def _around(df: pd.DataFrame, at: np.ndarray, window: pd.Timedelta) -> tuple[np.ndarray, ...]:
-    """Rows of ``df`` (positions) in ``[t - window, t)`` and ``[t, t + window)`` of each time
-    ``t`` in ``at`` (epoch seconds), with their group: ``i`` before event ``i``, ``n + i``
-    after it; and the number of rows of each of the ``2n`` groups."""
-    order = np.argsort(df["datetimei"].to_numpy("int64"), kind="stable")
-    times = df["datetimei"].to_numpy("int64")[order]
-    seconds = pd.Timedelta(window).total_seconds()
-    middle = np.searchsorted(times, at, side="left")
-    starts = np.concatenate([np.searchsorted(times, at - seconds, side="left"), middle])
-    ends = np.concatenate([middle, np.searchsorted(times, at + seconds, side="left")])
-    lengths = ends - starts
-    codes = np.repeat(np.arange(len(lengths)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return order[np.repeat(starts, lengths) + offsets], codes, lengths
-
-
-def deploy_impact(
-    df: pd.DataFrame,
-    events_df: pd.DataFrame,
-    *,
-    window: pd.Timedelta = DEPLOY_WINDOW,
-    match: str | None = None,
-) -> pd.DataFrame:
-    """Request durations around each event: ``window`` before against ``window`` after.
-
-    Before is ``[t - window, t)``, after is ``[t, t + window)``, on ``datetimei`` (epoch
-    seconds) against the event's ``datetimei``. ``match`` keeps events whose name contains it
-    (case-insensitive); None takes every event. One row per event, oldest first: ``datetime``,
-    ``name``, ``label`` (:func:`event_labels`), ``before_count``, ``after_count`` (records,
-    nulls included), then per p in 50, 95, 99 ``before_pP``, ``after_pP`` (the gem's
-    percentile; NaN when empty) and ``pP_change`` = after - before (ms).
-    """
-    events = _chosen_events(events_df, match)
-    rows, codes, lengths = _around(df, events["datetimei"].to_numpy("int64"), window)
-    found = _group_percentiles(codes, _floats(df["duration"])[rows], len(lengths), PERCENTILES)
-    n = len(events)
-    out = pd.DataFrame(
-        {
-            "datetime": events["datetime"],
-            "name": events["name"],
-            "label": events["label"],
-            "before_count": lengths[:n].astype("int64"),
-            "after_count": lengths[n:].astype("int64"),
-        }
-    )
-    for p in PERCENTILES:
-        out[f"before_p{p}"] = found[p][:n]
-        out[f"after_p{p}"] = found[p][n:]
-        out[f"p{p}_change"] = out[f"after_p{p}"] - out[f"before_p{p}"]
-    return out
-
-
-def deploy_impact_by_endpoint(
-    df: pd.DataFrame,
-    events_df: pd.DataFrame,
-    *,
-    window: pd.Timedelta = DEPLOY_WINDOW,
-    match: str | None = None,
-    min_requests: int = 30,
-    min_change: float = 0.1,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Which endpoints changed at each event: p50 and p95 ``window`` before against after.
-
-    Windows and ``match`` as :func:`deploy_impact`; only requests with a duration count. An
-    endpoint is compared at an event when it has at least ``min_requests`` such requests on
-    both sides. One row per event and endpoint: ``datetime``, ``name``, ``label``, the
-    endpoint columns of :func:`requests`, ``before_count``, ``after_count``, and for p in 50,
-    95 ``before_pP``, ``after_pP`` (the gem's percentile, ms), ``pP_change`` (ms) and
-    ``pP_change_pct`` (percent of before; NaN when before is 0), then ``verdict``:
-
-    * ``"slower"`` when p50 or p95 rose by at least ``min_change`` (0.1: 10 %) *and* beyond
-      noise: the distribution-free ``confidence`` intervals of that percentile (from order
-      statistics) before and after do not overlap;
-    * ``"faster"`` when, by the same rules, one fell and none rose;
-    * ``"unchanged"`` otherwise (a change within noise, or too small to matter).
-
-    Events oldest first; within an event the slower endpoints first, then by ``p95_change_pct``
-    descending (NaN last), ties by ``group``. No events, or no endpoint with enough requests,
-    give an empty frame with these columns.
-    """
-    events = _chosen_events(events_df, match)
-    kept = df[df["duration"].notna()]
-    endpoint, keys = _endpoints(kept)
-    rows, side, _ = _around(kept, events["datetimei"].to_numpy("int64"), window)
-    n, m = len(events), len(keys)
-    ordered, starts, counts = _sorted_groups(
-        side * m + endpoint[rows], _floats(kept["duration"])[rows], 2 * n * m
-    )
-    before, after = np.arange(n * m), n * m + np.arange(n * m)
-    z = NormalDist().inv_cdf((1 + confidence) / 2)
-    chosen = (counts[before] >= max(1, min_requests)) & (counts[after] >= max(1, min_requests))
-    before, after = before[chosen], after[chosen]
-    event, place = np.divmod(before, max(m, 1))
-    out = pd.concat(
-        [
-            events.loc[event, ["datetime", "name", "label"]].reset_index(drop=True),
-            keys.iloc[place].reset_index(drop=True),
-        ],
-        axis=1,
-    )
-    out["before_count"] = counts[before].astype("int64")
-    out["after_count"] = counts[after].astype("int64")
-    slower = np.zeros(len(out), bool)
-    faster = np.zeros(len(out), bool)
-    for p in (50, 95):
-        q = p / 100
-        sides = {}
-        for name, groups in (("before", before), ("after", after)):
-            count, first = counts[groups], starts[groups]
-            rank = q * (count - 1)
-            lower = ordered[first + np.floor(rank).astype(np.intp)]
-            upper = ordered[first + np.ceil(rank).astype(np.intp)]
-            value = lower + (upper - lower) * (rank - np.floor(rank))
-            half = z * np.sqrt(count * q * (1 - q))
-            low = np.clip(np.floor(count * q - half).astype(np.intp) - 1, 0, count - 1)
-            high = np.clip(np.ceil(count * q + half).astype(np.intp) - 1, 0, count - 1)
-            sides[name] = (value, ordered[first + low], ordered[first + high])
-            out[f"{name}_p{p}"] = value
-        (was, was_low, was_high), (now, now_low, now_high) = sides["before"], sides["after"]
-        out[f"p{p}_change"] = now - was
-        out[f"p{p}_change_pct"] = (now - was) / np.where(was > 0, was, np.nan) * 100
-        slower |= (now_low > was_high) & (now >= was * (1 + min_change))
-        faster |= (now_high < was_low) & (now <= was * (1 - min_change))
-    out["verdict"] = np.where(slower, "slower", np.where(faster, "faster", "unchanged"))
-    out["verdict"] = out["verdict"].astype("string")
-    order = out.assign(_e=event, _s=~slower, _c=-out["p95_change_pct"].fillna(-np.inf))
-    order = order.sort_values(["_e", "_s", "_c", "group"], kind="stable")
-    return out.loc[order.index].reset_index(drop=True)
+    return by_count(table)
 
 
 def jobs_pages(
