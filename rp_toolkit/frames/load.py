@@ -326,7 +326,8 @@ def iter_load(
         filters=dict(filters),
         filters_in_pattern=bool(filters),
     )
-    first, last = window_start.to_pydatetime(), window_end.to_pydatetime()
+    # Only the days matter here (a datetime has no nanoseconds: floor, no warning).
+    first, last = (bound.floor("us").to_pydatetime() for bound in (window_start, window_end))
     if source.one_walk:
         info.patterns = [record_kind.covering_pattern(first, last, filters)]
     else:
