@@ -288,7 +288,7 @@ def archive(
             window_start=None if read.start is None else read.start.isoformat(),
             window_end=read.end.isoformat(),
             started=pd.Timestamp.now(tz="UTC").isoformat(),
-            snapshot=getattr(getattr(read.source, "snapshot", None), "identity", lambda: None)(),
+            snapshot=read.source.snapshot_identity(),
             kinds={kind: KindCounts() for kind in chosen},
         )
         run_dir = root / layout.STAGING_DIR / run.run

@@ -61,6 +61,10 @@ class LiveSource:
     def now(self) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC")
 
+    def snapshot_identity(self) -> None:
+        """What tells a snapshot's contents from another's: a server is no snapshot."""
+        return None
+
     def place_name(self) -> str:
         """A short name for this server (no secret): its host, or a Unix socket's file
         name, with ``-db<N>`` when the database is not 0 (the archive's default ``app``)."""
@@ -114,6 +118,10 @@ class SnapshotSource:
 
     def now(self) -> pd.Timestamp:
         return self.snapshot.now()
+
+    def snapshot_identity(self) -> dict[str, Any]:
+        """The file's path, size, CRC64, RDB version and creation time."""
+        return self.snapshot.identity()
 
     def place_name(self) -> str:
         """The snapshot's file name without its suffix, with ``-db<N>`` when the database
