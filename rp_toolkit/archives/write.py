@@ -52,7 +52,7 @@ from .schema import ARCHIVED_KINDS, FORMAT, stored_schema, to_table
 
 ROW_GROUP_ROWS = 100_000
 """Records per Parquet row group (large groups compress better; a reader skips whole ones)."""
-BUFFER_ROWS = 200_000
+BUFFER_ROWS = 100_000
 """Records a run holds in memory before writing a row group, over all partitions."""
 COMPRESSION = "zstd"
 NS_PER_DAY = 86_400 * 10**9

@@ -1,9 +1,11 @@
 """Every record of several kinds from one walk, as the archive stores them.
 
 :class:`StoredBatches` is the archive's read of a source: one walk of the keyspace (or of a
-snapshot file) for every kind asked for, events and traces included, parsed as ``rp.load``
-parses, in batches of :data:`~rp_toolkit.frames.load.BATCH_ROWS` records that the archive
-writes and drops as they come (memory stays bounded whatever the window), each frame in the
+snapshot file) for every kind asked for, events and traces included, parsed as
+``rp.iter_load`` parses, in batches of :data:`~rp_toolkit.frames.load.ITER_BATCH_ROWS` records
+that the archive writes and drops as they come (memory stays bounded whatever the window:
+``rp.load``'s larger batches are a little faster and hold much more in memory), each
+frame in the
 stored form (:func:`~rp_toolkit.frames.parse.build_frame`'s ``stored``: ``custom_data`` as the
 JSON text the gem wrote, and ``record_id``, the 64-bit identity of the record's key).
 """
@@ -27,7 +29,7 @@ from ..kinds import (
     window_bound,
 )
 from ..store import FetchStats, FetchStream, open_source
-from .load import BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
+from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
 from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
@@ -56,7 +58,7 @@ class StoredBatches:
         *,
         start: Any = None,
         end: Any = None,
-        batch_rows: int = BATCH_ROWS,
+        batch_rows: int = ITER_BATCH_ROWS,
     ) -> None:
         self.kinds: list[RecordKind] = [get_kind(kind) for kind in dict.fromkeys(kinds)]
         if not self.kinds:
