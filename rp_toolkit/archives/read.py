@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from ..exceptions import ArchiveError
 from ..frames import LoadInfo, Problems, concat_batches, empty_frame, resolve_window
-from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, tabular_kind
+from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, kind_windows, tabular_kind
 from ..frames.stored import EARLIEST
 from ..kinds import EVENTS, TRACE, RecordKind, get_kind, utc_days, window_bound
 from ..store import FetchStats
@@ -230,24 +230,18 @@ class Archive(ParsedRecords):
         filters: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, pd.DataFrame]:
         """What ``rp.load_many`` gives, each kind read as :meth:`load` reads it."""
-        now = self.now()
+        wanted = [get_kind(name) for name in dict.fromkeys(kinds)]
+        if TRACE in wanted:
+            raise ValueError("Traces are read one request at a time: use rp.load_trace().")
+        spans = kind_windows(wanted, self.now(), start=start, end=end, on=on, windows=windows)
         frames = {}
-        for name in dict.fromkeys(kinds):
-            name = get_kind(name).name
-            if name == TRACE.name:
-                raise ValueError("Traces are read one request at a time: use rp.load_trace().")
-            if windows and name in windows:
-                first, last = (
-                    window_bound(b, name=f"windows[{name!r}]", now=now) for b in windows[name]
-                )
+        for kind in wanted:
+            first, last = spans[kind.name]
+            if kind is EVENTS:
+                frames[kind.name] = self.load_events(start=first, end=last)
             else:
-                first, last = resolve_window(name, start, end, on, now=now)
-            if name == EVENTS.name:
-                frames[name] = self.load_events(start=first, end=last)
-            else:
-                frames[name] = self.load(
-                    name, start=first, end=last, **(filters or {}).get(name, {})
-                )
+                chosen = (filters or {}).get(kind.name, {})
+                frames[kind.name] = self.load(kind.name, start=first, end=last, **chosen)
         return frames
 
     def load_events(

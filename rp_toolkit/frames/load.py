@@ -528,6 +528,29 @@ def walk_pattern(kinds: Sequence[RecordKind], days: list[Any] | None) -> str:
     return f"{head}*|datetime|{days_glob(days)}*|END|{SCHEMA_VERSION}"
 
 
+def kind_windows(
+    kinds: Sequence[RecordKind],
+    now: pd.Timestamp,
+    *,
+    start: Any = None,
+    end: Any = None,
+    on: Any = None,
+    windows: Mapping[str, tuple[Any, Any]] | None = None,
+) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Each kind's window in a :func:`load_many`: ``windows[kind]`` (a ``(start, end)``
+    pair), else ``start``/``end``/``on`` as :func:`load` takes them (its own default span)."""
+    return {
+        kind.name: (
+            tuple(  # type: ignore[misc]
+                window_bound(b, name=f"windows[{kind.name!r}]", now=now) for b in windows[kind.name]
+            )
+            if windows and kind.name in windows
+            else resolve_window(kind.name, start, end, on, now=now)
+        )
+        for kind in kinds
+    }
+
+
 def load_many(
     kinds: Sequence[str],
     client: RecordsLike = None,
@@ -562,16 +585,7 @@ def load_many(
         if name not in {kind.name for kind in wanted} or name == "events":
             raise ValueError(f"filters for {name!r}, which is not a record kind asked for.")
         get_kind(name).pattern(chosen)  # unknown filter names: a clear error, before any I/O
-    spans = {
-        kind.name: (
-            tuple(
-                window_bound(b, name=f"windows[{kind.name!r}]", now=now) for b in windows[kind.name]
-            )
-            if windows and kind.name in windows
-            else resolve_window(kind.name, start, end, on, now=now)
-        )
-        for kind in wanted
-    }
+    spans = kind_windows(wanted, now, start=start, end=end, on=on, windows=windows)
     if not source.one_walk:
         return {
             kind.name: load_events(source, start=spans["events"][0], end=spans["events"][1])
