@@ -233,6 +233,16 @@ def _set_environment(variables: Mapping[str, str | None]) -> None:
             os.environ[name] = value
 
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPORT_TEMPLATE = "rp_report.html.j2"
+"""The reports' HTML template: JupyterLab's page with no script from the network."""
+TITLES = {
+    "request_performance": "Request performance (rp_toolkit)",
+    "scan_benchmark": "SCAN against KEYS (rp_toolkit)",
+}
+"""Each report's ``<title>``."""
+
+
 def run_notebook(
     name: str,
     output_dir: str | Path,
@@ -285,9 +295,18 @@ def run_notebook(
             f"Notebook {name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. "
             f"The executed notebook is at {executed}."
         ) from None
-    exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=not show_code)
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_template_paths=[str(TEMPLATES)],
+        template_file=REPORT_TEMPLATE,
+        exclude_input=not show_code,
+        exclude_input_prompt=not show_code,
+        exclude_output_prompt=True,
+    )
     document = nbformat.read(str(executed), as_version=4)
-    body, _ = exporter.from_notebook_node(document)
+    body, _ = exporter.from_notebook_node(
+        document, resources={"metadata": {"name": TITLES.get(name, name)}}
+    )
     html = out / f"{name}.html"
     with atomic_files(html) as (written,):
         written.write_text(body, encoding="utf-8")

@@ -59,6 +59,13 @@ def test_archive_then_report_and_export_from_it(redis_url: str, tmp_path) -> Non
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "reports" / "request_performance.html").read_text()
     assert "History: days and weeks" in html
+    # A page people read: its title, no prompt, no Python repr, no script from the network.
+    assert "<title>Request performance (rp_toolkit)</title>" in html
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert "https://cdn" not in html
+    visible = re.sub(r"<style.*?</style>", "", html, flags=re.S)
+    assert "Out[" not in visible and "In&nbsp;[" not in visible
+    assert "&#x27;No problems.&#x27;" not in visible and "'No problems.'" not in visible
     assert "adds this section" not in html
     per_day = pd.read_csv(tmp_path / "reports" / "request_performance" / "requests_per_day.csv")
     assert per_day["count"].sum() == first["kinds"]["requests"]["added"]
