@@ -6,7 +6,7 @@ run) and returns Markdown: each figure in it comes from the frames given, rounde
 ("no request took longer than 500 ms") rather than an error. The notebooks display them with
 ``IPython.display.Markdown``; fixed text there only explains what a section shows.
 
-Every name is importable from here; the package's modules: :mod:`.jobs` (the job kinds per
+Every name is importable from here; the package's modules: :mod:`.workers` (the job kinds per
 worker and their failures); the other sentences live in this module.
 
 Recorded text (endpoints, paths, exceptions, deploy labels, SQL, request ids, server names)
@@ -24,7 +24,7 @@ import pandas as pd
 from ..markup import code_span
 from ..reports import ALL_ENDPOINTS
 from ..units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
-from .jobs import failed_jobs, jobs_by_worker
+from .workers import failed_jobs, jobs_by_worker
 
 __all__ = [
     "APDEX_RATINGS",

@@ -80,7 +80,7 @@ FAILED_JOB_COLUMNS = [
 ]
 """:func:`failed_jobs`' columns."""
 
-_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+_ID_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
 
 
 def duration_field(kind: str) -> str:
@@ -134,8 +134,8 @@ def failed(frame: pd.DataFrame, kind: str) -> np.ndarray:
     """Whether each record failed: a status in :data:`FAILED_STATUSES`, or for Grape an HTTP
     status from 500 to 599. A missing status is not a failure."""
     if kind == "grape":
-        status = pd.to_numeric(frame["status"], errors="coerce")
-        return floats(status.astype("Float64")) >= 500
+        status = floats(pd.to_numeric(frame["status"], errors="coerce").astype("Float64"))
+        return (status >= 500) & (status < 600)
     codes, texts = _texts(frame["status"])
     bad = np.array([text.strip().lower() in FAILED_STATUSES for text in texts], dtype=bool)
     return bad[codes]
