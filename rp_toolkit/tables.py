@@ -43,6 +43,7 @@ from .units import (
 
 __all__ = [
     "ENDPOINT_WIDTH",
+    "WRAP_WIDTH",
     "Column",
     "apdex",
     "crashes",
@@ -62,7 +63,7 @@ __all__ = [
 
 ENDPOINT_WIDTH = 44
 """Characters of an endpoint name shown before the ellipsis (the full name is the tooltip)."""
-WRAP_WIDTH = "36em"
+WRAP_WIDTH = "24em"
 """The widest a wrapped text column (a message shown whole) grows before it wraps."""
 
 
@@ -446,11 +447,11 @@ def failed_jobs(failed: pd.DataFrame, *, n: int | None = 20) -> Any:
     columns = [
         Column("datetime", "Time (UTC)", "time"),
         Column("system", "System"),
-        Column("name", "Worker / class", "text", 36),
-        Column("queue", "Queue", "text", 16),
-        Column("status", "Status", "text", 12),
+        Column("name", "Worker / class", "text", 28),
+        Column("queue", "Queue", "text", 12),
+        Column("status", "Status", "text", 10),
         Column("duration", f"Duration ({unit})", kind),
         Column("message", "Message", "text", wrap=True),
-        Column("jid", "Job id", "text", 14),
+        Column("jid", "Job id", "text", 12),
     ]
     return for_people(rows, columns)

@@ -21,7 +21,7 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 import rp_toolkit as rp
 from rp_toolkit import findings, markup, reports, tables, units
 from tests.reports.test_reports import frame
-from tests.reports.test_tables import _Cells, cells, headers
+from tests.reports.test_tables import CELL_PX, PAGE_PX, _Cells, cells, headers, width_px
 from tests.support import Page
 
 END = pd.Timestamp("2026-02-04 12:00", tz="UTC")
@@ -365,12 +365,17 @@ def test_tables_use_one_unit_from_the_data() -> None:
     styler = tables.failed_jobs(failed, n=None)
     unit = "s" if failed["duration"].max() >= 1000 else "ms"
     assert f"Duration ({unit})" in headers(styler) and len(cells(styler)) == len(failed)
+    # fits 1280 px: the other columns as they are, the message at most WRAP_WIDTH (12 px em)
+    others = tables.failed_jobs(failed.assign(message=""), n=None)
+    message_px = float(tables.WRAP_WIDTH.removesuffix("em")) * 12 + CELL_PX
+    assert width_px(others) + message_px < PAGE_PX
+    assert width_px(tables.jobs_by_worker(table)) < PAGE_PX
 
 
 def test_failed_jobs_table_shows_whole_messages_wrapped_and_escaped() -> None:
     message = "Net::ReadTimeout <b>bold</b> " + "word " * 100 + "$x$ `y` END"
     rows = _worker_rows("<script>alert(1)</script>", [50.0], ["exception"])
-    rows[0] |= {"message": message, "queue": '"><img src=x>', "jid": "abc<def>"}
+    rows[0] |= {"message": message, "queue": "<b>q</b>", "jid": "abc<def>"}
     failed = reports.failed_jobs({"sidekiq": frame("sidekiq", rows)})
     styler = tables.failed_jobs(failed)
     html = styler.to_html()
@@ -378,7 +383,7 @@ def test_failed_jobs_table_shows_whole_messages_wrapped_and_escaped() -> None:
     assert {tag for tag, _ in page.tags} <= {"style", "table", "thead", "tbody", "tr", "th", "td"}
     texts = [cell["text"] for cell in page.cells]
     assert markup.visible(message) in texts  # whole
-    assert "<script>alert(1)</script>" in texts and '"><img src=x>' in texts
+    assert "<script>alert(1)</script>" in texts and "<b>q</b>" in texts
     assert "abc<def>" in texts
     column = headers(styler).index("Message")
     assert re.search(rf"td\.col{column} \{{[^}}]*white-space: pre-wrap;", html)
