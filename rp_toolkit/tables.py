@@ -28,18 +28,31 @@ import numpy as np
 import pandas as pd
 
 from .markup import NO_MATH_CLASSES, html_text
-from .reports import ALL_ENDPOINTS
-from .units import MISSING, count, missing, ms, percent, signed_ms, signed_percent
+from .reports import ALL_ENDPOINTS, JOB_LABELS
+from .units import (
+    MISSING,
+    count,
+    duration_unit,
+    missing,
+    ms,
+    percent,
+    short,
+    signed_ms,
+    signed_percent,
+)
 
 __all__ = [
     "ENDPOINT_WIDTH",
+    "WRAP_WIDTH",
     "Column",
     "apdex",
     "crashes",
     "deploy_endpoints",
     "deploys",
     "error_rates",
+    "failed_jobs",
     "for_people",
+    "jobs_by_worker",
     "jobs_summary",
     "percentile_cards",
     "requests",
@@ -50,6 +63,8 @@ __all__ = [
 
 ENDPOINT_WIDTH = 44
 """Characters of an endpoint name shown before the ellipsis (the full name is the tooltip)."""
+WRAP_WIDTH = "24em"
+"""The widest a wrapped text column (a message shown whole) grows before it wraps."""
 
 
 # --------------------------------------------------------------------------- cells
@@ -73,6 +88,7 @@ _FORMATS: dict[str, Callable[[Any], str]] = {
     "rate": _fixed(1),
     "score": _fixed(3),
     "time": _time,
+    "short": lambda value: MISSING if missing(value) else short(float(value)),
 }
 
 
@@ -86,12 +102,14 @@ class Column:
     cells read: ``kind`` is ``text`` (cut to ``width`` characters, the full text
     in a tooltip), or a number format: ``count``, ``ms``, ``signed_ms``, ``share`` (a fraction
     shown in percent), ``percent``, ``signed_percent``, ``rate`` (1 decimal), ``score`` (3
-    decimals) or ``time`` (UTC, to the second)."""
+    decimals), ``short`` (3 significant digits) or ``time`` (UTC, to the second). ``wrap``: a
+    text shown whole, wrapped within :data:`WRAP_WIDTH` (line breaks and blanks kept)."""
 
     source: str
     header: str | tuple[str, str]
     kind: str = "text"
     width: int | None = None
+    wrap: bool = False
 
 
 def _text(width: int | None) -> Callable[[Any], str]:
@@ -148,6 +166,9 @@ def for_people(
         if column.kind in ("text", "time"):
             for selector in (f"td.col{number}", f"th.col_heading.col{number}"):
                 styles.append({"selector": selector, "props": "text-align: left"})
+        if column.wrap:
+            props = f"white-space: pre-wrap; overflow-wrap: anywhere; max-width: {WRAP_WIDTH}"
+            styles.append({"selector": f"td.col{number}", "props": props})
     styler = styler.set_table_styles(styles)
     if bold_first and len(shown):
         styler = styler.set_properties(subset=pd.IndexSlice[0, :], **{"font-weight": "bold"})
@@ -377,5 +398,60 @@ def jobs_summary(summary: pd.DataFrame) -> Any:
         Column("p50", "p50 (ms)", "ms"),
         Column("p95", "p95 (ms)", "ms"),
         Column("p99", "p99 (ms)", "ms"),
+    ]
+    return for_people(rows, columns)
+
+
+def _duration_columns(rows: pd.DataFrame, sources: Sequence[str]) -> tuple[pd.DataFrame, str, str]:
+    """``rows`` with the duration columns ``sources`` in one unit for the whole table: ms when
+    the largest is under a second, else seconds (:func:`rp_toolkit.units.duration_unit`, never
+    minutes); the unit's name and the cells' format."""
+    present = [s for s in sources if s in rows]
+    largest = rows[present].abs().max().max() if present and len(rows) else math.nan
+    _, unit = duration_unit(largest)
+    if unit == "ms":
+        return rows, unit, "ms"
+    return rows.assign(**{s: rows[s] / 1000.0 for s in present}), "s", "short"
+
+
+def _system_labels(systems: pd.Series) -> pd.Series:
+    return systems.astype(str).map(lambda system: JOB_LABELS.get(system, system))
+
+
+def jobs_by_worker(table: pd.DataFrame, *, n: int | None = None) -> Any:
+    """``reports.jobs_by_worker``, in its order (by system, the highest p95 first): runs,
+    failures and their share, p50, p95 and p99 in one unit for the whole table (ms, or s when
+    any reaches a second; the unit in the headers). ``n``: the first rows only (None: all)."""
+    rows = table if n is None else table.head(n)
+    rows = rows.assign(system=_system_labels(rows["system"]))
+    durations = [f"duration_p{p}" for p in (50, 95, 99)]
+    rows, unit, kind = _duration_columns(rows, durations)
+    columns = [
+        Column("system", "System"),
+        Column("name", "Worker / class", "text", ENDPOINT_WIDTH),
+        Column("count", "Runs", "count"),
+        Column("failures", "Failed", "count"),
+        Column("failure_rate", "Failed (%)", "share"),
+        *(Column(d, f"{d[-3:]} ({unit})", kind) for d in durations),
+    ]
+    return for_people(rows, columns)
+
+
+def failed_jobs(failed: pd.DataFrame, *, n: int | None = 20) -> Any:
+    """``reports.failed_jobs``, in its order (newest first): time, system, worker or class,
+    queue, status, duration (one unit for the table) and the message whole, wrapped; the
+    job id. ``n``: the first rows only (None: all)."""
+    rows = failed if n is None else failed.head(n)
+    rows = rows.assign(system=_system_labels(rows["system"]))
+    rows, unit, kind = _duration_columns(rows, ["duration"])
+    columns = [
+        Column("datetime", "Time (UTC)", "time"),
+        Column("system", "System"),
+        Column("name", "Worker / class", "text", 28),
+        Column("queue", "Queue", "text", 12),
+        Column("status", "Status", "text", 10),
+        Column("duration", f"Duration ({unit})", kind),
+        Column("message", "Message", "text", wrap=True),
+        Column("jid", "Job id", "text", 12),
     ]
     return for_people(rows, columns)

@@ -28,9 +28,10 @@ computes":
 Every name is importable from here (``rp.reports.requests``, ``rp.reports.endpoint_days``);
 the package's modules, bottom up: :mod:`.groups` (the percentile over many groups in one sort,
 each request's endpoint, the order-statistic comparison of two sets of groups), :mod:`.deploys`
-(events and what changed at them) and :mod:`.history` (reports over many days: per day, per
-endpoint and day, one period against the one before, every deploy of a range); the dashboard's
-own reports live in this module.
+(events and what changed at them), :mod:`.history` (reports over many days: per day, per
+endpoint and day, one period against the one before, every deploy of a range) and :mod:`.jobs`
+(the job kinds per worker or class, and their failed records); the dashboard's own reports live
+in this module.
 """
 
 from __future__ import annotations
@@ -63,13 +64,25 @@ from .history import (
     period_comparison,
     requests_per_day,
 )
+from .jobs import (
+    FAILED_STATUSES,
+    GRAPE_DURATION_FIELD,
+    JOB_KINDS,
+    JOB_LABELS,
+    failed_jobs,
+    jobs_by_worker,
+)
 
 __all__ = [
     "ALL_ENDPOINTS",
     "DEFAULT_DURATION",
     "DEPLOY_WINDOW",
     "GRAPE_DURATION_FIELD",
+    "FAILED_STATUSES",
     "JOB_KINDS",
+    "JOB_LABELS",
+    "failed_jobs",
+    "jobs_by_worker",
     "jobs_pages",
     "jobs_summary",
     "RESOURCE_FIELDS",
@@ -114,9 +127,6 @@ DEFAULT_DURATION = pd.Timedelta(DEFAULT_WINDOW)
 """The gem's ``RailsPerformance.duration``: the window of every chart and job page."""
 RESOURCES_DURATION = pd.Timedelta(RESOURCES_WINDOW)
 """The gem's ``system_monitor_duration``: the window of the resources charts."""
-GRAPE_DURATION_FIELD = "endpoint_run.grape"
-JOB_KINDS = ("sidekiq", "delayed_job", "custom", "rake", "grape")
-"""Grape's span for the whole endpoint (filters, the endpoint block and rendering)."""
 RESOURCE_FIELDS = ("cpu_one_min", "memory", "disk_available")
 """The three series the gem charts per server: CPU load (1 min), memory, disk available."""
 ALL_ENDPOINTS = "(all)"

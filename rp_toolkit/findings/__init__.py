@@ -6,6 +6,9 @@ run) and returns Markdown: each figure in it comes from the frames given, rounde
 ("no request took longer than 500 ms") rather than an error. The notebooks display them with
 ``IPython.display.Markdown``; fixed text there only explains what a section shows.
 
+Every name is importable from here; the package's modules: :mod:`.workers` (the job kinds per
+worker and their failures); the other sentences live in this module.
+
 Recorded text (endpoints, paths, exceptions, deploy labels, SQL, request ids, server names)
 appears only as code spans (:func:`rp_toolkit.markup.code_span`), so whatever it holds (HTML,
 links, ``*``, ``|``, ``$...$``) is shown as it is, never rendered.
@@ -18,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from .markup import code_span
-from .reports import ALL_ENDPOINTS
-from .units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
+from ..markup import code_span
+from ..reports import ALL_ENDPOINTS
+from ..units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
+from .workers import failed_jobs, jobs_by_worker
 
 __all__ = [
     "APDEX_RATINGS",
@@ -30,8 +34,10 @@ __all__ = [
     "deploys_in_range",
     "endpoints",
     "errors",
+    "failed_jobs",
     "history",
     "jobs",
+    "jobs_by_worker",
     "key_listing",
     "loaded",
     "overview",
