@@ -29,7 +29,16 @@ import pandas as pd
 
 from .markup import NO_MATH_CLASSES, html_text
 from .reports import ALL_ENDPOINTS
-from .units import MISSING, count, missing, ms, percent, signed_ms, signed_percent
+from .units import (
+    MISSING,
+    count,
+    duration_unit,
+    missing,
+    ms,
+    percent,
+    signed_ms,
+    signed_percent,
+)
 
 __all__ = [
     "ENDPOINT_WIDTH",
@@ -39,17 +48,21 @@ __all__ = [
     "deploy_endpoints",
     "deploys",
     "error_rates",
+    "exception_groups",
     "for_people",
     "jobs_summary",
     "percentile_cards",
     "requests",
     "slow_requests",
+    "slowest",
     "summary",
     "time_split",
 ]
 
 ENDPOINT_WIDTH = 44
 """Characters of an endpoint name shown before the ellipsis (the full name is the tooltip)."""
+WRAP_WIDTH = "24em"
+"""The widest a ``wrap`` column's cells grow before their text wraps onto more lines."""
 
 
 # --------------------------------------------------------------------------- cells
@@ -73,6 +86,7 @@ _FORMATS: dict[str, Callable[[Any], str]] = {
     "rate": _fixed(1),
     "score": _fixed(3),
     "time": _time,
+    "decimals": _fixed(2),
 }
 
 
@@ -84,9 +98,10 @@ class Column:
     """One displayed column: ``source`` column of the frame, its ``header`` (with the unit;
     a pair of texts makes a two-level header, e.g. ``("p95 (ms)", "before")``) and how its
     cells read: ``kind`` is ``text`` (cut to ``width`` characters, the full text
-    in a tooltip), or a number format: ``count``, ``ms``, ``signed_ms``, ``share`` (a fraction
-    shown in percent), ``percent``, ``signed_percent``, ``rate`` (1 decimal), ``score`` (3
-    decimals) or ``time`` (UTC, to the second)."""
+    in a tooltip), ``wrap`` (the full text, never cut: wrapped within :data:`WRAP_WIDTH`, its
+    line breaks kept), or a number format: ``count``, ``ms``, ``signed_ms``, ``share`` (a fraction
+    shown in percent), ``percent``, ``signed_percent``, ``rate`` (1 decimal), ``decimals`` (2),
+    ``score`` (3 decimals) or ``time`` (UTC, to the second)."""
 
     source: str
     header: str | tuple[str, str]
@@ -104,6 +119,13 @@ def _text(width: int | None) -> Callable[[Any], str]:
         return f'<span title="{html_text(text)}">{html_text(text[: width - 1])}…</span>'
 
     return show
+
+
+def _wrapped(value: Any) -> str:
+    """The full text, each line escaped; the lines joined by a line break the cell keeps."""
+    if missing(value):
+        return MISSING
+    return "\n".join(html_text(line) for line in str(value).splitlines() or [""])
 
 
 def for_people(
@@ -134,7 +156,10 @@ def for_people(
     )
     styler = shown.style.hide(axis="index").set_table_attributes(f'class="{NO_MATH_CLASSES}"')
     for header, column in zip(headers, chosen, strict=True):
-        formatter = _text(column.width) if column.kind == "text" else _FORMATS[column.kind]
+        if column.kind in ("text", "wrap"):
+            formatter = _text(column.width) if column.kind == "text" else _wrapped
+        else:
+            formatter = _FORMATS[column.kind]
         styler = styler.format(formatter, subset=[header])
     styles = [
         {"selector": "", "props": "font-size: 12px; border-collapse: collapse; width: auto"},
@@ -145,9 +170,12 @@ def for_people(
     if isinstance(shown.columns, pd.MultiIndex):  # a group header centred over its columns
         styles.append({"selector": "th.col_heading.level0", "props": "text-align: center"})
     for number, column in enumerate(chosen):  # text reads from the left, numbers line up right
-        if column.kind in ("text", "time"):
+        if column.kind in ("text", "time", "wrap"):
             for selector in (f"td.col{number}", f"th.col_heading.col{number}"):
                 styles.append({"selector": selector, "props": "text-align: left"})
+        if column.kind == "wrap":  # the whole text, wrapped at any character if it must be
+            wrap = f"white-space: pre-wrap; word-break: break-word; max-width: {WRAP_WIDTH}"
+            styles.append({"selector": f"td.col{number}", "props": wrap})
     styler = styler.set_table_styles(styles)
     if bold_first and len(shown):
         styler = styler.set_properties(subset=pd.IndexSlice[0, :], **{"font-weight": "bold"})
@@ -377,5 +405,44 @@ def jobs_summary(summary: pd.DataFrame) -> Any:
         Column("p50", "p50 (ms)", "ms"),
         Column("p95", "p95 (ms)", "ms"),
         Column("p99", "p99 (ms)", "ms"),
+    ]
+    return for_people(rows, columns)
+
+
+def exception_groups(table: pd.DataFrame, *, n: int | None = 20) -> Any:
+    """``reports.exception_groups`` in its order (the most requests first): exception class,
+    endpoint, requests, statuses, first and last seen, and the latest request's full message
+    (wrapped, never cut). The latest request's id is in the frame (and its export)."""
+    rows = table if n is None else table.head(n)
+    columns = [
+        Column("exception_class", "Exception", "text", 32),
+        Column("group", "Endpoint", "text", 36),
+        Column("count", "Requests", "count"),
+        Column("statuses", "Status"),
+        Column("first_seen", "First seen (UTC)", "time"),
+        Column("last_seen", "Last seen (UTC)", "time"),
+        Column("message", "Latest message", "wrap"),
+    ]
+    return for_people(rows, columns)
+
+
+def slowest(records: pd.DataFrame, *, n: int | None = 20) -> Any:
+    """``reports.slowest`` or ``reports.slowest_by_endpoint``, in the given order: time,
+    endpoint (with the rank within it, if given), status, path, duration and request id. One
+    duration unit for the whole table (:func:`rp_toolkit.units.duration_unit` of the largest
+    shown: ms, s or min), named in the header."""
+    rows = records if n is None else records.head(n)
+    endpoint = rows["group"] if "group" in rows else _endpoint_of(rows)
+    durations = rows["duration"].astype("float64")
+    divisor, unit = duration_unit(durations.max() if durations.notna().any() else 0.0)
+    rows = rows.assign(endpoint=endpoint, shown_duration=durations / divisor)
+    columns = [
+        Column("datetime", "Time (UTC)", "time"),
+        Column("endpoint", "Endpoint", "text", 36),
+        Column("rank", "Rank", "count"),
+        Column("status", "Status", "count"),
+        Column("path", "Path", "text", 36),
+        Column("shown_duration", f"Duration ({unit})", "ms" if unit == "ms" else "decimals"),
+        Column("request_id", "Request id", "text", 14),
     ]
     return for_people(rows, columns)
