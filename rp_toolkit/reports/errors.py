@@ -53,10 +53,10 @@ def exception_classes(texts: pd.Series) -> pd.Series:
     ``PG::QueryCanceled``. A text that starts with a lone ``:`` gives its first word instead.
     Computed once per distinct text."""
     codes, uniques = pd.factorize(texts)
-    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
-    found = distinct.str.extract(_CLASS, expand=False)
-    found = found.fillna(distinct.str.extract(_FIRST_WORD, expand=False)).astype("string")
-    values = found.to_numpy(dtype=object, na_value=pd.NA)
+    distinct = pd.Series(np.asarray(uniques, dtype=object).astype(str), dtype=object)
+    found = distinct.str.extract(_CLASS, expand=False)  # object: Python's re, Unicode blanks
+    found = found.fillna(distinct.str.extract(_FIRST_WORD, expand=False))
+    values = found.to_numpy(dtype=object)
     picked = np.where(codes >= 0, values[np.maximum(codes, 0)] if len(values) else pd.NA, pd.NA)
     return pd.Series(pd.array(picked, dtype="string"), index=texts.index, name="exception_class")
 
@@ -137,22 +137,22 @@ def exception_groups(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)[EXCEPTION_GROUP_COLUMNS]
 
 
-def _slowest_first(df: pd.DataFrame) -> pd.DataFrame:
-    """Records with a duration, the slowest first; ties: the newest first, then input order."""
+def _slowest_order(df: pd.DataFrame) -> np.ndarray:
+    """Positions of the records with a duration, the slowest first; ties: the newest first,
+    then input order."""
     duration = df["duration"].to_numpy(dtype="float64", na_value=np.nan)
     kept = np.flatnonzero(~np.isnan(duration))
-    times = pd.to_datetime(df["datetime"].iloc[kept], utc=True)
-    stamps = times.to_numpy(dtype="datetime64[ns]").view("int64")  # NaT: the smallest, last
-    order = np.lexsort((np.arange(len(kept)), ~stamps, -duration[kept]))  # ~: newest first
-    return df.iloc[kept[order]].reset_index(drop=True)
+    times = pd.DatetimeIndex(pd.to_datetime(df["datetime"].iloc[kept], utc=True))
+    stamps = times.as_unit("ns").asi8  # NaT: the smallest, so last once inverted
+    return kept[np.lexsort((kept, ~stamps, -duration[kept]))]  # ~: newest first
 
 
 def slowest(df: pd.DataFrame, *, limit: int | None = 20) -> pd.DataFrame:
     """The slowest requests: every column, sorted by ``duration`` descending (ties: the newest
     ``datetime`` first, then input order); null durations left out. ``limit`` keeps the first
     rows (None: all). Unlike :func:`rp_toolkit.reports.slow`, no threshold and no window."""
-    ordered = _slowest_first(df)
-    return ordered if limit is None else ordered.head(limit)
+    order = _slowest_order(df)
+    return df.iloc[order if limit is None else order[: max(limit, 0)]].reset_index(drop=True)
 
 
 def slowest_by_endpoint(df: pd.DataFrame, *, per_endpoint: int = 3) -> pd.DataFrame:
@@ -162,12 +162,12 @@ def slowest_by_endpoint(df: pd.DataFrame, *, per_endpoint: int = 3) -> pd.DataFr
     Endpoints are ordered by their slowest request (the slowest first), each endpoint's rows
     by ``rank``; order within ties as :func:`slowest`. Null durations are left out.
     """
-    ordered = _slowest_first(df)
-    codes, table = endpoints(ordered)
+    order = _slowest_order(df)
+    codes, table = endpoints(df[["controller", "action", "format"]].iloc[order])
     rank = pd.Series(codes).groupby(codes).cumcount().to_numpy() + 1
     kept = np.flatnonzero(rank <= per_endpoint)
     kept = kept[np.lexsort((rank[kept], codes[kept]))]  # codes: endpoints in first appearance
-    out = ordered.iloc[kept].reset_index(drop=True)
+    out = df.iloc[order[kept]].reset_index(drop=True)
     out["group"] = pd.array(table["group"].to_numpy(dtype=object)[codes[kept]], dtype="string")
     out["rank"] = rank[kept].astype("int64")
     return out
