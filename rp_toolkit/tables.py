@@ -432,7 +432,11 @@ def slowest(records: pd.DataFrame, *, n: int | None = 20) -> Any:
     duration unit for the whole table (:func:`rp_toolkit.units.duration_unit` of the largest
     shown: ms, s or min), named in the header."""
     rows = records if n is None else records.head(n)
-    endpoint = rows["group"] if "group" in rows else _endpoint_of(rows)
+    if "group" in rows:
+        endpoint = rows["group"]
+    else:  # Controller#action|format, as the endpoint's group reads
+        form = rows["format"].astype("string").fillna("") if "format" in rows else ""
+        endpoint = _endpoint_of(rows) + "|" + form
     durations = rows["duration"].astype("float64")
     divisor, unit = duration_unit(durations.max() if durations.notna().any() else 0.0)
     rows = rows.assign(endpoint=endpoint, shown_duration=durations / divisor)

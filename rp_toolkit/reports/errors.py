@@ -68,7 +68,8 @@ def _status_texts(status: pd.Series) -> list[str]:
         if value is None or value is pd.NA or value != value:
             shown.append("?")
         elif isinstance(value, (int, float, np.integer, np.floating)):
-            shown.append(f"{value:g}" if float(value) != int(value) else str(int(value)))
+            whole = float(value).is_integer()
+            shown.append(str(int(value)) if whole else f"{value:g}")
         else:
             shown.append(str(value))
     return shown

@@ -230,6 +230,9 @@ def test_slowest_sorts_by_duration_then_newest_and_leaves_the_input_alone() -> N
         "0.40",
     ]
     assert "Duration (ms)" in headers(tables.slowest(reports.slowest(df).iloc[1:]))
+    assert cells(shown)[0][1] == "OrdersController#show|html"  # the endpoint as grouped
+    ranked = tables.slowest(reports.slowest_by_endpoint(df, per_endpoint=2))
+    assert "Rank" in headers(ranked) and [row[2] for row in cells(ranked)] == ["1", "2", "1", "2"]
 
 
 # --------------------------------------------------------------------------- hostile text
