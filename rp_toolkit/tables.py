@@ -61,7 +61,7 @@ __all__ = [
 
 ENDPOINT_WIDTH = 44
 """Characters of an endpoint name shown before the ellipsis (the full name is the tooltip)."""
-WRAP_WIDTH = "24em"
+WRAP_WIDTH = "22em"
 """The widest a ``wrap`` column's cells grow before their text wraps onto more lines."""
 
 
@@ -415,8 +415,8 @@ def exception_groups(table: pd.DataFrame, *, n: int | None = 20) -> Any:
     (wrapped, never cut). The latest request's id is in the frame (and its export)."""
     rows = table if n is None else table.head(n)
     columns = [
-        Column("exception_class", "Exception", "text", 32),
-        Column("group", "Endpoint", "text", 36),
+        Column("exception_class", "Exception", "text", 30),
+        Column("group", "Endpoint", "text", 32),
         Column("count", "Requests", "count"),
         Column("statuses", "Status"),
         Column("first_seen", "First seen (UTC)", "time"),

@@ -18,7 +18,7 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import rp_toolkit as rp
 from rp_toolkit import findings, reports, tables
-from tests.reports.test_tables import cells, headers
+from tests.reports.test_tables import CELL_PX, CHAR_PX, PAGE_PX, cells, headers
 from tests.support import Page
 
 BASE = pd.Timestamp("2026-02-04 10:00:00", tz="UTC")
@@ -274,6 +274,19 @@ def test_the_table_shows_the_whole_message_wrapped_and_escaped() -> None:
     assert rule and "word-break: break-word" in rule[1] and "max-width" in rule[1]
     assert headers(styler)[-1] == "Latest message"
     assert "tex2jax_ignore" in html
+
+
+def test_the_exception_table_fits_1280_px() -> None:
+    """Every column at its widest (the message at its wrapping width, 22em of 12 px text)."""
+    long = {"controller": "C" * 60, "action": "a" * 30, "status": 422, "second": 9}
+    rows = [dict(HOSTILE_ROWS[0], **long), dict(HOSTILE_ROWS[2], controller="C" * 60)]
+    styler = tables.exception_groups(reports.exception_groups(gem_frame(rows)))
+    shown = cells(styler)
+    total = sum(
+        max(len(header), *(len(row[k]) for row in shown)) * CHAR_PX + CELL_PX
+        for k, header in enumerate(headers(styler)[:-1])
+    )
+    assert total + 22 * 12 + CELL_PX <= PAGE_PX
 
 
 # --------------------------------------------------------------------------- any shape
