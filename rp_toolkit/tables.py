@@ -50,6 +50,7 @@ __all__ = [
     "deploy_endpoints",
     "deploys",
     "error_rates",
+    "exception_groups",
     "failed_jobs",
     "for_people",
     "jobs_by_worker",
@@ -57,6 +58,7 @@ __all__ = [
     "percentile_cards",
     "requests",
     "slow_requests",
+    "slowest",
     "summary",
     "time_split",
 ]
@@ -88,6 +90,7 @@ _FORMATS: dict[str, Callable[[Any], str]] = {
     "rate": _fixed(1),
     "score": _fixed(3),
     "time": _time,
+    "decimals": _fixed(2),
     "short": lambda value: MISSING if missing(value) else short(float(value)),
 }
 
@@ -101,9 +104,10 @@ class Column:
     a pair of texts makes a two-level header, e.g. ``("p95 (ms)", "before")``) and how its
     cells read: ``kind`` is ``text`` (cut to ``width`` characters, the full text
     in a tooltip), or a number format: ``count``, ``ms``, ``signed_ms``, ``share`` (a fraction
-    shown in percent), ``percent``, ``signed_percent``, ``rate`` (1 decimal), ``score`` (3
-    decimals), ``short`` (3 significant digits) or ``time`` (UTC, to the second). ``wrap``: a
-    text shown whole, wrapped within :data:`WRAP_WIDTH` (line breaks and blanks kept)."""
+    shown in percent), ``percent``, ``signed_percent``, ``rate`` (1 decimal), ``decimals`` (2),
+    ``score`` (3 decimals), ``short`` (3 significant digits) or ``time`` (UTC, to the second).
+    ``wrap``: a text shown whole, wrapped within :data:`WRAP_WIDTH` (line breaks and blanks
+    kept)."""
 
     source: str
     header: str | tuple[str, str]
@@ -122,6 +126,13 @@ def _text(width: int | None) -> Callable[[Any], str]:
         return f'<span title="{html_text(text)}">{html_text(text[: width - 1])}…</span>'
 
     return show
+
+
+def _wrapped(value: Any) -> str:
+    """The full text, each line escaped; the lines joined by a line break the cell keeps."""
+    if missing(value):
+        return MISSING
+    return "\n".join(html_text(line) for line in str(value).splitlines() or [""])
 
 
 def for_people(
@@ -152,7 +163,10 @@ def for_people(
     )
     styler = shown.style.hide(axis="index").set_table_attributes(f'class="{NO_MATH_CLASSES}"')
     for header, column in zip(headers, chosen, strict=True):
-        formatter = _text(column.width) if column.kind == "text" else _FORMATS[column.kind]
+        if column.wrap:
+            formatter = _wrapped
+        else:
+            formatter = _text(column.width) if column.kind == "text" else _FORMATS[column.kind]
         styler = styler.format(formatter, subset=[header])
     styles = [
         {"selector": "", "props": "font-size: 12px; border-collapse: collapse; width: auto"},
@@ -453,5 +467,48 @@ def failed_jobs(failed: pd.DataFrame, *, n: int | None = 20) -> Any:
         Column("duration", f"Duration ({unit})", kind),
         Column("message", "Message", "text", wrap=True),
         Column("jid", "Job id", "text", 12),
+    ]
+    return for_people(rows, columns)
+
+
+def exception_groups(table: pd.DataFrame, *, n: int | None = 20) -> Any:
+    """``reports.exception_groups`` in its order (the most requests first): exception class,
+    endpoint, requests, statuses, first and last seen, and the latest request's full message
+    (wrapped, never cut). The latest request's id is in the frame (and its export)."""
+    rows = table if n is None else table.head(n)
+    columns = [
+        Column("exception_class", "Exception", "text", 30),
+        Column("group", "Endpoint", "text", 32),
+        Column("count", "Requests", "count"),
+        Column("statuses", "Status"),
+        Column("first_seen", "First seen (UTC)", "time"),
+        Column("last_seen", "Last seen (UTC)", "time"),
+        Column("message", "Latest message", "text", wrap=True),
+    ]
+    return for_people(rows, columns)
+
+
+def slowest(records: pd.DataFrame, *, n: int | None = 20) -> Any:
+    """``reports.slowest`` or ``reports.slowest_by_endpoint``, in the given order: time,
+    endpoint (with the rank within it, if given), status, path, duration and request id. One
+    duration unit for the whole table (:func:`rp_toolkit.units.duration_unit` of the largest
+    shown: ms, s or min), named in the header."""
+    rows = records if n is None else records.head(n)
+    if "group" in rows:
+        endpoint = rows["group"]
+    else:  # Controller#action|format, as the endpoint's group reads
+        form = rows["format"].astype("string").fillna("") if "format" in rows else ""
+        endpoint = _endpoint_of(rows) + "|" + form
+    durations = rows["duration"].astype("float64")
+    divisor, unit = duration_unit(durations.max() if durations.notna().any() else 0.0)
+    rows = rows.assign(endpoint=endpoint, shown_duration=durations / divisor)
+    columns = [
+        Column("datetime", "Time (UTC)", "time"),
+        Column("endpoint", "Endpoint", "text", 36),
+        Column("rank", "Rank", "count"),
+        Column("status", "Status", "count"),
+        Column("path", "Path", "text", 36),
+        Column("shown_duration", f"Duration ({unit})", "ms" if unit == "ms" else "decimals"),
+        Column("request_id", "Request id", "text", 14),
     ]
     return for_people(rows, columns)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..markup import code_span
@@ -34,6 +35,7 @@ __all__ = [
     "deploys_in_range",
     "endpoints",
     "errors",
+    "exception_groups",
     "failed_jobs",
     "history",
     "jobs",
@@ -44,6 +46,7 @@ __all__ = [
     "period_comparison",
     "resources",
     "slow_requests",
+    "slowest",
     "time_split",
     "trace",
 ]
@@ -292,6 +295,81 @@ def crashes(crashes: pd.DataFrame, total: int) -> str:
         counted = exceptions.value_counts()
         top = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[0]
         text += f" The commonest exception: {code_span(top[0])} ({count(top[1])})."
+    return text
+
+
+def _group_of(record: Mapping[str, Any]) -> str:
+    """``Controller#action|format`` of a request record (its ``group`` when it has one)."""
+    if "group" in record and not missing(record["group"]):
+        return str(record["group"])
+    parts = [record.get(name) for name in ("controller", "action", "format")]
+    controller, action, form = ("" if missing(part) else str(part) for part in parts)
+    return f"{controller}#{action}|{form}"
+
+
+def _at(value: Any) -> str:
+    return "at an unknown time" if missing(value) else f"at {_when(value, seconds=True)}"
+
+
+def _status(value: Any) -> str:
+    """A status as a number when it is a whole number, else as recorded text."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return code_span(value)
+
+
+def exception_groups(table: pd.DataFrame, *, n: int = 3) -> str:
+    """How many requests raised exceptions in how many groups (``reports.exception_groups``:
+    exception class × endpoint), and the ``n`` largest groups with their latest occurrence."""
+    if not len(table):
+        return "No request raised an exception."
+    total, groups = int(table["count"].sum()), len(table)
+    ranked = table.sort_values(
+        ["count", "last_seen", "exception_class", "group"],
+        ascending=[False, False, True, True],
+        kind="stable",
+        na_position="last",
+    )
+    items = [
+        f"{code_span(row['exception_class'])} in {code_span(row['group'])} "
+        f"({count(row['count'])}, last {_at(row['last_seen'])})"
+        for row in ranked.head(n).to_dict("records")
+    ]
+    raised = "request raised an exception" if total == 1 else "requests raised exceptions"
+    text = f"{count(total)} {raised} in {count(groups)} "
+    text += "group" if groups == 1 else "groups"
+    if groups == 1:
+        return text + f" (exception class × endpoint): {items[0]}."
+    more = f" (and {count(groups - n)} more, in the table)" if groups > n else ""
+    return text + f" (exception class × endpoint); the most: {_listing(items)}{more}."
+
+
+def slowest(table: pd.DataFrame) -> str:
+    """The slowest request of ``reports.slowest`` (its endpoint, duration, path, status, time
+    and id), and the range and commonest endpoint of the requests listed."""
+    durations = table["duration"].astype("float64") if len(table) else pd.Series(dtype=float)
+    if not durations.notna().any():
+        return "No request with a duration was recorded."
+    top = table.loc[durations.idxmax()]
+    status = "" if missing(top.get("status")) else f", status {_status(top['status'])}"
+    path = "" if missing(top.get("path")) else f" {code_span(top['path'])}"
+    rid = top.get("request_id")
+    request = "" if missing(rid) else f", request {code_span(rid)}"
+    text = (
+        f"The slowest request took **{duration(top['duration'])}**: "
+        f"{code_span(_group_of(top))}{path}{status}, {_at(top.get('datetime'))}{request}."
+    )
+    listed = int(durations.notna().sum())
+    if listed > 1:
+        names = pd.Series([_group_of(row) for row in table.to_dict("records")])
+        counted = names[durations.notna().to_numpy()].value_counts()
+        ties = counted[counted == counted.max()].index
+        commonest = sorted(ties)[0]
+        text += (
+            f" The {count(listed)} slowest took {duration(durations.min())} to "
+            f"{duration(durations.max())}; {count(counted[commonest])} of them were "
+            f"{code_span(commonest)}."
+        )
     return text
 
 

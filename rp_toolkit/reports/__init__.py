@@ -28,10 +28,10 @@ computes":
 Every name is importable from here (``rp.reports.requests``, ``rp.reports.endpoint_days``);
 the package's modules, bottom up: :mod:`.groups` (the percentile over many groups in one sort,
 each request's endpoint, the order-statistic comparison of two sets of groups), :mod:`.deploys`
-(events and what changed at them), :mod:`.history` (reports over many days: per day, per
-endpoint and day, one period against the one before, every deploy of a range) and :mod:`.jobs`
-(the job kinds per worker or class, and their failed records); the dashboard's own reports live
-in this module.
+(events and what changed at them), :mod:`.errors` (exceptions grouped by class and endpoint,
+the slowest requests), :mod:`.history` (reports over many days: per day, per endpoint and day,
+one period against the one before, every deploy of a range) and :mod:`.jobs` (the job kinds per
+worker or class, and their failed records); the dashboard's own reports live in this module.
 """
 
 from __future__ import annotations
@@ -47,6 +47,13 @@ import pandas as pd
 from ..export import export
 from ..kinds import DEFAULT_WINDOW, RESOURCES_WINDOW, utc_timestamp
 from .deploys import DEPLOY_WINDOW, deploy_impact, deploy_impact_by_endpoint, event_labels
+from .errors import (
+    EXCEPTION_GROUP_COLUMNS,
+    exception_classes,
+    exception_groups,
+    slowest,
+    slowest_by_endpoint,
+)
 from .groups import (
     ENDPOINT_COLUMNS,
     PERCENTILES,
@@ -119,6 +126,11 @@ __all__ = [
     "endpoint_days",
     "period_comparison",
     "requests_per_day",
+    "EXCEPTION_GROUP_COLUMNS",
+    "exception_classes",
+    "exception_groups",
+    "slowest",
+    "slowest_by_endpoint",
 ]
 
 TimeLike = pd.Timestamp | datetime | str
