@@ -7,6 +7,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from matplotlib import dates as mdates
 from matplotlib.cbook import is_math_text
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -112,7 +113,12 @@ def test_one_job_chart_per_kind_with_records_and_gaps_without_jobs() -> None:
     means = time_axes.lines[0].get_ydata()
     assert sorted(v for v in means if v == v) == [100 / 60_000, 5.0]  # in minutes
     assert sum(v != v for v in means) == len(means) - 2  # no jobs: a gap, not 0
-    assert any(t.get_text() == "v2 (abc)" for t in time_axes.texts)  # the deploy's label
+    assert shown(counts_axes.texts) == ["v2 (abc)"]  # the deploy's label, above the page
+    assert not time_axes.texts  # once
+    for axes in (counts_axes, time_axes):  # its line on both
+        assert [line.get_xdata()[0] for line in axes.lines if line.get_linestyle() == ":"] == [
+            mdates.date2num(events["datetime"][0].tz_localize(None))
+        ]
     assert figures["grape"].axes[1].get_ylabel() == "mean duration (ms)"
 
 
