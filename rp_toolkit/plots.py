@@ -11,11 +11,14 @@ Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
 
 Request-performance figures (what ``rp_toolkit.reports`` returns): ``throughput``,
 ``response_time``, ``top_endpoints``, ``daily_p95`` (many days), ``job_page`` / ``job_pages``
-(the gem's jobs pages), ``resources`` and ``trace``. Durations and bytes are drawn in the unit
-that reads best (ms, s, min; MiB, GiB), named in the axis label; deploy markers carry the
-dashboard's label text. Recorded text (deploy labels, endpoints, server names, SQL, request ids
-in a title) goes through :func:`rp_toolkit.markup.chart_text`: drawn as it is, never as
-mathtext.
+(the gem's jobs pages), ``resources`` and ``trace`` (a waterfall). Durations and bytes are
+drawn in the unit that reads best (ms, s, min; MiB, GiB), named in the axis label; counts and
+durations from 0. Every time chart has the same x axis (:func:`time_axis`: ``HH:MM`` ticks
+and the date once in the label; dates over several days) and the same deploy markers (a
+vertical line, the dashboard's label written above the plot, staggered: :func:`label_rows`).
+Given no data (an empty frame, or only gaps) they return None, never an empty chart. Recorded
+text (deploy labels, endpoints, server names, SQL, request ids in a title) goes through
+:func:`rp_toolkit.markup.chart_text`: drawn as it is, never as mathtext.
 """
 
 from __future__ import annotations
@@ -681,10 +684,11 @@ def trace(steps: pd.DataFrame, *, title: str = "Trace") -> Figure | None:
     axes.set_ylim(len(rows) - 0.5, -0.5)  # the first step on top
     axes.set_xlim(0, max(max(ends), 1e-3) * 1.15)  # room for the duration labels
     axes.set_xlabel("ms from the first step (a view encloses the steps rendered inside it)")
-    kinds = [Patch(color="tab:blue", label="SQL"), Patch(color="tab:orange", label="view")]
+    kinds = [Patch(color="tab:blue", label="SQL")] if not is_view.all() else []
+    kinds += [Patch(color="tab:orange", label="view")] if is_view.any() else []
     if unknown:
         kinds.append(Line2D([], [], color="grey", marker="|", linestyle="", label="no duration"))
-    axes.legend(handles=kinds, fontsize="x-small", loc="lower right")
+    figure.legend(handles=kinds, fontsize="x-small", loc="outside upper right", ncols=len(kinds))
     axes.grid(True, axis="x", alpha=0.3)
     axes.set_title(chart_text(title))
     return figure
