@@ -267,8 +267,12 @@ def test_time_ticks_over_days_are_dates() -> None:
             "duration_p95": [10.0, 20.0, 30.0],
         }
     )
-    axes = plots.daily_p95(days).axes[0]
+    deploy = pd.DataFrame({"datetime": [pd.Timestamp("2026-12-01 09:00", tz="UTC")],
+                           "name": ["deploy"], "label": ["v3 (abc)"]})  # fmt: skip
+    axes = plots.daily_p95(days, annotations=deploy).axes[0]
     assert tick_texts(axes) == ["30 Nov", "01 Dec", "02 Dec"]
+    assert marker_lines(axes) == [mdates.date2num(pd.Timestamp("2026-12-01 09:00"))]
+    assert [(t.get_text(), t.get_rotation()) for t in axes.texts] == [("v3 (abc)", 0)]
     assert axes.get_xlabel() == "day, 2026-11-30 – 2026-12-02 (UTC)"
     assert axes.get_ylim()[0] == 0
 
