@@ -271,13 +271,18 @@ def response_time(
     field: str = "duration",
     gaps: bool = False,
 ) -> pd.DataFrame:
-    """Mean ``field`` (ms) per minute over the window (see :func:`throughput`); empty minutes
-    are 0 as on the gem's dashboard, or NaN with ``gaps`` (for charts: no requests is not a
-    0 ms response).
+    """Mean and p95 of ``field`` (ms) per minute over the window (see :func:`throughput`);
+    empty minutes are 0 as on the gem's dashboard, or NaN with ``gaps`` (for charts: no
+    requests is not a 0 ms response).
 
-    Returns a DataFrame indexed by ``minute`` (UTC) with ``duration_average`` (float64).
+    Returns a DataFrame indexed by ``minute`` (UTC) with ``duration_average`` (the gem's chart)
+    and ``duration_p95`` (the gem's percentile of the minute's values; float64 both).
     """
-    return _per_minute(df, field, now, duration, gaps=gaps)[["duration_average"]]
+    series = _per_minute(df, field, now, duration, gaps=gaps)[["duration_average"]]
+    codes = series.index.get_indexer(_minutes(df, series.index.unit))  # -1: outside the window
+    p95 = group_percentiles(codes, floats(df[field]), len(series), (95,))[95]
+    series["duration_p95"] = p95 if gaps else np.nan_to_num(p95, nan=0.0)
+    return series
 
 
 def crashes(df: pd.DataFrame, *, status: int = 500) -> pd.DataFrame:

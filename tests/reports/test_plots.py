@@ -3,40 +3,99 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib import dates as mdates
 from matplotlib.cbook import is_math_text
-from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from rp_toolkit import plots, reports
+from tests.reports.test_reports import NOW as NOW_
 from tests.reports.test_reports import frame
 
 
-def test_the_trace_chart_shows_every_step_as_it_ran_with_sql_as_text() -> None:
+def test_the_trace_chart_is_a_waterfall_of_the_steps_as_they_ran_with_sql_as_text() -> None:
     steps = pd.DataFrame(
         {
-            "group": ["db", "view", "db", "view"],
-            "duration": [3.5, None, 12.0, None],
-            "sql": ["SELECT * FROM users WHERE id = $1 LIMIT $2", None, "SELECT 1", None],
-            "message": [None, "Rendered users/show.html.erb", None, "Rendered layout"],
-            "time": [1, 1, 1, 1],
+            "group": ["db", "view", "db", "view", "view"],
+            "duration": [3.5, None, 2.0, None, None],
+            "sql": ["SELECT * FROM users WHERE id = $1 LIMIT $2", None, "SELECT 1", None, None],
+            "message": [
+                None,
+                "Rendered users/_user.html.erb (Duration: 1.5ms | Allocations: 12)",
+                None,
+                "Rendered users/show.html.erb within layouts/application (Duration: 4.0ms | A",
+                "Rendered layout",  # no duration recorded
+            ],
+            "time": [1] * 5,
         }
     )
     figure = plots.trace(steps)
     axes = figure.axes[0]
-    figure.canvas.draw()
-    bars = [p for p in axes.patches if isinstance(p, Rectangle)]
-    assert sorted(bar.get_width() for bar in bars) == [3.5, 12.0]  # the db steps' durations
-    assert sorted(bar.get_y() + bar.get_height() / 2 for bar in bars) == [0, 2]  # in order
-    markers = [line for line in axes.lines if isinstance(line, Line2D)]
-    assert sorted(y for line in markers for y in line.get_ydata()) == [1, 3]  # the view steps
+    bars = sorted(
+        (round(p.get_y() + p.get_height() / 2), p.get_x(), p.get_width())
+        for p in axes.patches
+        if isinstance(p, Rectangle)
+    )
+    # Each step from its start to its end, top down in execution order; the template (4 ms)
+    # encloses the partial and the query before it (3.5 ms of work), not the first query.
+    assert bars == [(0, 0.0, 3.5), (1, 3.5, 1.5), (2, 5.0, 2.0), (3, 3.5, 4.0)]
+    assert axes.get_ylim()[0] > axes.get_ylim()[1]  # the first step on top
+    [tick] = [line for line in axes.lines if len(line.get_ydata())]
+    assert list(tick.get_ydata()) == [4] and list(tick.get_xdata()) == [7.5]  # not at 0
+    assert sorted(t.get_text() for t in axes.texts) == ["1.5 ms", "2 ms", "3.5 ms", "4 ms"]
     assert shown(axes.get_yticklabels())[:2] == [
         "SELECT * FROM users WHERE id = $1 LIMIT $2",
-        "Rendered users/show.html.erb",
+        "Rendered users/_user.html.erb (Duration: 1.5ms | Allocations: 12)",
     ]
+
+
+def test_view_durations_are_read_from_the_messages_rails_writes() -> None:
+    messages = [
+        "Rendered users/show.html.erb within layouts/app (Duration: 12.3ms | Allocations: 4)",
+        "Rendered collection of users/_user.html.erb [3 times] (Duration: 0.4ms | Allocations: 9)",
+        "Rendered users/_user.html.erb (1.2ms)",  # Rails 5
+        "Rendered x (7ms) (Duration: 2.5 ms | GC: 0.0ms)",  # the last group counts
+        "Rendered layout",
+        "Rendered x (Duration: -3ms)",
+        "Rendered x (Duration: 1e400ms)",
+        None,
+        42,
+        "",
+    ]
+    found = plots.view_durations(messages).tolist()
+    assert found[:4] == [12.3, 0.4, 1.2, 2.5]
+    assert all(value != value for value in found[4:])  # NaN: no duration
+
+
+@given(st.lists(st.one_of(st.none(), st.text(), st.integers(), st.floats()), max_size=20))
+def test_view_durations_never_raise_and_are_finite_or_nan(messages: list) -> None:
+    found = plots.view_durations(messages)
+    assert len(found) == len(messages) and found.dtype == "float64"
+    assert ((found >= 0) | found.isna()).all() and not found.isin([float("inf")]).any()
+
+
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.floats(0, 1e6)), st.booleans()), min_size=1, max_size=30
+    )
+)
+def test_a_waterfall_runs_forward_and_views_enclose_only_what_fits(steps: list) -> None:
+    durations = [float("nan") if d is None else d for d, _ in steps]
+    views = [v for _, v in steps]
+    starts, ends = plots.waterfall(durations, views)
+    cursor = 0.0
+    for duration, view, start, end in zip(durations, views, starts, ends, strict=True):
+        length = 0.0 if duration != duration else duration
+        assert 0 <= start <= cursor + 1e-6 and end == pytest.approx(start + length)
+        assert end >= cursor - 1e-6 * max(cursor, 1)  # never ends before the work so far
+        assert view or start == cursor  # only a view starts before the work so far ended
+        cursor = end
 
 
 def test_deploy_markers_are_labelled_with_their_names_as_text() -> None:
@@ -112,7 +171,12 @@ def test_one_job_chart_per_kind_with_records_and_gaps_without_jobs() -> None:
     means = time_axes.lines[0].get_ydata()
     assert sorted(v for v in means if v == v) == [100 / 60_000, 5.0]  # in minutes
     assert sum(v != v for v in means) == len(means) - 2  # no jobs: a gap, not 0
-    assert any(t.get_text() == "v2 (abc)" for t in time_axes.texts)  # the deploy's label
+    assert shown(counts_axes.texts) == ["v2 (abc)"]  # the deploy's label, above the page
+    assert not time_axes.texts  # once
+    for axes in (counts_axes, time_axes):  # its line on both
+        assert [line.get_xdata()[0] for line in axes.lines if line.get_linestyle() == ":"] == [
+            mdates.date2num(events["datetime"][0].tz_localize(None))
+        ]
     assert figures["grape"].axes[1].get_ylabel() == "mean duration (ms)"
 
 
@@ -156,3 +220,176 @@ def test_response_time_axis_names_its_unit() -> None:
     axes = figure.axes[0]
     assert axes.get_ylabel() == "mean duration (s)"
     assert list(axes.lines[0].get_ydata())[:2] == [0.5, 2.5]
+
+
+# --------------------------------------------------------------------------- read at a glance
+
+
+def per_minute(start: str, periods: int, **columns) -> pd.DataFrame:
+    index = pd.date_range(start, periods=periods, freq="min", tz="UTC", name="minute")
+    return pd.DataFrame(columns or {"count": [800] * periods}, index=index)
+
+
+def tick_texts(axes) -> list[str]:
+    axes.figure.draw_without_rendering()
+    return [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+
+
+def test_throughput_starts_at_zero_however_busy() -> None:
+    series = per_minute("2026-12-04 06:00", 60, count=[750 + i for i in range(60)])
+    axes = plots.throughput(series).axes[0]
+    assert axes.get_ylim()[0] == 0 and axes.get_ylim()[1] >= 809
+    idle = plots.throughput(per_minute("2026-12-04 06:00", 5, count=[0] * 5)).axes[0]
+    assert idle.get_ylim() == (0, 1)  # no requests: a flat line at 0 on a 0..1 axis
+
+
+def test_time_ticks_are_hours_and_minutes_with_the_date_once() -> None:
+    axes = plots.throughput(per_minute("2026-12-04 06:00", 240)).axes[0]
+    ticks = tick_texts(axes)
+    assert len(ticks) >= 3 and all(re.fullmatch(r"\d\d:\d\d", t) for t in ticks), ticks
+    assert "06:00" in ticks and axes.get_xlabel() == "2026-12-04 (UTC)"
+    night = plots.throughput(per_minute("2026-12-03 22:00", 240)).axes[0]
+    ticks = tick_texts(night)
+    assert "04 Dec" in ticks and "23:00" in ticks  # midnight as its date
+    assert night.get_xlabel() == "2026-12-03 – 2026-12-04 (UTC)"
+
+
+def test_time_ticks_over_days_are_dates() -> None:
+    index = pd.date_range("2026-11-20 00:00", periods=5 * 24 * 60, freq="min", tz="UTC")
+    axes = plots.throughput(pd.DataFrame({"count": 1}, index=index)).axes[0]
+    ticks = tick_texts(axes)
+    assert ticks[0] == "20 Nov" and all(re.fullmatch(r"\d\d [A-Z][a-z]{2}", t) for t in ticks)
+    days = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-11-30", "2026-12-01", "2026-12-02"]),
+            "group": "A#a|html",
+            "count": 3,
+            "duration_p95": [10.0, 20.0, 30.0],
+        }
+    )
+    deploy = pd.DataFrame({"datetime": [pd.Timestamp("2026-12-01 09:00", tz="UTC")],
+                           "name": ["deploy"], "label": ["v3 (abc)"]})  # fmt: skip
+    axes = plots.daily_p95(days, annotations=deploy).axes[0]
+    assert tick_texts(axes) == ["30 Nov", "01 Dec", "02 Dec"]
+    assert marker_lines(axes) == [mdates.date2num(pd.Timestamp("2026-12-01 09:00"))]
+    assert [(t.get_text(), t.get_rotation()) for t in axes.texts] == [("v3 (abc)", 0)]
+    assert axes.get_xlabel() == "day, 2026-11-30 – 2026-12-02 (UTC)"
+    assert axes.get_ylim()[0] == 0
+
+
+def events_at(*minutes: str, labels: list[str] | None = None) -> pd.DataFrame:
+    whens = [pd.Timestamp(f"2026-12-04 {m}", tz="UTC") for m in minutes]
+    return pd.DataFrame(
+        {
+            "datetime": whens,
+            "name": "deploy",
+            "label": labels or [f"v{i}" for i in range(len(whens))],
+        }
+    )
+
+
+def marker_lines(axes) -> list[float]:
+    return [line.get_xdata()[0] for line in axes.lines if line.get_linestyle() == ":"]
+
+
+def test_deploy_labels_are_horizontal_above_the_plot_and_never_overlap() -> None:
+    series = per_minute("2026-12-04 06:00", 240)
+    events = events_at("06:30", "06:31", "06:32", "06:33", "08:00", "12:00",
+                       labels=["v1.2 (abc)", "v1.3 (def)", "v1.4 (123)", "v1.5 (456)", "v2",
+                               "after the window"])  # fmt: skip
+    figure = plots.throughput(series, events)
+    axes = figure.axes[0]
+    assert len(marker_lines(axes)) == 5  # the one after the window is not drawn
+    assert axes.get_xlim()[1] == mdates.date2num(series.index[-1].tz_localize(None))
+    texts = list(axes.texts)
+    assert all(t.get_rotation() == 0 for t in texts)
+    assert all(t.xy[1] == 1.0 and t.xyann[1] > 0 for t in texts)  # above the top of the axes
+    figure.draw_without_rendering()
+    boxes = [t.get_window_extent() for t in texts]
+    top = axes.get_window_extent().y1
+    assert all(box.y0 >= top for box in boxes)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert axes.title.get_window_extent().y0 >= max(box.y1 for box in boxes)  # title above
+    # Four labels within three minutes: three rows, the fourth left out and counted.
+    assert len({t.xyann[1] for t in texts}) == plots.ANNOTATION_ROWS
+    assert sorted(shown(texts)) == ["v1.2 (abc)", "v1.3 (def)", "v1.4 (123)", "v2"]
+    legend = shown(axes.get_legend().get_texts())
+    assert "deploys / events (1 unlabelled: too close)" in legend
+
+
+def test_deploy_markers_are_on_every_time_chart() -> None:
+    events = events_at("06:10")
+    when = mdates.date2num(events["datetime"][0].tz_localize(None))
+    series = per_minute("2026-12-04 06:00", 30, duration_average=[5.0] * 30)
+    assert marker_lines(plots.response_time(series, events).axes[0]) == [when]
+    samples = pd.DataFrame(
+        {"minute": series.index, "server": "web-1", "context": "rails", "role": "web",
+         "cpu_one_min": 0.5, "memory": 2.0**30}
+    )  # fmt: skip
+    figure = plots.resources(samples, annotations=events)
+    assert [marker_lines(axes) for axes in figure.axes] == [[when], [when]]
+    assert shown(figure.axes[0].texts) == ["v0"] and not figure.axes[1].texts
+    assert figure.axes[0].get_xlabel() == "" and figure.axes[1].get_xlabel() == "2026-12-04 (UTC)"
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0.001, 0.5)), max_size=30))
+def test_label_rows_never_overlap_within_a_row(labels: list) -> None:
+    positions, widths = [p for p, _ in labels], [w for _, w in labels]
+    rows = plots.label_rows(positions, widths)
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for position, width, row in zip(positions, widths, rows, strict=True):
+        if row is not None:
+            left = min(max(position - width / 2, 0.0), max(1.0 - width, 0.0))
+            spans.setdefault(row, []).append((left, left + width))
+    for row, extents in spans.items():
+        assert 0 <= row < plots.ANNOTATION_ROWS
+        extents.sort()
+        assert all(a[1] <= b[0] for a, b in zip(extents, extents[1:], strict=False))
+    if positions:  # the leftmost label always finds a place, in the first row
+        assert rows[min(range(len(positions)), key=positions.__getitem__)] == 0
+
+
+def test_response_time_draws_the_p95_per_minute_beside_the_mean() -> None:
+    series = per_minute(
+        "2026-12-04 06:00",
+        3,
+        duration_average=[100.0, 200.0, None],
+        duration_p95=[400.0, 900.0, None],
+    )
+    axes = plots.response_time(series).axes[0]
+    assert [line.get_label() for line in axes.lines] == ["mean", "p95"]
+    assert list(axes.lines[1].get_ydata())[:2] == [400.0, 900.0]
+    assert axes.get_title() == "Response time per minute: mean and p95"
+    assert axes.get_ylabel() == "duration (ms)" and axes.get_ylim()[0] == 0
+    assert shown(axes.get_legend().get_texts()) == ["mean", "p95"]
+
+
+def test_the_notebooks_response_time_frame_charts_its_p95() -> None:
+    df = frame("requests", [{"at": "11:51:00", "duration": 10}, {"at": "11:51:30", "duration": 30}])
+    series = reports.response_time(df, now=NOW_, duration=pd.Timedelta(minutes=10), gaps=True)
+    axes = plots.response_time(series).axes[0]
+    assert [line.get_label() for line in axes.lines] == ["mean", "p95"]
+    assert max(v for v in axes.lines[1].get_ydata() if v == v) == 29.0
+
+
+def test_charts_of_nothing_are_none() -> None:
+    nothing = per_minute("2026-12-04 06:00", 0, count=[])
+    assert plots.throughput(nothing) is None
+    assert plots.throughput(nothing, events_at("06:00")) is None
+    gaps = per_minute("2026-12-04 06:00", 3, duration_average=[None] * 3)
+    assert plots.response_time(gaps) is None  # no request: no chart, not an empty one
+    table = pd.DataFrame({"group": [], "count": []})
+    assert plots.top_endpoints(table) is None
+    days = pd.DataFrame({"date": [], "group": [], "count": [], "duration_p95": []})
+    assert plots.daily_p95(days) is None
+    steps = pd.DataFrame({column: [] for column in ("group", "duration", "sql", "message", "time")})
+    assert plots.trace(steps) is None
+    samples = pd.DataFrame({"minute": [], "server": [], "context": [], "role": [], "memory": []})
+    assert plots.resources(samples) is None
+    zero = per_minute("2026-12-04 06:00", 0, duration_average=[])
+    assert plots.job_page(nothing, zero, kind="sidekiq") is None
+
+
+def test_one_endpoint_is_titled_so() -> None:
+    table = pd.DataFrame({"group": ["A#a|html"], "count": [3]})
+    assert plots.top_endpoints(table).axes[0].get_title() == "Top endpoint by requests"

@@ -321,12 +321,14 @@ def test_throughput_counts_per_minute_with_empty_minutes_zero():
     assert str(result.index.tz) == "UTC"
 
 
-def test_response_time_is_the_mean_duration_per_minute_with_empty_minutes_zero():
+def test_response_time_is_the_mean_and_p95_per_minute_with_empty_minutes_zero():
     df = frame("requests", CHART_ROWS)
     result = reports.response_time(df, now=NOW, duration=pd.Timedelta(minutes=10))
     means = [15.0, 0, 0, 0, 30.0, 0, 0, 0.0, 0, 10.0, 0]  # 11:58 has only nulls: 0
+    p95s = [19.5, 0, 0, 0, 30.0, 0, 0, 0.0, 0, 10.0, 0]  # 10 and 20: 10 + 0.95 * 10
     expected = pd.DataFrame(
-        {"duration_average": [float(m) for m in means]}, index=minutes("11:51", "12:01")
+        {"duration_average": [float(m) for m in means], "duration_p95": p95s},
+        index=minutes("11:51", "12:01"),
     )
     pd.testing.assert_frame_equal(result, expected, check_freq=False, check_index_type=False)
 
@@ -833,6 +835,9 @@ def test_a_loaded_frames_charts_cover_the_window_it_was_loaded_for() -> None:
     assert math.isnan(means[at("11:52:00")])  # no request: a gap, not a 0 ms minute
     assert math.isnan(means[at("11:58:00")])  # only null durations: a gap too
     assert means[at("11:51:00")] == 15.0
+    p95 = reports.response_time(df, gaps=True)["duration_p95"]
+    assert p95[at("11:51:00")] == 19.5 and p95[at("12:00:00")] == 10.0
+    assert math.isnan(p95[at("11:52:00")]) and math.isnan(p95[at("11:58:00")])
     assert reports.response_time(df)["duration_average"][at("11:52:00")] == 0.0  # the gem's
     gem = reports.throughput(df, now=NOW)  # given now: the gem's window, as before
     assert len(gem) == 241 and gem.index[-1] == at("12:01:00")
