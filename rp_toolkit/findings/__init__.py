@@ -25,9 +25,13 @@ import pandas as pd
 from ..markup import code_span
 from ..reports import ALL_ENDPOINTS
 from ..units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
+from .glance import at_a_glance, deploy_regressions, traffic_and_latency
 from .workers import failed_jobs, jobs_by_worker
 
 __all__ = [
+    "at_a_glance",
+    "deploy_regressions",
+    "traffic_and_latency",
     "APDEX_RATINGS",
     "apdex",
     "crashes",

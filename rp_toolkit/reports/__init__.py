@@ -81,6 +81,7 @@ from .jobs import (
 )
 
 __all__ = [
+    "window_change",
     "ALL_ENDPOINTS",
     "DEFAULT_DURATION",
     "DEPLOY_WINDOW",
@@ -592,3 +593,26 @@ def jobs_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(
         rows, orient="index", columns=["records", "p50", "p95", "p99"]
     ).rename_axis("kind")
+
+
+def window_change(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """The window against the one before it (same length): one row per metric (``requests``,
+    then ``p50``, ``p95``, ``p99`` of ``duration``, the gem's percentile, ms), columns
+    ``current``, ``previous`` (NaN: no request then), ``change`` (current - previous) and
+    ``change_pct`` (percent of previous; NaN when previous is 0 or missing).
+    ``attrs["previous_span"]``: the time from the first to the last record before (NaT: none),
+    to tell a window the source held whole from one it held in part."""
+    now, before = percentiles(current), percentiles(previous)
+    rows = [("requests", float(len(current)), float(len(previous)) if len(previous) else np.nan)]
+    for name in now:
+        rows.append((name, now[name], before[name]))
+    table = pd.DataFrame(rows, columns=["metric", "current", "previous"]).astype(
+        {"current": "float64", "previous": "float64"}
+    )
+    table["change"] = table["current"] - table["previous"]
+    base = table["previous"].where(table["previous"] != 0)
+    table["change_pct"] = table["change"] / base * 100
+    table = table.set_index("metric")
+    times = previous["datetime"] if len(previous) else pd.Series(dtype="datetime64[ns, UTC]")
+    table.attrs["previous_span"] = times.max() - times.min() if len(times) else pd.NaT
+    return table
