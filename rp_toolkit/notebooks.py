@@ -34,6 +34,7 @@ from .exceptions import (
     SettingsError,
 )
 from .files import atomic_files
+from .frames import load
 from .kinds import get_kind, window_bound
 from .local import RedisServer
 from .store import Snapshot, get_client, redact_url, translate_errors
@@ -527,3 +528,19 @@ class AnalysisSource:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def previous_window(source: AnalysisSource, params: RequestParameters) -> pd.DataFrame:
+    """The requests of the window of the same length just before ``params``' window (same
+    filters), for the first screen's change: one more walk of the source. What it would warn
+    about the source (a snapshot database holding nothing) the report's first load has said."""
+    span = params.end - params.start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RPToolkitWarning)
+        return load(
+            "requests",
+            source.url,
+            start=params.start - span,
+            end=params.start - pd.Timedelta(microseconds=1),
+            **params.filters,
+        )
