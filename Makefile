@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-redis lint lab clean guide-figures guide-measure archive-measure
+.PHONY: demo test test-redis lint lab clean guide-figures guide-measure archive-measure screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,17 @@ guide-measure: $(STAMP)  ## Measure everything the guides quote (throwaway serve
 # rp.load, the archive's size against the RDB's, and reads of a 30-day archive.
 archive-measure: $(STAMP)  ## Measure the archive's targets (docs/bench/archive; a throwaway server).
 	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit archive-speed --records 1000000 --days 30 --per-day 100000 --repeat 3 --out docs/bench/archive --no-progress
+
+# The first screen of each report `make demo` writes, as a reader sees it in a 1280 x 900 window
+# (headless Chromium), for the README; written under a temporary name, then renamed.
+CHROMIUM ?= chromium
+screenshots: $(STAMP)  ## The reports' first screens at 1280 x 900 (docs/images; needs chromium).
+	$(BIN)/rp-toolkit demo --out reports --no-progress
+	for name in request_performance scan_benchmark; do \
+	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \
+	    --screenshot=docs/images/.report_$$name.png reports/$$name.html && \
+	  mv docs/images/.report_$$name.png docs/images/report_$$name.png || exit 1; \
+	done
 
 guide-figures: $(STAMP)  ## Rewrite the guides' generated blocks and plots from docs/bench.
 	$(BIN)/rp-toolkit docs

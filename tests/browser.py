@@ -14,7 +14,10 @@ What the script finds (:func:`check_page` returns it, :func:`problems` phrases t
   edge, the heading above it and its column names; one is too wide (:func:`too_wide`) when
   its width passes the window's, or its right edge the window's visible width;
 * ``watched``: the value (as text, ``null`` when unset) of each window global named in
-  ``check_page``'s ``watch``, e.g. one a script smuggled into the page would set.
+  ``check_page``'s ``watch``, e.g. one a script smuggled into the page would set;
+* ``title`` (the page's), ``prompts`` (whether an ``In [n]:``/``Out[n]:`` prompt is shown) and
+  ``glance``: where the "At a glance" heading and the list after it start and end (px from the
+  page's top) and the list's items, or null.
 
 With ``dom=True`` the result also holds ``dom``: the page as Chromium dumped it.
 """
@@ -96,7 +99,23 @@ CHECK_SCRIPT = r"""
         right: Math.round(rect.right * 10) / 10,
       };
     });
+    const glanceHeading = Array.from(document.querySelectorAll("h2"))
+      .find((h) => text(h, 80).startsWith("At a glance"));
+    let glance = null;
+    if (glanceHeading) {  // the first list after the heading: the first screen's lines
+      const lists = Array.from(document.querySelectorAll("ul"))
+        .filter((ul) => glanceHeading.compareDocumentPosition(ul) &
+                        Node.DOCUMENT_POSITION_FOLLOWING);
+      if (lists.length) {
+        glance = {top: glanceHeading.getBoundingClientRect().top + window.scrollY,
+                  bottom: lists[0].getBoundingClientRect().bottom + window.scrollY,
+                  items: lists[0].children.length};
+      }
+    }
     const result = {
+      title: document.title,
+      prompts: /(^|\s)(Out|In)\s?\[\d*\]:/.test(document.body.innerText),
+      glance: glance,
       viewport: {inner_width: window.innerWidth, client_width: viewport,
                  page_scroll_width: document.documentElement.scrollWidth},
       images: images, errors: errors, tables: tables,

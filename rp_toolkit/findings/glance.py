@@ -21,6 +21,8 @@ COVERED = 0.9
 
 def _span_text(span: pd.Timedelta) -> str:
     minutes = span / pd.Timedelta(minutes=1)
+    if minutes < 1:
+        return "less than a minute"
     return f"{minutes:.0f} minutes" if minutes < 120 else _window_text(span.round("h"))
 
 

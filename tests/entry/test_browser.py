@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from nbconvert import HTMLExporter
 
-from rp_toolkit.notebooks import NOTEBOOKS
+from rp_toolkit.notebooks import NOTEBOOKS, TITLES
 from tests.browser import VIEWPORT, check_page, find_chromium, problems, too_wide
 from tests.support import run_cli
 
@@ -101,6 +101,8 @@ def test_the_check_finds_broken_images_error_output_and_wide_tables(chromium) ->
     assert wide[0]["width"] > VIEWPORT[0] and wide[1]["width"] == 2000
     assert result["viewport"]["page_scroll_width"] <= VIEWPORT[0]
     assert len(found) == 1 + 3 + 2
+    assert result["prompts"]  # nbconvert's default page shows Out[1]: before a result
+    assert result["glance"] is None and result["title"] == "Notebook"
 
 
 def test_rp_chromium_names_the_browser(monkeypatch, tmp_path) -> None:
@@ -135,5 +137,10 @@ def test_each_report_reads_well_in_a_1280px_browser_window(chromium, demo, name)
         print(f"table {shown['index']} under {shown['heading']!r}: {shown['width']:g} px, "
               f"{len(shown['columns'])} columns, right edge {shown['right']:g} px")  # fmt: skip
     assert result["images"] and result["tables"]
+    assert not result["prompts"]  # no In [n]: / Out[n]: on the page
+    assert result["title"] == TITLES[name]
+    if name == "request_performance":  # the first screen answers, within 1280 x 900
+        assert result["glance"]["items"] == 5
+        assert result["glance"]["bottom"] <= VIEWPORT[1], result["glance"]
     found = problems(result)
     assert not found, f"{name}.html in a {VIEWPORT[0]} px window:\n" + "\n".join(found)
