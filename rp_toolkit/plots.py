@@ -11,7 +11,8 @@ Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
 
 Request-performance figures (what ``rp_toolkit.reports`` returns): ``throughput``,
 ``response_time``, ``top_endpoints``, ``daily_p95`` (many days), ``job_page`` / ``job_pages``
-(the gem's jobs pages), ``resources`` and ``trace`` (a waterfall). Durations and bytes are
+(the gem's jobs pages), ``resources`` and ``trace`` (a waterfall); ``latency_heatmap`` takes
+the requests themselves (``rp.load("requests")``). Durations and bytes are
 drawn in the unit that reads best (ms, s, min; MiB, GiB), named in the axis label; counts and
 durations from 0. Every time chart has the same x axis (:func:`time_axis`: ``HH:MM`` ticks
 and the date once in the label; dates over several days) and the same deploy markers (a
@@ -28,8 +29,10 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -454,6 +457,87 @@ def response_time(series: pd.DataFrame, annotations: pd.DataFrame | None = None)
         annotations=annotations,
         durations=True,
     )
+
+
+LATENCY_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 60_000)
+"""The bucket edges (ms) of :func:`latency_heatmap`: a bucket below the first (``<1 ms``),
+one between each two (``1–2 ms``, ..., ``20–60 s``) and one from the last (``≥60 s``)."""
+
+
+def _edge_text(ms: float) -> str:
+    return f"{ms:g} ms" if ms < 1000 else f"{ms / 1000:g} s"
+
+
+def latency_buckets(edges: tuple[float, ...] = LATENCY_EDGES_MS) -> list[str]:
+    """The names of the duration buckets between ``edges`` (ms), shortest first: ``<1 ms``,
+    ``1–2 ms``, ``500 ms–1 s``, ..., ``≥60 s``."""
+    names = [f"<{_edge_text(edges[0])}"]
+    for low, high in zip(edges, edges[1:], strict=False):
+        low_text, high_text = _edge_text(low), _edge_text(high)
+        same = low_text.split()[1] == high_text.split()[1]
+        names.append(f"{low_text.split()[0] if same else low_text}–{high_text}")
+    return names + [f"≥{_edge_text(edges[-1])}"]
+
+
+def latency_counts(requests: pd.DataFrame) -> tuple[pd.DatetimeIndex, Any]:
+    """Requests per minute (every minute from the first to the last) and duration bucket
+    (:data:`LATENCY_EDGES_MS`): the minutes and a (buckets, minutes) array of counts. Requests
+    without a duration or a minute are left out. Vectorised (one ``np.bincount``)."""
+    minutes = pd.to_datetime(requests["minute"], utc=True)
+    durations = pd.to_numeric(requests["duration"], errors="coerce").astype("float64")
+    known = (minutes.notna() & durations.notna()).to_numpy()
+    minutes, values = minutes[known], durations.to_numpy()[known]
+    buckets = len(LATENCY_EDGES_MS) + 1
+    if not len(values):
+        return pd.DatetimeIndex([], tz="UTC", name="minute"), np.zeros((buckets, 0), np.int64)
+    first = minutes.min().floor("min")
+    columns = ((minutes - first) // pd.Timedelta(minutes=1)).to_numpy(dtype=np.int64)
+    width = int(columns.max()) + 1
+    rows = np.searchsorted(np.asarray(LATENCY_EDGES_MS, dtype="float64"), values, side="right")
+    counts = np.bincount(rows * width + columns, minlength=buckets * width)
+    index = pd.date_range(first, periods=width, freq="min", name="minute")
+    return index, counts.reshape(buckets, width)
+
+
+def latency_heatmap(
+    requests: pd.DataFrame, annotations: pd.DataFrame | None = None
+) -> Figure | None:
+    """Requests (``rp.load("requests")``) per minute (x) and duration bucket (y, logarithmic:
+    :func:`latency_buckets`) as a heatmap, so the spread of durations over time shows, not
+    only the mean: each cell's colour is its count (a log scale, the colorbar labelled
+    ``requests``; a minute and bucket without requests is blank), with event markers. None
+    when no request has a duration."""
+    if requests is None or not len(requests) or "duration" not in requests:
+        return None
+    minutes, counts = latency_counts(requests)
+    if not len(minutes):
+        return None
+    figure = Figure(figsize=(9, 4.2), layout="constrained")
+    axes = figure.subplots()
+    half = pd.Timedelta(seconds=30)  # each minute's column centred on it, as the line charts
+    left, right = (
+        mdates.date2num(t.tz_localize(None)) for t in (minutes[0] - half, minutes[-1] + half)
+    )
+    shown = pd.DataFrame(counts).where(counts > 0).to_numpy()  # 0: blank, not the lowest colour
+    image = axes.imshow(
+        shown,
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        extent=(left, right, 0, counts.shape[0]),
+        cmap="viridis",
+        norm=LogNorm(vmin=1, vmax=max(int(counts.max()), 2)),
+    )
+    names = latency_buckets()
+    axes.set_yticks([row + 0.5 for row in range(len(names))], names, fontsize="x-small")
+    time_axis(axes, minutes[0], minutes[-1], pad=half)
+    bar = figure.colorbar(image, ax=axes, pad=0.01)
+    bar.set_label("requests")
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    bar.ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    _time_axes(axes, "Request durations per minute", "duration", annotations)
+    axes.grid(False)
+    return figure
 
 
 def top_endpoints(table: pd.DataFrame, *, by: str = "count", n: int = 10) -> Figure | None:

@@ -6,6 +6,7 @@ import io
 import re
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -393,3 +394,111 @@ def test_charts_of_nothing_are_none() -> None:
 def test_one_endpoint_is_titled_so() -> None:
     table = pd.DataFrame({"group": ["A#a|html"], "count": [3]})
     assert plots.top_endpoints(table).axes[0].get_title() == "Top endpoint by requests"
+
+
+# --------------------------------------------------------------------------- latency heatmap
+
+
+def requests_at(rows: list[tuple[str, float]]) -> pd.DataFrame:
+    """A requests frame (``minute``, ``duration``) of ``(HH:MM, ms)`` rows on 2026-12-04."""
+    return pd.DataFrame(
+        {
+            "minute": pd.to_datetime([f"2026-12-04 {m}" for m, _ in rows], utc=True),
+            "duration": pd.Series([d for _, d in rows], dtype="float64"),
+        }
+    )
+
+
+def reference_counts(requests: pd.DataFrame) -> np.ndarray:
+    """Requests per (bucket, minute), counted apart from plots: np.histogram2d over minutes
+    since the first and the duration edges, opened to -inf and +inf."""
+    known = requests.dropna(subset=["duration"])
+    offsets = (known["minute"] - known["minute"].min()).dt.total_seconds() / 60
+    width = int(offsets.max()) + 1
+    edges = [-np.inf, *plots.LATENCY_EDGES_MS, np.inf]
+    counts, _, _ = np.histogram2d(
+        known["duration"], offsets, bins=[edges, np.arange(width + 1) - 0.5]
+    )
+    return counts.astype(int)
+
+
+def image_counts(figure) -> np.ndarray:
+    return np.ma.filled(figure.axes[0].images[0].get_array(), 0).astype(int)
+
+
+def test_the_latency_heatmap_counts_requests_per_minute_and_duration_bucket() -> None:
+    requests = requests_at(
+        [("06:00", 0.4), ("06:00", 0.9), ("06:00", 1.0), ("06:00", 1.9), ("06:00", 2.0),
+         ("06:00", 999.0), ("06:00", 1000.0), ("06:00", 60_000.0), ("06:00", 250_000.0),
+         ("06:00", float("nan")), ("06:03", 45.0), ("06:03", 45.0), ("06:03", 19_999.0)]
+    )  # fmt: skip
+    figure = plots.latency_heatmap(requests)
+    counts = image_counts(figure)
+    assert counts.shape == (len(plots.LATENCY_EDGES_MS) + 1, 4)  # 06:00 .. 06:03, gaps too
+    np.testing.assert_array_equal(counts, reference_counts(requests))
+    names = plots.latency_buckets()
+    cell = dict(zip(names, counts[:, 0], strict=True))
+    assert (cell["<1 ms"], cell["1–2 ms"], cell["2–5 ms"], cell["500 ms–1 s"]) == (2, 2, 1, 1)
+    assert (cell["1–2 s"], cell["≥60 s"]) == (1, 2)  # 60 s exactly and over: the top bucket
+    assert counts[:, 1:3].sum() == 0 and counts[:, 3].sum() == 3
+    assert counts.sum() == 12  # the request without a duration is left out
+    axes = figure.axes[0]
+    image = axes.images[0]  # row 0 (the shortest bucket) at the bottom, beside its tick
+    assert image.origin == "lower" and list(image.get_extent()[2:]) == [0, len(names)]
+    assert list(axes.get_yticks()) == [row + 0.5 for row in range(len(names))]
+    assert axes.get_title() == "Request durations per minute"
+    colorbar = figure.axes[1]
+    assert colorbar.get_ylabel() == "requests"
+
+
+def test_the_latency_heatmap_ticks_are_plain_text() -> None:
+    requests = requests_at([(f"06:{m:02d}", 10.0 * (m + 1)) for m in range(60)] * 3)
+    figure = plots.latency_heatmap(requests)
+    axes, colorbar = figure.axes
+    assert shown(axes.get_yticklabels()) == plots.latency_buckets()
+    assert plots.latency_buckets()[0] == "<1 ms" and plots.latency_buckets()[-1] == "≥60 s"
+    assert "500 ms–1 s" in plots.latency_buckets()
+    ticks = tick_texts(axes)
+    assert "06:00" in ticks and all(re.fullmatch(r"\d\d:\d\d", t) for t in ticks), ticks
+    assert axes.get_xlabel() == "2026-12-04 (UTC)"
+    bar_ticks = [t.get_text() for t in colorbar.get_yticklabels() if t.get_text()]
+    assert bar_ticks and all(re.fullmatch(r"[\d,]+", t) for t in bar_ticks), bar_ticks
+
+
+def test_the_latency_heatmap_marks_deploys() -> None:
+    requests = requests_at([(f"06:{m:02d}", 10.0) for m in range(30)])
+    events = events_at("06:10", "09:00")  # the second after the window: not drawn
+    axes = plots.latency_heatmap(requests, events).axes[0]
+    assert marker_lines(axes) == [mdates.date2num(pd.Timestamp("2026-12-04 06:10"))]
+    assert shown(axes.texts) == ["v0"]
+    assert "deploy / event" in shown(axes.get_legend().get_texts())
+
+
+def test_the_latency_heatmap_of_nothing_is_none() -> None:
+    assert plots.latency_heatmap(requests_at([])) is None
+    assert plots.latency_heatmap(requests_at([("06:00", float("nan"))] * 3)) is None
+    assert plots.latency_heatmap(requests_at([("06:00", 1.0)])[["minute"]]) is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 90),
+            st.one_of(st.none(), st.floats(-5, 1e6, allow_nan=False)),
+        ),
+        max_size=40,
+    )
+)
+def test_the_latency_heatmap_counts_every_request_with_a_duration_once(rows: list) -> None:
+    requests = pd.DataFrame(
+        {
+            "minute": pd.Timestamp("2026-12-04 06:00", tz="UTC")
+            + pd.to_timedelta([m for m, _ in rows], unit="min"),
+            "duration": pd.Series([d for _, d in rows], dtype="float64"),
+        }
+    )
+    figure = plots.latency_heatmap(requests)
+    if requests["duration"].notna().any():
+        np.testing.assert_array_equal(image_counts(figure), reference_counts(requests))
+    else:
+        assert figure is None
