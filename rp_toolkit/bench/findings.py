@@ -287,3 +287,53 @@ def gem_mget(results: pd.DataFrame, query: str | None = None) -> str:
         f"inside Redis, its KEYS {format_ms(row['redis_keys_usec'] / 1000)}; "
         f"{ours_text}."
     )
+
+
+def auto_slower(results: pd.DataFrame) -> str:
+    """One sentence for every (size, query) where auto-tune took longer than a fixed COUNT:
+    its time over KEYS's, the fixed COUNTs that were faster, and whether the gap to the
+    fastest lies beyond the spread of the repeats (auto's fastest repeat slower than that
+    COUNT's slowest) or within it (noise could explain it)."""
+    scan = results[results["method"] == "SCAN"]
+    if "error" in scan:
+        scan = scan[scan["error"].isna()]
+    scan = scan.dropna(subset=["overhead"])
+    auto = scan[scan["count"] == "auto"]
+    if auto.empty:
+        return _no_data("Auto-tune (`scan_count_auto_tune`)")
+    fixed = _fixed_counts(scan)
+    keys = ["size", "query"]
+    pairs = auto.merge(fixed, on=keys, suffixes=("", "_fixed"))
+    pairs = pairs[pairs["overhead_fixed"] < pairs["overhead"]]
+    if pairs.empty:
+        return (
+            "Auto-tune was as fast as the fastest fixed COUNT, or faster, at every size and query."
+        )
+    order = {query: index for index, query in enumerate(QUERY_PREFERENCE)}
+    pairs = pairs.assign(_order=pairs["query"].map(order).fillna(len(order)))
+    pairs = pairs.sort_values(["size", "_order", "query", "_count"])
+    lines = []
+    for (size, query), row_pairs in pairs.groupby(keys, sort=False):
+        auto_row = row_pairs.iloc[0]
+        best = row_pairs.loc[row_pairs["overhead_fixed"].idxmin()]
+        faster = ", ".join(
+            f"COUNT {int(count):,} ({format_ratio(value)})"
+            for count, value in zip(row_pairs["_count"], row_pairs["overhead_fixed"], strict=True)
+        )
+        chosen = auto_row["scan_count"]
+        chose = f" (COUNT {int(chosen):,})" if _finite(chosen) and chosen > 0 else ""
+        spread = ""
+        if _finite(auto_row.get("wall_min_s")) and _finite(best.get("wall_max_s_fixed")):
+            spread = (
+                ", beyond the spread of the repeats"
+                if auto_row["wall_min_s"] > best["wall_max_s_fixed"]
+                else ", within the spread of the repeats (noise could explain it)"
+            )
+        lines.append(
+            f"- At {int(size):,} records ({markdown_text(str(query))} query), auto-tune{chose} "
+            f"took {format_ratio(auto_row['overhead'])} KEYS's time; faster fixed COUNTs: "
+            f"{faster}. Auto-tune took "
+            f"{format_ratio(auto_row['overhead'] / best['overhead_fixed'])} the time of COUNT "
+            f"{int(best['_count']):,}{spread}."
+        )
+    return "\n".join(lines)

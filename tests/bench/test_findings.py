@@ -170,6 +170,7 @@ def test_any_results_give_sentences_not_errors(sizes, overheads, scan_probe, idl
         findings.scan_calls,
         findings.adaptive,
         findings.target,
+        findings.auto_slower,
     ):
         text = make(frame)
         assert isinstance(text, str) and text and "nan" not in text.lower()
@@ -225,3 +226,49 @@ def test_the_gems_mget_is_its_commandstats_time_against_ours():
     text = findings.gem_mget(to_frame(rows, {}), "day")
     assert "the gem's one MGET of 1,000 values ran 40 ms inside Redis, its KEYS 30 ms" in text
     assert f"was MGET, {format_ms(1.5)}" in text
+
+
+def _timed(results: pd.DataFrame, low: float, high: float) -> pd.DataFrame:
+    """``results`` with wall times (10 ms × overhead) and their repeats' min and max."""
+    results = results.copy()
+    results["wall_median_s"] = results["overhead"] * 0.01
+    results["wall_min_s"] = results["wall_median_s"] * low
+    results["wall_max_s"] = results["wall_median_s"] * high
+    return results
+
+
+def test_every_row_where_auto_tune_is_slower_than_a_fixed_count_gets_a_sentence():
+    results = _results(overheads=(4.0, 1.0, 1.25))  # auto: 1.25 × 1.02 = 1.275
+    lines = findings.auto_slower(results).splitlines()
+    assert len(lines) == 2  # one per size: both have a faster fixed COUNT
+    assert lines[0].startswith("- At 1,000 records (day query), auto-tune (COUNT 1,000) took")
+    assert lines[1].startswith("- At 100,000 records (day query)")
+    assert f"took {format_ratio(1.275)} KEYS's time" in lines[1]
+    assert f"COUNT 100 ({format_ratio(1.0)}), COUNT 1,000 ({format_ratio(1.25)})" in lines[1]
+    assert "COUNT 10 (" not in lines[1]  # slower than auto: not named
+    assert f"{format_ratio(1.275)} the time of COUNT 100." in lines[1]  # no spread recorded
+
+
+def test_auto_tunes_gap_is_told_apart_from_the_noise_of_the_repeats():
+    beyond = findings.auto_slower(_timed(_results(overheads=(4.0, 1.0, 1.25)), 0.95, 1.05))
+    assert beyond.count("beyond the spread of the repeats") == 2
+    within = findings.auto_slower(_timed(_results(overheads=(4.0, 1.2, 1.25)), 0.8, 1.2))
+    assert within.count("within the spread of the repeats") == 2 and "beyond" not in within
+
+
+def test_auto_tune_as_fast_as_every_fixed_count_is_said_so_and_missing_auto_too():
+    results = _results(overheads=(4.0, 2.0, 1.25))
+    results.loc[results["count"] == "auto", "overhead"] = 1.2
+    assert findings.auto_slower(results).startswith("Auto-tune was as fast as")
+    assert "not measured" in findings.auto_slower(results[results["count"] != "auto"])
+    assert "not measured" in findings.auto_slower(to_frame([], {}))
+
+
+def test_a_query_named_in_auto_tunes_sentence_is_text():
+    hostile = '<img src=x onerror="alert(1)"> [x](javascript:alert(1)) $a$ _d_'
+    results = _results(overheads=(4.0, 1.0, 1.25))
+    results["query"] = hostile
+    page = Page(markdown2html_mistune(findings.auto_slower(results)))
+    assert set(page.tags) <= {"ul", "li", "p", "code"}
+    assert {name for name, _ in page.attrs} == set()
+    assert f"({hostile} query)" in page.text

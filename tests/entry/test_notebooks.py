@@ -286,9 +286,17 @@ def test_scan_benchmark_notebook_measures_and_plots(tmp_path) -> None:
         findings.blocking,
         findings.scan_calls,
         findings.adaptive,
+        findings.auto_slower,
     ):
         assert make(results) in shown, make.__name__
     assert "not measured in this run" in findings.adaptive(results)  # counts had no adaptive
+    # the raw environment is an appendix after every chart; the server is named before them
+    images = [i for i, o in enumerate(outputs) if "image/png" in o.get("data", {})]
+    dump = [
+        i for i, o in enumerate(outputs) if "redis_py" in o.get("data", {}).get("text/plain", "")
+    ]
+    assert dump and min(dump) > max(images)
+    assert min(i for i, o in enumerate(outputs) if findings.target(results) in str(o)) < min(images)
 
 
 def test_benchmark_notebook_refuses_an_existing_server_unless_allowed(redis_url, tmp_path):

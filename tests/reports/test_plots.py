@@ -502,3 +502,88 @@ def test_the_latency_heatmap_counts_every_request_with_a_duration_once(rows: lis
         np.testing.assert_array_equal(image_counts(figure), reference_counts(requests))
     else:
         assert figure is None
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def bench_results(*, repeats_spread: bool = True) -> pd.DataFrame:
+    """Benchmark results with known figures: wall times 10 % under and 20 % over the median."""
+    from tests.bench.test_findings import _results
+
+    results = _results(adaptive=True)
+    results["wall_median_s"] = results["overhead"] * 0.01
+    spread = (0.9, 1.2) if repeats_spread else (1.0, 1.0)
+    results["wall_min_s"] = results["wall_median_s"] * spread[0]
+    results["wall_max_s"] = results["wall_median_s"] * spread[1]
+    results["probe_p99_ms"] = 1.0
+    results["probe_idle_p99_ms"] = 1.0
+    return results
+
+
+def all_tick_texts(axes) -> list[str]:
+    axes.figure.draw_without_rendering()
+    return [
+        t.get_text()
+        for t in [*axes.get_xticklabels(which="both"), *axes.get_yticklabels(which="both")]
+        if t.get_text()
+    ]
+
+
+def test_the_blocking_chart_draws_the_idle_max_its_sentence_compares_with() -> None:
+    axes = plots.blocking(bench_results()).axes[0]
+    lines = {line.get_label(): line for line in axes.lines}
+    assert list(lines["idle: max"].get_ydata()) == [1.5, 1.5]  # probe_idle_max_ms
+    assert lines["idle: max"].get_linestyle() == "--"
+    for name in ("KEYS: max", "SCAN auto-tune: max"):  # every maximum has the idle max beside
+        assert lines[name].get_linestyle() == "-"
+    assert lines["idle: p99"].get_linestyle() == ":"
+    probe = plots.adaptive_vs_best_fixed(bench_results()).axes[1]
+    assert "idle: max" in [line.get_label() for line in probe.lines]
+
+
+def test_categorical_counts_are_points_never_joined_by_lines() -> None:
+    for chart in (plots.overhead_vs_count, plots.scan_calls_vs_count):
+        axes = chart(bench_results()).axes[0]
+        data = [line for line in axes.lines if line.get_label() != "KEYS (= 1)"]
+        assert data and all(line.get_linestyle() == "None" for line in data), chart.__name__
+        points = [line for line in data if line.get_marker() == "o"]  # the rest: error bar caps
+        assert len(points) == 2 and {line.get_marker() for line in data} <= {"o", "_"}
+        ticks = [t.get_text() for t in axes.get_xticklabels()]
+        assert ticks == ["10", "100", "1,000", "auto", "adaptive"]
+
+
+def test_benchmark_ticks_are_plain_numbers() -> None:
+    for chart in (
+        plots.overhead_vs_size,
+        plots.overhead_vs_count,
+        plots.blocking,
+        plots.scan_calls_vs_count,
+        plots.adaptive_vs_best_fixed,
+    ):
+        for axes in chart(bench_results()).axes:
+            texts = all_tick_texts(axes)
+            assert texts, chart.__name__
+            assert not [t for t in texts if "$" in t or "×" in t or "e+" in t], (chart, texts)
+    texts = all_tick_texts(plots.blocking(bench_results()).axes[0])
+    assert {"1,000", "100,000", "1", "10"} <= set(texts)
+
+
+def test_every_timing_shows_the_spread_of_its_repeats() -> None:
+    results = bench_results()
+    figure = plots.overhead_vs_size(results)
+    (axes,) = figure.axes
+    bars = axes.containers
+    assert len(bars) == 5  # one per COUNT (10, 100, 1000, auto, adaptive)
+    first = bars[0]  # COUNT 10: overhead 4 at both sizes, repeats 0.9–1.2 of the median
+    (segments,) = first.lines[2]
+    for low_high in segments.get_segments():
+        assert [y for _, y in low_high] == pytest.approx([3.6, 4.8])
+    assert "fastest–slowest repeat" in axes.get_ylabel()
+    assert len(plots.overhead_vs_count(results).axes[0].containers) == 2  # one per size
+    ratio = plots.adaptive_vs_best_fixed(results).axes[0]
+    (segments,) = ratio.containers[0].lines[2]
+    assert [y for _, y in segments.get_segments()[0]] == pytest.approx([1.12 * 0.9, 1.12 * 1.2])
+    flat = plots.overhead_vs_size(bench_results(repeats_spread=False)).axes[0]
+    (segments,) = flat.containers[0].lines[2]
+    assert all(a[1] == b[1] for a, b in segments.get_segments())  # one repeat: no spread

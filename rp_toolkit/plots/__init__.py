@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import timezone
 from typing import Any
 
 import numpy as np
@@ -36,185 +36,25 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from . import units
-from .config import count_sort_key
-from .markup import chart_text
-
-
-def _count_label(count: str) -> str:
-    if count in ("auto", "adaptive"):
-        return "SCAN auto-tune" if count == "auto" else "SCAN adaptive"
-    return f"SCAN COUNT {count}"
-
-
-def _overhead_axes(figure: Figure, axes, title: str) -> Figure:
-    """The KEYS = 1 reference line, log ratio axis, title and legend of the overhead plots."""
-    axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="KEYS (= 1)")
-    axes.set_yscale("log")
-    axes.set_ylabel("wall time / KEYS wall time")
-    axes.yaxis.set_major_formatter(LogFormatter())  # 2, 3, ... rather than 2×10⁰
-    axes.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
-    axes.set_title(f"SCAN overhead over KEYS {title}")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
-    return figure
-
-
-def _lines_per_size_by_count(axes, results: pd.DataFrame, query: str, column: str) -> list[str]:
-    """One line per keyspace size of SCAN ``column`` against COUNT (as categories, ascending,
-    ``auto`` last); returns the COUNT labels in axis order."""
-    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    counts = sorted(set(rows["count"].astype(str)), key=count_sort_key)
-    position = {count: index for index, count in enumerate(counts)}
-    for size in sorted(rows["size"].unique()):
-        line = rows[rows["size"] == size]
-        points = sorted(zip(line["count"].astype(str).map(position), line[column], strict=True))
-        axes.plot(*zip(*points, strict=True), marker="o", label=f"{int(size):,} records")
-    return counts
-
-
-def overhead_vs_size(results: pd.DataFrame, query: str = "day") -> Figure:
-    """SCAN time / KEYS time against the number of records: one line per COUNT (ascending).
-
-    The dashed line at 1.0 is KEYS itself. Lines: one per COUNT, then the KEYS line.
-    """
-    rows = results[(results["method"] == "SCAN") & (results["query"] == query)]
-    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
-    axes = figure.subplots()
-    counts = sorted(set(rows["count"].astype(str)), key=count_sort_key)
-    for count in counts:
-        line = rows[rows["count"].astype(str) == count].sort_values("size")
-        axes.plot(line["size"], line["overhead"], marker="o", label=_count_label(count))
-    axes.set_xscale("log")
-    axes.set_xlabel("records in the keyspace")
-    return _overhead_axes(figure, axes, f"by keyspace size ({query} query)")
-
-
-def overhead_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
-    """SCAN time / KEYS time against the COUNT hint: one line per keyspace size.
-
-    COUNT values are categories, ascending, ``auto`` last; the dashed line
-    at 1.0 is KEYS. Lines: one per size, then the KEYS line.
-    """
-    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
-    axes = figure.subplots()
-    counts = _lines_per_size_by_count(axes, results, query, "overhead")
-    axes.set_xticks(range(len(counts)), counts)
-    axes.set_xlabel("SCAN COUNT hint")
-    return _overhead_axes(figure, axes, f"by COUNT ({query} query)")
-
-
-def blocking(results: pd.DataFrame, query: str = "day", count: str = "auto") -> Figure:
-    """How long another client waited for a PING while the keys were listed.
-
-    Lines: KEYS max, KEYS p99, SCAN (``count``) max, SCAN p99, then the idle probe's p99
-    (no fetch running) as a dashed reference. Log scales.
-    """
-    rows = results[results["query"] == query]
-    keys = rows[rows["method"] == "KEYS"].sort_values("size")
-    scan = rows[(rows["method"] == "SCAN") & (rows["count"].astype(str) == str(count))]
-    scan = scan.sort_values("size")
-    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
-    axes = figure.subplots()
-    scan_label = _count_label(str(count))
-    for frame, label, colour in ((keys, "KEYS", "tab:red"), (scan, scan_label, "tab:blue")):
-        axes.plot(
-            frame["size"], frame["probe_max_ms"], marker="o", color=colour, label=f"{label}: max"
-        )
-        axes.plot(
-            frame["size"],
-            frame["probe_p99_ms"],
-            marker=".",
-            linestyle=":",
-            color=colour,
-            label=f"{label}: p99",
-        )
-    idle = rows.drop_duplicates("size").sort_values("size")
-    axes.plot(
-        idle["size"],
-        idle["probe_idle_p99_ms"],
-        linestyle="--",
-        color="grey",
-        label="idle server: p99",
-    )
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("records in the keyspace")
-    axes.set_ylabel("another client's PING round trip (ms)")
-    axes.set_title(f"Blocking: other clients' latency during the fetch ({query} query)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
-    return figure
-
-
-def scan_calls_vs_count(results: pd.DataFrame, query: str = "day") -> Figure:
-    """SCAN round trips per fetch against the COUNT hint: one line per keyspace size.
-
-    COUNT values are categories, ascending, ``auto`` last. Log y.
-    """
-    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
-    axes = figure.subplots()
-    counts = _lines_per_size_by_count(axes, results, query, "scan_calls")
-    axes.set_xticks(range(len(counts)), counts)
-    axes.set_yscale("log")
-    axes.set_xlabel("SCAN COUNT hint")
-    axes.set_ylabel("SCAN calls per fetch")
-    axes.set_title(f"SCAN round trips by COUNT ({query} query)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
-    return figure
-
-
-def adaptive_vs_best_fixed(results: pd.DataFrame) -> Figure:
-    """The adaptive COUNT against the best fixed COUNT of the same run, by keyspace size.
-
-    Left: adaptive wall time / the best fixed COUNT's, one line per query, with 1.0 (as fast)
-    and 1.05 (5 % slower) dashed. Right: the probe's longest wait (and, dotted, its p99) during
-    the adaptive fetch, per query, with the budget + 1 ms dashed. Log x. Empty panels (titled
-    so) when the results hold no adaptive rows.
-    """
-    rows = results[(results["method"] == "SCAN") & (results["count"].astype(str) == "adaptive")]
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
-    ratio_axes, probe_axes = figure.subplots(1, 2)
-    for query in sorted(set(rows["query"])):
-        line = rows[rows["query"] == query].sort_values("size")
-        ratio_axes.plot(line["size"], line["vs_best_fixed"], marker="o", label=query)
-        (drawn,) = probe_axes.plot(line["size"], line["probe_max_ms"], marker="o", label=query)
-        probe_axes.plot(
-            line["size"],
-            line["probe_p99_ms"],
-            marker=".",
-            linestyle=":",
-            color=drawn.get_color(),
-            label=f"{query}: p99",
-        )
-    ratio_axes.axhline(1.0, color="black", linestyle="--", linewidth=1, label="as fast (1.0)")
-    ratio_axes.axhline(1.05, color="grey", linestyle=":", linewidth=1, label="5 % slower")
-    budgets = rows["scan_budget_ms"].dropna()
-    if len(budgets):
-        probe_axes.axhline(
-            float(budgets.max()) + 1.0,
-            color="grey",
-            linestyle="--",
-            linewidth=1,
-            label=f"budget + 1 ms ({float(budgets.max()) + 1.0:g} ms)",
-        )
-    for axes in (ratio_axes, probe_axes):
-        axes.set_xscale("log")
-        axes.set_xlabel("records in the keyspace")
-        axes.grid(True, which="both", alpha=0.3)
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize="small")
-    ratio_axes.set_ylabel("adaptive wall time / best fixed COUNT's")
-    probe_axes.set_ylabel("probe max during the fetch (ms)")
-    probe_axes.set_yscale("log")
-    suffix = "" if len(rows) else " (no adaptive rows)"
-    ratio_axes.set_title("Adaptive COUNT against the best fixed COUNT" + suffix)
-    probe_axes.set_title("Other clients' longest wait, adaptive" + suffix)
-    return figure
-
+from .. import units
+from ..markup import chart_text
+from .bench import (  # the benchmark's figures, re-exported
+    adaptive_vs_best_fixed as adaptive_vs_best_fixed,
+)
+from .bench import (
+    blocking as blocking,
+)
+from .bench import (
+    overhead_vs_count as overhead_vs_count,
+)
+from .bench import (
+    overhead_vs_size as overhead_vs_size,
+)
+from .bench import (
+    scan_calls_vs_count as scan_calls_vs_count,
+)
 
 # --------------------------------------------------------------------------- requests
 # Request-performance figures take what rp_toolkit.reports returns.
@@ -361,7 +201,7 @@ def time_axis(
         locator.intervald[mdates.HOURLY] = [1, 2, 3, 4, 6, 12]
 
         def label(number: float, _position: Any = None) -> str:
-            when = mdates.num2date(number, tz=UTC)
+            when = mdates.num2date(number, tz=timezone.utc)
             midnight = (when.hour, when.minute) == (0, 0) and not one_day
             return when.strftime("%d %b" if midnight else "%H:%M")
 
