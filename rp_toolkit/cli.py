@@ -481,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample", type=int, default=DEFAULT_SAMPLE, help="keys per kind measured on a server"
     )
     memory.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    _add_flags(memory)  # the walk that finds the keys follows the fetching flags
     memory.set_defaults(func=cmd_memory)
 
     add_bench_commands(commands)
