@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from hypothesis import given
@@ -39,37 +40,47 @@ from tests.support import ROOT, run_cli
 END = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
 
-def usage_by_kind(client: redis.Redis) -> dict[str, tuple[int, int]]:
-    """(keys, MEMORY USAGE summed) per kind, over every key."""
+def usage_by_kind(client: redis.Redis) -> dict[str, list[int]]:
+    """MEMORY USAGE of every key, per kind."""
     keys = list(client.scan_iter(count=1000))
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.memory_usage(key)
-    out: dict[str, tuple[int, int]] = {}
+    out: dict[str, list[int]] = {}
     prefixes = {b"performance": "requests", b"resource": "resources"}
     prefixes[b"rails_performance"] = "events"
     for key, usage in zip(keys, pipe.execute(), strict=True):
         head = key.split(b"|")[0].split(b":")[0]
-        kind = prefixes.get(head, head.decode())
-        n, total = out.get(kind, (0, 0))
-        out[kind] = (n + 1, total + usage)
+        out.setdefault(prefixes.get(head, head.decode()), []).append(usage)
     return out
 
 
 def test_live_bytes_per_record_agree_with_memory_usage_of_every_key(redis_url, client) -> None:
     synth.write(redis_url, hours=0.5, rps=2, seed=5, end=END, progress=False)
-    profile = rp.memory_profile(redis_url, sample=300)
     truth = usage_by_kind(client)
+    # Every key measured (a sample larger than any kind): the mean over every key, exactly.
+    whole = rp.memory_profile(redis_url, sample=10**6).kinds.set_index("kind")
+    for kind, usages in truth.items():
+        assert whole.at[kind, "sampled"] == len(usages)
+        assert whole.at[kind, "bytes_per_record"] == pytest.approx(np.mean(usages), rel=1e-9)
+    profile = rp.memory_profile(redis_url, sample=300)
     frame = profile.kinds.set_index("kind")
     assert profile.method == "MEMORY USAGE"
     assert set(frame.index) == set(truth)
-    assert profile.keys_walked == sum(n for n, _ in truth.values())
-    for kind, (n, total) in truth.items():
+    assert profile.keys_walked == sum(len(usages) for usages in truth.values())
+    for kind, usages in truth.items():
+        n, taken = len(usages), min(len(usages), 300)
         assert frame.at[kind, "records"] == n
-        assert frame.at[kind, "sampled"] == min(n, 300)
-        # A uniform sample's mean: within 5 % of the mean over every key.
-        assert frame.at[kind, "bytes_per_record"] == pytest.approx(total / n, rel=0.05), kind
-    exact = sum(total for _, total in truth.values())
+        assert frame.at[kind, "sampled"] == taken
+        # A uniform sample's mean: within 5 standard errors of the mean over every key (the
+        # finite-population correction makes it exact when every key is taken).
+        error = (
+            0.0
+            if taken >= n
+            else np.std(usages, ddof=1) / np.sqrt(taken) * np.sqrt((n - taken) / (n - 1))
+        )
+        assert abs(frame.at[kind, "bytes_per_record"] - np.mean(usages)) <= 5 * error + 1e-6, kind
+    exact = sum(sum(usages) for usages in truth.values())
     overhead = profile.keys_walked * KEYSPACE_OVERHEAD_BYTES
     assert profile.bytes == pytest.approx(exact + overhead, rel=0.05)
     # Rates over the span the keys' times cover: synth writes 2 requests a second.
@@ -164,7 +175,7 @@ def snapshot_and_truth(tmp_path_factory) -> Iterator[tuple[Path, dict, dict[str,
     with RedisServer(binary=redis_binary()) as server:
         client = redis.Redis.from_url(server.url)
         synth.write(client, hours=0.5, rps=2, seed=9, progress=False)
-        usage = usage_by_kind(client)
+        usage = {kind: (len(v), sum(v)) for kind, v in usage_by_kind(client).items()}
         sizes: dict[str, list[int]] = {}
         for key in client.scan_iter(count=1000):
             head = key.split(b"|")[0].split(b":")[0].decode()
