@@ -31,9 +31,9 @@ from ..synth import iter_request_records, write_records
 from ..version import server_label
 from .speed import gem_methods, peak_rss, ruby_with_redis, time_methods
 
-TARGET_OVER_GEM = 20.0
-"""Issue 14: a load from the snapshot at least this many times faster than the gem's read
-path against the live server holding the same records."""
+TARGET_OVER_GEM = 25.0
+"""Issue 22 (issue 14 asked 20): a load from the snapshot at least this many times faster
+than the gem's read path against the live server holding the same records."""
 
 
 def redis_family_binary() -> str:

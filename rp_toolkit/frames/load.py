@@ -16,7 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from ..kinds import (
     EVENTS,
@@ -490,29 +492,42 @@ def concat_batches(
     """Frames of :func:`iter_load` as one frame, as :func:`load` returns it: categories
     united and sorted (the same frame however the keys were read), ``info`` in the attrs."""
     frames = [frame for frame in frames if len(frame)] or [empty_frame(kind)]
+    categorical = list(frames[0].select_dtypes("category").columns)
     if len(frames) == 1:
         frame = frames[0]
     else:
-        categorical = frames[0].select_dtypes("category").columns
-        united = {
-            name: sorted(set().union(*(f[name].cat.categories for f in frames)))
-            for name in categorical
-        }
-        frame = pd.concat(
-            [
-                f.assign(
-                    **{name: f[name].cat.set_categories(cats) for name, cats in united.items()}
-                )
-                for f in frames
-            ],
-            ignore_index=True,
-        )
-    for name in frame.select_dtypes("category"):
-        present = frame[name].cat.remove_unused_categories().cat.categories
-        frame[name] = frame[name].cat.set_categories(sorted(present))
+        # Each column's categories united once (codes recoded in one pass), not per frame.
+        united = {name: _united([f[name] for f in frames]) for name in categorical}
+        frame = pd.concat([f.drop(columns=categorical) for f in frames], ignore_index=True)
+        for name, column in united.items():
+            frame[name] = column
+        frame = frame[list(frames[0].columns)]
+    for name in categorical:
+        frame[name] = _used_categories_sorted(frame[name])
     if info is not None:
         frame.attrs["rp"] = info
     return frame
+
+
+def _united(columns: list[pd.Series]) -> pd.Categorical:
+    """Categorical columns as one, their categories united."""
+    try:
+        return union_categoricals(columns, ignore_order=True)
+    except TypeError:  # categories of different dtypes (a batch of nulls only)
+        categories = sorted(set().union(*(column.cat.categories for column in columns)))
+        parts = [column.cat.set_categories(categories) for column in columns]
+        return pd.Categorical(pd.concat(parts, ignore_index=True))
+
+
+def _used_categories_sorted(column: pd.Series) -> pd.Series:
+    """A categorical column with only the categories it uses, in sorted order (counted with
+    one pass over the codes, no sort of the rows)."""
+    categories = column.cat.categories
+    codes = column.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0], minlength=len(categories)).astype(bool)
+    if used.all() and categories.is_monotonic_increasing:
+        return column
+    return column.cat.set_categories(sorted(categories[used]))
 
 
 def walk_pattern(kinds: Sequence[RecordKind], days: list[Any] | None) -> str:

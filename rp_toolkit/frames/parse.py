@@ -21,6 +21,7 @@ Key text: keys that are not UTF-8 are kept; in frames their undecodable bytes sh
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -150,27 +151,25 @@ def parse_key(kind: RecordKind, text: str) -> tuple[dict[str, str] | None, str |
     return fields, None
 
 
-ARROW_THREADS = True
-"""Whether Arrow's CSV and JSON readers use their threads. Measured on 2 cores with Redis
-beside them: without, parsing costs less CPU but a load takes longer (parsing is the
-pipeline's longest stage)."""
+ARROW_THREADS = False
+"""Whether Arrow's CSV and JSON readers use their own threads. They do not: :func:`load`
+parses two batches at once already, a reader without threads costs less CPU, and only
+without threads does the CSV reader say which rows it left out."""
 
 
-def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes], int]:
+def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, list[int]]:
     """Split newline-separated keys on '|' with Arrow's CSV reader (no quoting).
 
-    Returns the table of keys with exactly the template's parts, the keys it left out, and
-    how many rows it left out (more than the keys if a key held a line break).
+    Returns the table of the lines with exactly the template's parts, and the positions
+    (from 0) of the lines it left out (-1 where the reader could not say).
     """
     names = [f"part{i}" for i in range(len(kind.parts))]
-    left_out: set[bytes] = set()
-    invalid_rows = []
+    left_out: list[int] = []
     if not lines:
-        return pa.table({name: pa.array([], pa.string()) for name in names}), left_out, 0
+        return pa.table({name: pa.array([], pa.string()) for name in names}), left_out
 
     def leave_out(row: pa_csv.InvalidRow) -> str:
-        invalid_rows.append(1)
-        left_out.add(row.text.encode("utf-8"))
+        left_out.append(row.number - 1 if row.number else -1)  # numbered from 1
         return "skip"
 
     table = pa_csv.read_csv(
@@ -192,12 +191,16 @@ def _csv_fields(kind: RecordKind, lines: bytes) -> tuple[pa.Table, set[bytes], i
             check_utf8=False,  # the whole buffer was checked once by is_utf8, much faster
         ),
     )
-    return table, left_out, len(invalid_rows)
+    return table, left_out
 
 
 def _lines(keys: list[bytes], rows: np.ndarray, every: bytes) -> bytes:
     """The keys at ``rows``, one per line (``every`` when that is all of them)."""
-    return every if len(rows) == len(keys) else b"\n".join(keys[i] for i in rows.tolist())
+    if len(rows) == len(keys):
+        return every
+    wanted = np.zeros(len(keys), dtype=bool)
+    wanted[rows] = True
+    return b"\n".join(itertools.compress(keys, wanted.tolist()))
 
 
 def _odd_key_rows(keys: list[bytes], *, utf8: bool) -> list[int]:
@@ -218,7 +221,8 @@ def _regular_keys(
 
     The reader is first given every key; it reads each line as one row, so a key holding a
     line break shows as more rows than keys, and then the keys are looked at one by one
-    (:func:`_odd_key_rows`). Should the rows still not line up, every key is left to
+    (:func:`_odd_key_rows`). The rows the reader leaves out (a ``path`` holding '|') are
+    known by their line numbers. Should the rows still not line up, every key is left to
     :func:`parse_key`.
     """
     every = np.arange(len(keys), dtype=np.int64)
@@ -228,18 +232,15 @@ def _regular_keys(
         odd = _odd_key_rows(keys, utf8=utf8) if odd is None else odd
         regular_rows = np.delete(every, odd)
         try:
-            table, left_out, invalid_rows = _csv_fields(kind, _lines(keys, regular_rows, lines))
+            table, left_out = _csv_fields(kind, _lines(keys, regular_rows, lines))
         except (pa.ArrowException, ValueError):
             continue
         is_left_out = np.zeros(len(regular_rows), dtype=bool)
-        if left_out:
-            # A few keys (a path holding '|') went the CSV reader's invalid-row way.
-            is_left_out = np.array([keys[i] in left_out for i in regular_rows.tolist()])
-        if (
-            table.num_rows + invalid_rows
-            == len(regular_rows)
-            == table.num_rows + int(is_left_out.sum())
-        ):
+        at = np.asarray(left_out, dtype=np.int64)
+        if len(at) and (at.min() < 0 or at.max() >= len(regular_rows)):
+            continue  # lines that are not keys: the keys are looked at one by one
+        is_left_out[at] = True
+        if table.num_rows + len(at) == len(regular_rows) == table.num_rows + is_left_out.sum():
             return regular_rows[~is_left_out], table, [*odd, *regular_rows[is_left_out].tolist()]
     empty = pa.table({f"part{i}": pa.array([], pa.string()) for i in range(len(kind.parts))})
     return every[:0], empty, every.tolist()
@@ -291,6 +292,10 @@ def split_keys(
         for name, column in columns.items()
     }
     rows = np.concatenate([regular_rows[ok], np.asarray(parsed_odd, dtype=np.int64)])
+    if parsed_odd:  # rows in key order: values are then taken without a Python loop
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        merged = {name: column.take(pa.array(order)) for name, column in merged.items()}
     return rows.astype(np.int64), merged
 
 
@@ -629,7 +634,7 @@ def build_frame(
     def key_of(position: int) -> str:
         return key_text(keys[rows[position]])
 
-    in_order = values if np.array_equal(rows, np.arange(len(values))) else [values[i] for i in rows]
+    in_order = values if len(rows) == len(values) else _taken(values, rows)
     if set(map(type, in_order)) - {bytes}:
         in_order = [as_bytes(v) for v in in_order]
     value_table = _read_values(kind.value_schema, in_order, key_of, problems)
@@ -677,6 +682,13 @@ def build_frame(
     if stored:
         frame["record_id"] = record_ids([keys[i] for i in rows.tolist()])
     return frame, problems.frame()
+
+
+def _taken(items: list[Any], rows: np.ndarray) -> list[Any]:
+    """``items`` at ``rows`` (increasing), without a Python loop."""
+    wanted = np.zeros(len(items), dtype=bool)
+    wanted[rows] = True
+    return list(itertools.compress(items, wanted.tolist()))
 
 
 # --------------------------------------------------------------------------- traces, events

@@ -156,12 +156,19 @@ def _finite_float(text: str) -> float:
 
 _DECODER = json.JSONDecoder(parse_int=_int_or_inf)
 _STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_SCAN_STRICTLY = _STRICT_DECODER.scan_once
 
 
 def decode_strictly(text: str) -> Any:
     """Standard JSON only: ``NaN``, ``Infinity`` and numbers too large for a float are errors
     (ValueError), so no non-finite number hides in a decoded document."""
-    return _STRICT_DECODER.decode(text)
+    try:  # the decoder's scanner alone: a third of json.loads's cost per document
+        document, end = _SCAN_STRICTLY(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        end = -1
+    if end == len(text):
+        return document
+    return _STRICT_DECODER.decode(text)  # white space around, or an error to raise
 
 
 def holds_non_finite(document: Any) -> bool:
