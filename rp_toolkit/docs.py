@@ -240,7 +240,14 @@ def load_speed_text(measured: dict[str, Any]) -> str:
         f"with the auto-tuned COUNT (slowest command: {slowest['auto']}) and "
         f"{_value(summary, 'low_impact_probe_max_ms', 'ms')} with an adaptive COUNT and MGETs "
         f"of 250 (slowest command: {slowest['low_impact']}); idle: "
-        f"{_value(summary, 'probe_idle_max_ms', 'ms')}.\n"
+        f"{_value(summary, 'probe_idle_max_ms', 'ms')}."
+        + (
+            f" Parsing alone (`rp.load`'s parser on one core, batches of 50,000) cost "
+            f"{_value(summary, 'parse_cpu_s_per_1m', 's', 2)} of CPU per million records."
+            if summary.get("parse_cpu_s_per_1m") is not None
+            else ""
+        )
+        + "\n"
     )
 
 
