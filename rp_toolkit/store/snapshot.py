@@ -333,9 +333,11 @@ class Snapshot:
         order), the expired ones that match are counted."""
         counts.in_db += len(keys) + len(stale)
         if match is not None:
-            mask = match(keys).tolist()
-            keys = list(itertools.compress(keys, mask))
-            found = list(itertools.compress(found, mask))
+            hits = match(keys)
+            if not hits.all():
+                mask = hits.tolist()
+                keys = list(itertools.compress(keys, mask))
+                found = list(itertools.compress(found, mask))
             counts.expired += int(match(stale).sum()) if stale else 0
         else:
             counts.expired += len(stale)
