@@ -46,8 +46,11 @@ The rules, quirks included, exactly as Redis (and Valkey) apply them:
   servers do) applies it, ``False`` does not. Only patterns with over 1000 ``*`` separated by
   other bytes can tell the difference.
 
+For many keys at once, :func:`glob_batch_matcher` answers for a whole batch in native code
+(Arrow's compute kernels, RE2 on bytes), with the same answers as :func:`glob_matcher`.
+
 ``nocase`` (case-insensitive matching) is not ported: KEYS and SCAN never use it. Pure: no
-I/O, the standard library only.
+I/O; the standard library, and pyarrow and numpy for the batch matcher.
 """
 
 from __future__ import annotations
@@ -55,9 +58,22 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-__all__ = ["NESTING_LIMIT", "glob_match", "glob_matcher", "is_literal", "literal_key"]
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "NESTING_LIMIT",
+    "BatchMatcher",
+    "glob_batch_matcher",
+    "glob_match",
+    "glob_matcher",
+    "is_literal",
+    "literal_key",
+    "slice_keys",
+]
 
 NESTING_LIMIT = 1000
 """More nested ``*`` than this and a match fails (on servers with the CVE-2024-31228 fix)."""
@@ -378,3 +394,205 @@ def literal_key(pattern: bytes | str) -> bytes | None:
 def is_literal(pattern: bytes | str) -> bool:
     """Whether ``pattern`` has no ``*``, ``?`` or ``[`` (unescaped): it matches one key only."""
     return literal_key(pattern) is not None
+
+
+# ---------------------------------------------------------------------- many keys at once
+
+_RE2_PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_BATCH_PARTS_MAX = 64
+"""More non-empty parts between ``*`` than this and a pattern is matched key by key: one RE2
+program per part would grow large, and no query of the gem's comes near."""
+_PROBE = pa.array([b""], pa.large_binary())
+
+
+def _re2_step(token: _Token) -> str:
+    """One step as RE2 text for Latin-1 input (one character per byte, as Arrow reads binary
+    arrays), in ASCII: letters and digits as they are, every other byte as ``\\xNN``."""
+    if isinstance(token, int):
+        return chr(token) if token in _RE2_PLAIN else f"\\x{token:02x}"
+    assert token is not None and token  # no '*' here; an empty set was decided earlier
+    if len(token) == 256:
+        return "."  # under (?s): any byte, a newline too
+    ranges: list[list[int]] = []
+    for byte in sorted(token):
+        if ranges and ranges[-1][1] == byte - 1:
+            ranges[-1][1] = byte
+        else:
+            ranges.append([byte, byte])
+    return "[" + "".join(f"\\x{lo:02x}-\\x{hi:02x}" for lo, hi in ranges) + "]"
+
+
+def _re2(run: list[_Token]) -> str:
+    return "".join(map(_re2_step, run))
+
+
+def _literal_of(run: list[_Token]) -> bytes | None:
+    return bytes(run) if all(isinstance(token, int) for token in run) else None  # type: ignore[arg-type]
+
+
+_TO_THE_END = 2**31 - 1
+"""A slice's stop that is past every key's end (Redis keys are at most 512 MiB). Arrow 26's
+``binary_slice`` fails or returns wrong bytes with no stop and a positive start, and with a
+stop past 2**31: the tests hold the slices used here to Python's."""
+
+
+def slice_keys(keys: pa.Array, start: int, stop: int | None) -> pa.Array:
+    """Each key's bytes ``[start:stop]`` (Python's slice rules, per key) in Arrow: the
+    :class:`BatchMatcher` cuts keys with it."""
+    if start == 0 and stop is None:
+        return keys
+    return pc.binary_slice(keys, start, _TO_THE_END if stop is None else stop)
+
+
+def _at_least(size: int, keys: pa.Array) -> np.ndarray:
+    return pc.binary_length(keys).to_numpy(zero_copy_only=False) >= size
+
+
+def _equal(literal: bytes, keys: pa.Array) -> pa.Array:
+    return pc.equal(keys, pa.scalar(literal, keys.type))
+
+
+def _starts(literal: bytes, keys: pa.Array) -> pa.Array:
+    return pc.starts_with(keys, literal)
+
+
+def _ends(literal: bytes, keys: pa.Array) -> pa.Array:
+    return pc.ends_with(keys, literal)
+
+
+def _contains(literal: bytes, start: int, stop: int | None, keys: pa.Array) -> pa.Array:
+    return pc.match_substring(slice_keys(keys, start, stop), literal)
+
+
+def _search(regex: str, start: int, stop: int | None, keys: pa.Array) -> pa.Array:
+    return pc.match_substring_regex(slice_keys(keys, start, stop), regex)
+
+
+_Step = Callable[[pa.Array], "pa.Array | np.ndarray"]
+
+
+def _batch_steps(tokens: list[_Token]) -> list[_Step] | bool | None:
+    """Tests on a whole batch whose conjunction is the pattern (as :func:`_compile` reasons:
+    the first part at the key's start, the last at its end, the parts between in order in
+    the bytes left between them, which is what one unanchored RE2 search for
+    ``part.*part...`` over those bytes decides). ``False``: no key matches; None: too many
+    parts for a native test."""
+    runs: list[list[_Token]] = [[]]
+    for token in tokens:
+        if token is None:
+            runs.append([])
+        else:
+            runs[-1].append(token)
+    if any(isinstance(token, frozenset) and not token for run in runs for token in run):
+        return False  # an empty set ('[]') never takes a byte: nothing matches
+    if len(runs) == 1:  # no '*': the whole key
+        (whole,) = runs
+        literal = _literal_of(whole)
+        if literal is not None:
+            return [functools.partial(_equal, literal)]
+        return [functools.partial(_search, f"(?s)\\A{_re2(whole)}\\z", 0, None)]
+    head, *between, tail = runs
+    middle = [run for run in between if run]
+    if len(middle) > _BATCH_PARTS_MAX:
+        return None
+    least = max(1, len(head) + len(tail) + sum(map(len, middle)))  # never the empty key
+    steps: list[_Step] = [functools.partial(_at_least, least)]
+    if head:
+        literal = _literal_of(head)
+        steps.append(
+            functools.partial(_starts, literal)
+            if literal is not None
+            else functools.partial(_search, f"(?s)\\A{_re2(head)}", 0, None)
+        )
+    if tail:
+        literal = _literal_of(tail)
+        steps.append(
+            functools.partial(_ends, literal)
+            if literal is not None
+            else functools.partial(_search, f"(?s)\\A{_re2(tail)}\\z", -len(tail), None)
+        )
+    if middle:
+        stop = -len(tail) if tail else None
+        literal = _literal_of(middle[0]) if len(middle) == 1 else None
+        steps.append(
+            functools.partial(_contains, literal, len(head), stop)
+            if literal is not None
+            else functools.partial(_search, "(?s)" + ".*".join(map(_re2, middle)), len(head), stop)
+        )
+    return steps
+
+
+class BatchMatcher:
+    """Which keys of a batch match a pattern, as KEYS decides: ``matcher(keys)`` is a numpy
+    bool array, one per key (``keys``: a list of bytes, or an Arrow binary array).
+
+    Made by :func:`glob_batch_matcher`. ``native`` says whether the batch is tested in
+    Arrow's kernels (length, ``starts_with``, ``ends_with``, ``match_substring``, RE2 on bytes)
+    or, for a pattern those cannot hold (over ``_BATCH_PARTS_MAX`` parts between ``*``, or
+    one RE2 refuses), key by key with :func:`glob_matcher`. Either way the answers are
+    :func:`glob_matcher`'s."""
+
+    def __init__(self, pattern: bytes, *, keys_semantics: bool, nesting_limit: bool) -> None:
+        self.pattern = pattern
+        self._constant: bool | None = None
+        self._steps: list[_Step] = []
+        self._per_key: Callable[[bytes], bool] | None = None
+        tokens = _tokens(pattern)
+        if keys_semantics and pattern == b"*":
+            self._constant = True
+        elif nesting_limit and tokens[:-1].count(None) > NESTING_LIMIT:
+            self._constant = False
+        else:
+            steps = _batch_steps(tokens)
+            if isinstance(steps, bool):
+                self._constant = steps
+            elif steps is not None and _compiles(steps):
+                self._steps = steps
+            else:
+                self._per_key = glob_matcher(
+                    pattern, keys_semantics=keys_semantics, nesting_limit=nesting_limit
+                )
+        self.native = self._per_key is None
+
+    def __call__(self, keys: Sequence[bytes] | pa.Array) -> np.ndarray:
+        count = len(keys)
+        if self._constant is not None:
+            return np.full(count, self._constant)
+        if self._per_key is not None:
+            listed = keys.to_pylist() if isinstance(keys, pa.Array) else keys
+            return np.fromiter(map(self._per_key, listed), dtype=bool, count=count)
+        if not isinstance(keys, pa.Array):
+            keys = pa.array(keys, pa.large_binary())
+        mask = np.ones(count, dtype=bool)
+        for step in self._steps:
+            found = step(keys)
+            if isinstance(found, pa.Array):
+                found = found.to_numpy(zero_copy_only=False)
+            mask &= found
+        return mask
+
+    def __repr__(self) -> str:
+        return f"glob_batch_matcher({self.pattern!r}) ({'native' if self.native else 'per key'})"
+
+
+def _compiles(steps: list[_Step]) -> bool:
+    """Whether Arrow takes every step (RE2 refuses a program over its memory budget)."""
+    try:
+        for step in steps:
+            step(_PROBE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def glob_batch_matcher(
+    pattern: bytes | str, *, keys_semantics: bool = True, nesting_limit: bool = True
+) -> BatchMatcher:
+    """:func:`glob_matcher` for a batch of keys at once: ``glob_batch_matcher(p)(keys)`` is a
+    numpy bool array equal to ``[glob_matcher(p)(key) for key in keys]``, computed without a
+    Python step per key for every pattern short of 64 parts between ``*`` (the gem's patterns:
+    a literal prefix and tail, literal parts and day classes between). Options as for
+    :func:`glob_matcher`."""
+    return BatchMatcher(
+        _encode(pattern), keys_semantics=keys_semantics, nesting_limit=nesting_limit
+    )

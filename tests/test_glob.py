@@ -3,7 +3,8 @@
 Three references: :func:`c_stringmatchlen` below, a line-for-line transliteration of the C
 (recursive, as Redis is; independent of the module's code), the module's own step-by-step
 :func:`glob_match`, and a live server's KEYS on a keyspace written for the test. The compiled
-:func:`glob_matcher` must agree with all of them.
+:func:`glob_matcher` and the batch matcher :func:`glob_batch_matcher` (Arrow's kernels, RE2)
+must agree with all of them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ import random
 import time
 from datetime import date, datetime, timezone
 
+import numpy as np
+import pyarrow as pa
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rp_toolkit.glob import NESTING_LIMIT, glob_match, glob_matcher, is_literal, literal_key
+from rp_toolkit.glob import (
+    NESTING_LIMIT,
+    glob_batch_matcher,
+    glob_match,
+    glob_matcher,
+    is_literal,
+    literal_key,
+    slice_keys,
+)
 from rp_toolkit.kinds import GRAPE, RAKE, REQUESTS, SIDEKIQ, encode_key, escape_glob
 from tests.support import fill_keyspace
 
@@ -32,12 +43,12 @@ OFFLINE = settings(
 LIVE = settings(max_examples=150, deadline=None, derandomize=True)
 
 PATTERN_BYTES = [
-    *[b"*", b"*", b"?", b"[", b"]", b"^", b"-", b"\\", b"|"],
-    *[b"a", b"b", b"z", b"A", b"0", b"!", b"\x00", b"\x80", b"\xc3", b"\xff"],
+    *[b"*", b"*", b"?", b"[", b"]", b"^", b"-", b"\\", b"|", b"."],
+    *[b"a", b"b", b"z", b"A", b"0", b"!", b"\x00", b"\n", b"\x80", b"\xc3", b"\xff"],
 ]
 KEY_BYTES = [
     *[b"a", b"b", b"c", b"z", b"A", b"0", b"9", b" ", b"!", b"-", b"^", b"|"],
-    *[b"*", b"?", b"[", b"]", b"\\", b"\x00", b"\x80", b"\xc3", b"\xa9", b"\xff"],
+    *[b"*", b"?", b"[", b"]", b"\\", b"\x00", b"\n", b".", b"\x80", b"\xc3", b"\xa9", b"\xff"],
 ]
 patterns = st.lists(st.sampled_from(PATTERN_BYTES), max_size=12).map(b"".join)
 random_keys = st.lists(st.sampled_from(KEY_BYTES), max_size=12).map(b"".join)
@@ -127,11 +138,24 @@ def keys_listed(pattern: bytes, key: bytes) -> bool:
 def assert_all_agree(pattern: bytes, keys: list[bytes]) -> None:
     for keys_semantics in (True, False):
         compiled = glob_matcher(pattern, keys_semantics=keys_semantics)
+        batch = glob_batch_matcher(pattern, keys_semantics=keys_semantics)
+        wanted = []
         for key in keys:
             want = keys_listed(pattern, key) if keys_semantics else c_stringmatchlen(pattern, key)
             reference = glob_match(pattern, key, keys_semantics=keys_semantics)
             assert (compiled(key), reference) == (want, want), (pattern, key, keys_semantics)
             assert type(compiled(key)) is bool
+            wanted.append(want)
+        assert_batch(batch, keys, wanted)
+
+
+def assert_batch(batch: object, keys: list[bytes], wanted: list[bool]) -> None:
+    """The batch matcher gives ``wanted`` for ``keys``, as a list and as an Arrow array."""
+    for given_keys in (keys, pa.array(keys, pa.binary())):
+        got = batch(given_keys)  # type: ignore[operator]
+        assert isinstance(got, np.ndarray) and got.dtype == bool and got.shape == (len(keys),)
+        wrong = [key for key, want, answer in zip(keys, wanted, got, strict=True) if want != answer]
+        assert got.tolist() == wanted, (batch, wrong)
 
 
 # ----------------------------------------------------------------------- the rules, by example
@@ -183,6 +207,7 @@ def test_the_documented_quirks(pattern: bytes, key: bytes, expected: bool) -> No
     assert glob_matcher(pattern)(key) is expected
     assert glob_match(pattern, key) is expected
     assert keys_listed(pattern, key) is expected
+    assert_batch(glob_batch_matcher(pattern), [key], [expected])
 
 
 def test_the_star_shortcut_is_keys_only() -> None:
@@ -282,6 +307,82 @@ def test_star_heavy_patterns(case: tuple[bytes, list[bytes]], stars: int) -> Non
     assert_all_agree(pattern, [*keys, pattern, pattern.replace(b"*", b"ab")])
 
 
+def test_the_batch_matcher_on_gem_sized_batches() -> None:
+    """A batch of gem keys in one call, fast path and per-key path alike: the same answers as
+    the compiled matcher, key for key, with newlines, ``|`` and bytes that are not UTF-8 in
+    the free text."""
+    keys = gem_keys()
+    keys += [key.replace(b"|path|/", b"|path|/\n\xff|") for key in keys[::3]]
+    for pattern in gem_patterns(keys) + [b"performance|*\n*", b"*\xff|*|END|1.0.?"]:
+        batch = glob_batch_matcher(pattern)
+        assert batch.native, pattern
+        assert_batch(batch, keys, list(map(glob_matcher(pattern), keys)))
+        assert_batch(batch, [], [])
+
+
+def test_the_batch_matcher_falls_back_key_by_key_where_re2_cannot_serve() -> None:
+    """Patterns with more than 64 parts between ``*`` are matched key by key: still exact."""
+    many = b"*a" * 80 + b"*"
+    batch = glob_batch_matcher(many)
+    assert not batch.native
+    keys = [b"a" * 79, b"a" * 80, b"ba" * 90, b""]
+    assert_batch(batch, keys, [False, True, True, False])
+    # Over the nesting limit nothing matches, without a test per key; without it, all do.
+    over = b"*a" * (NESTING_LIMIT + 1)
+    key = [b"a" * (NESTING_LIMIT + 5)]
+    assert glob_batch_matcher(over).native
+    assert_batch(glob_batch_matcher(over), key, [False])
+    assert_batch(glob_batch_matcher(over, nesting_limit=False), key, [True])
+    assert repr(batch).endswith("(per key)")
+
+
+def test_every_head_middle_tail_pattern_in_batches() -> None:
+    """The batch matcher's shape, exhaustively: a first part, up to two parts between ``*``,
+    a last part (literal bytes, ``?``, sets), against every key of up to 5 bytes over ``a b c``.
+    A part between must fit in the bytes the first and last parts leave: ``a*[ab]*b`` does not
+    match ``acb``, though ``[ab]`` occurs in it."""
+    heads = [b"", b"a", b"?", b"[ab]", b"a[^a]"]
+    middles = [b"a", b"[ab]", b"[^a]", b"?b", b"b\\a"]
+    tails = [b"", b"b", b"[ab]", b"?a"]
+    keys = [b"".join(k) for n in range(6) for k in itertools.product([b"a", b"b", b"c"], repeat=n)]
+    checked = 0
+    for head, tail in itertools.product(heads, tails):
+        for count in range(3):
+            for between in itertools.product(middles, repeat=count):
+                pattern = b"*".join([head, *between, tail])
+                wanted = [keys_listed(pattern, key) for key in keys]
+                assert_batch(glob_batch_matcher(pattern), keys, wanted)
+                checked += sum(wanted)
+    assert checked > 0
+
+
+@st.composite
+def shaped_pattern_and_keys(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
+    """A pattern of parts between ``*`` like the gem's (literal runs, sets, ``?``), over bytes
+    with ``|``, a newline and bytes that are not UTF-8; keys made from its parts and filler."""
+    steps = [b"a", b"b", b"|", b"\n", b"\xff", b"\xc3", b"?", b"[ab]", b"[^a]", b"[\n-|]", b"\\*"]
+    part = st.lists(st.sampled_from(steps), max_size=4).map(b"".join)
+    parts = draw(st.lists(part, min_size=1, max_size=5))
+    pattern = b"*".join(parts)
+    filler = st.lists(st.sampled_from([b"a", b"b", b"c", b"|", b"\n", b"\xff", b"*"]), max_size=3)
+    keys = []
+    for _ in range(draw(st.integers(1, 12))):
+        chunks = [draw(filler.map(b"".join))]
+        for piece in parts:
+            text = piece.replace(b"?", b"c").replace(b"[ab]", b"b").replace(b"[^a]", b"|")
+            chunks.append(draw(st.sampled_from([text, text[1:], text[:-1], b""])))
+            chunks.append(draw(filler.map(b"".join)))
+        keys.append(b"".join(chunks).replace(b"[\n-|]", b"x").replace(b"\\*", b"*"))
+    return pattern, keys
+
+
+@OFFLINE
+@given(case=shaped_pattern_and_keys())
+def test_shaped_patterns_in_batches(case: tuple[bytes, list[bytes]]) -> None:
+    pattern, keys = case
+    assert_all_agree(pattern, keys)
+
+
 def test_a_backtracking_trap_stays_fast() -> None:
     """``*a*a...*b`` against ``aaa...``: exponential for a naive ``.*`` translation."""
     pattern, key = b"*a" * 30 + b"*b", b"a" * 3000
@@ -315,6 +416,7 @@ def tricky_keyspace(seed: int = 7, random_count: int = 400) -> list[bytes]:
         *[b"", b"a", b"ab", b"a*b", b"a?b", b"a[b", b"a]b", b"a\\b", b"a|b", b"a\\xb"],
         *[b"\\", b"[", b"]", b"^", b"-", b"*", b"?", b"!", b"|", b"||", b" ", b"\x00"],
         *[b"\xff", b"\x80", "é".encode(), b"caf\xc3\xa9", b"\xc3", b"a\x00b", b"[abc", b"]a]"],
+        *[b"\n", b"a\nb", b"a\n", b"\na", b"a.b", b"a\r\nb|END|1.0.2"],
         b"performance|controller|A*B|action|show|path|/x?[y]=1\\*|END|1.0.2",
         b"performance|controller|Home|action|index|path|/p\xff|q|END|1.0.2",
         b"trace|abc|END|1.0.2",
@@ -346,6 +448,7 @@ def test_hand_picked_patterns_list_what_keys_lists(client: redis.Redis) -> None:
         live = keys_of(client, pattern)
         assert set(filter(glob_matcher(pattern), keyspace)) == live, pattern
         assert {key for key in keyspace if glob_match(pattern, key)} == live, pattern
+        assert_batch(glob_batch_matcher(pattern), keyspace, [key in live for key in keyspace])
     for pattern, key, expected in QUIRKS:
         assert (key in keys_of(client, pattern)) is expected, (pattern, key)
 
@@ -361,6 +464,7 @@ def test_random_patterns_list_what_keys_lists(client: redis.Redis) -> None:
         live = keys_of(client, pattern)
         assert set(filter(glob_matcher(pattern), keyspace)) == live, pattern
         assert {key for key in keyspace if glob_match(pattern, key)} == live, pattern
+        assert_batch(glob_batch_matcher(pattern), keyspace, [key in live for key in keyspace])
         seen_matching.append(bool(live))
 
     agrees()
@@ -460,6 +564,9 @@ def test_gem_query_patterns_list_what_keys_lists(client: redis.Redis) -> None:
         live = keys_of(client, encode_key(pattern))
         assert set(filter(glob_matcher(pattern), keys)) == live, pattern
         assert {key for key in keys if glob_match(pattern, key)} == live, pattern
+        batch = glob_batch_matcher(pattern)
+        assert batch.native, pattern  # the gem's queries never fall back to a loop per key
+        assert_batch(batch, keys, [key in live for key in keys])
         nonempty += bool(live)
     assert nonempty >= 30
     # An escaped value matches itself: every record with that path is listed.
@@ -486,3 +593,17 @@ def test_the_nesting_limit_matches_the_server(client: redis.Redis) -> None:
         pytest.skip("this server predates the CVE-2024-31228 nesting limit (nesting_limit=False)")
     assert glob_matcher(over)(key) is False
     assert glob_match(over, key) is False
+
+
+@OFFLINE
+@given(
+    keys=st.lists(st.binary(max_size=12), min_size=1, max_size=8),
+    start=st.integers(-14, 14),
+    stop=st.one_of(st.none(), st.integers(-14, 14)),
+)
+def test_arrow_slices_keys_as_python_does(keys: list[bytes], start: int, stop: int | None) -> None:
+    """The batch matcher cuts keys with Arrow's ``binary_slice``, which has bugs of its own
+    (no stop, or one past 2**31): what it uses must slice as Python does."""
+    for kind in (pa.binary(), pa.large_binary()):
+        got = slice_keys(pa.array(keys, kind), start, stop).to_pylist()
+        assert got == [key[start:stop] for key in keys]

@@ -10,8 +10,10 @@ path does.
 What it returns is what ``KEYS pattern`` and ``MGET`` would return on a server that had just
 loaded the file, at the moment the snapshot was taken:
 
-* **Patterns** are Redis's own glob (escapes, classes, the ``*`` short-cut), on bytes
-  (:func:`rp_toolkit.glob.glob_matcher`).
+* **Patterns** are Redis's own glob (escapes, classes, the ``*`` short-cut), on bytes,
+  matched a window of keys at a time in Arrow's kernels
+  (:func:`rp_toolkit.glob.glob_batch_matcher`, equal to the per-key
+  :func:`~rp_toolkit.glob.glob_matcher`).
 * **Time** is the snapshot's: :meth:`Snapshot.now` is its creation time (the ``ctime`` field),
   and keys whose expiry had passed by then are left out (dumps do hold keys that had expired
   but were not yet evicted). Keys that expired since are still there: the snapshot is read as
@@ -29,8 +31,9 @@ the CRC, and accepts a file cut inside its trailer or with bytes after it: those
 here. Every failure is a one-line :class:`~rp_toolkit.exceptions.SnapshotError` naming the file
 and the reason, chained to the decoder's error.
 
-Streaming: the decoder reads one item at a time through a buffer, so memory holds one batch
-(``batch_keys`` keys and values) and one decoded item (a huge hash comes whole). A file cut
+Streaming: the decoder reads one item at a time through a buffer, so memory holds a window of
+keys and values waiting to be matched (``batch_keys`` of them, matched at once), at most one
+batch matched and not yet handed on, and one decoded item (a huge hash comes whole). A file cut
 short that passed the checks (only possible with the checksum disabled, or a file replaced
 while being read) fails when the walk reaches the cut, after the batches before it: a caller
 that must be all-or-nothing discards what it got when the error comes.
@@ -40,11 +43,12 @@ Nothing here writes anywhere or opens a network connection.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +58,7 @@ import pandas as pd
 import rdb
 
 from ..exceptions import SnapshotDatabaseWarning, SnapshotError, first_line
-from ..glob import glob_matcher
+from ..glob import BatchMatcher, glob_batch_matcher
 from ..kinds import KeysAndValues, decode_key, encode_key
 
 RDB_VERSIONS = range(5, 14)
@@ -63,7 +67,6 @@ reads (Redis 6.2 writes 9, 7.0 writes 10)."""
 
 DEFAULT_BATCH_KEYS = 10_000
 """Keys per batch from :meth:`Snapshot.batches` unless the caller says otherwise."""
-
 _HEADER_BYTES = 9  # "REDIS" and 4 digits
 _TRAILER_BYTES = 8  # CRC64, little-endian, after the 0xFF end-of-file opcode
 _READ_CHUNK = 1 << 20
@@ -222,7 +225,7 @@ class Snapshot:
         if isinstance(batch_keys, bool) or not isinstance(batch_keys, int) or batch_keys < 1:
             raise SnapshotError(self._say(f"batch_keys must be 1 or more, not {batch_keys!r}"))
         raw = encode_key(pattern)
-        match = None if raw == b"*" else glob_matcher(raw)
+        match = None if raw == b"*" else glob_batch_matcher(raw)
         if stats is None:
             stats = SnapshotStats(pattern=decode_key(pattern), db=self.db)
         self.stats = stats
@@ -230,18 +233,23 @@ class Snapshot:
 
     def _walk(
         self,
-        match: Callable[[bytes], bool] | None,
+        match: BatchMatcher | None,
         values: bool,
         batch_keys: int,
         stats: SnapshotStats,
     ) -> Iterator[KeysAndValues]:
+        """The decoder's items, one Python step each (rdb-py yields one dict per item), sorted
+        into lists; the pattern is matched a window of keys at a time (:meth:`_sift`)."""
         started = time.perf_counter()
         self._check_unchanged()
         decoder = self._decoder()
-        cutoff, wanted = self._cutoff_ms, self.db
-        keys: list[bytes] = []
-        found: list[bytes] = []
-        handed = expired = other_types = other_dbs = in_db_keys = 0  # locals: the hot loop
+        cutoff, wanted, window = self._cutoff_ms, self.db, batch_keys  # keys matched at once
+        keys: list[bytes] = []  # keys of db, not expired, not yet matched ...
+        found: list[bytes | None] = []  # ... their values (None: a key of another type)
+        stale: list[bytes] = []  # keys of db that had expired, not yet matched
+        aside: list[bytes] = []  # string keys of the current other database, not expired
+        ready = KeysAndValues([], [])  # matched, not yet handed on
+        counts = _Counts()
         elsewhere: dict[int, int] = {}  # keys per other database
         matching: dict[int, int] = {}  # string keys per other database matching, not expired
         stats.elsewhere, stats.matching_elsewhere = elsewhere, matching
@@ -252,63 +260,42 @@ class Snapshot:
             for item in decoder:
                 kind = item["type"]
                 if kind == "string":
-                    if not in_db:
-                        other_dbs += 1
-                        elsewhere[current] = elsewhere.get(current, 0) + 1
-                        if match is None or match(item["key"]):
-                            expiry = item["expiry"]
-                            if expiry is None or expiry > cutoff:
-                                matching[current] = matching.get(current, 0) + 1
-                        continue
-                    in_db_keys += 1
-                    key = item["key"]
-                    if match is not None and not match(key):
-                        continue
-                    expiry = item["expiry"]
-                    if expiry is not None and expiry <= cutoff:
-                        expired += 1
-                        continue
-                    keys.append(key)
-                    if values:
-                        found.append(item["value"])
-                    if len(keys) >= batch_keys:
-                        handed += len(keys)
-                        _count(stats, handed, expired, other_types, other_dbs, batches=1)
-                        yield KeysAndValues(keys, found if values else None)
-                        keys, found = [], []
-                elif kind not in _NOT_KEYS:  # a key of another type: hash, list, set, ...
-                    if not in_db:
-                        other_dbs += 1
-                        elsewhere[current] = elsewhere.get(current, 0) + 1
-                        continue
-                    in_db_keys += 1
-                    if match is not None and not match(item["key"]):
-                        continue
-                    expiry = item.get("expiry")
-                    if expiry is not None and expiry <= cutoff:
-                        expired += 1
-                        continue
-                    # KEYS lists it and MGET reads nil: handed on with no value, as live.
-                    other_types += 1
-                    keys.append(item["key"])
-                    if values:
-                        found.append(None)
-                    if len(keys) >= batch_keys:
-                        handed += len(keys)
-                        _count(stats, handed, expired, other_types, other_dbs, batches=1)
-                        yield KeysAndValues(keys, found if values else None)
-                        keys, found = [], []
-                elif kind == "select_db":
-                    current = item["db"]
-                    in_db = current == wanted
-                    stats.db_in_file = stats.db_in_file or in_db
-                elif kind == "resize_db":
-                    stats.databases[current] = item["db_size"]
-                elif kind == "checksum":
-                    tail = item["checksum"]
+                    value = item["value"]
+                elif kind in _NOT_KEYS:
+                    if kind == "select_db":
+                        _count_aside(match, aside, current, matching)
+                        current = item["db"]
+                        in_db = current == wanted
+                        stats.db_in_file = stats.db_in_file or in_db
+                    elif kind == "resize_db":
+                        stats.databases[current] = item["db_size"]
+                    elif kind == "checksum":
+                        tail = item["checksum"]
+                    continue
+                else:  # a key of another type: hash, list, set, ... (KEYS lists it, MGET nil)
+                    value = None
+                expiry = item.get("expiry")
+                if not in_db:
+                    elsewhere[current] = elsewhere.get(current, 0) + 1
+                    if value is not None and (expiry is None or expiry > cutoff):
+                        aside.append(item["key"])
+                        if len(aside) >= window:
+                            _count_aside(match, aside, current, matching)
+                    continue
+                if expiry is not None and expiry <= cutoff:
+                    stale.append(item["key"])
+                    continue
+                keys.append(item["key"])
+                found.append(value)
+                if len(keys) < window:
+                    continue
+                self._sift(match, keys, found, stale, ready, counts)
+                keys, found, stale = [], [], []
+                while len(ready.keys) >= batch_keys:
+                    yield self._hand_on(ready, batch_keys, values, counts, stats, elsewhere)
         except ValueError as error:
-            _count(stats, handed, expired, other_types, other_dbs)
-            raise SnapshotError(self._say(_parse_failure(error, handed))) from error
+            counts.copy_to(stats, sum(elsewhere.values()))
+            raise SnapshotError(self._say(_parse_failure(error, counts.handed))) from error
         except BaseException as error:
             if type(error).__name__ != "PanicException":  # a Rust panic in the decoder
                 raise
@@ -317,18 +304,64 @@ class Snapshot:
             stats.elapsed_seconds = time.perf_counter() - started
         self._check_unchanged(replaced_is_fine=True)  # first: explains a bad end best
         self._check_end(tail)
-        handed += len(keys)
-        _count(stats, handed, expired, other_types, other_dbs, batches=1 if keys else 0)
+        _count_aside(match, aside, current, matching)
+        self._sift(match, keys, found, stale, ready, counts)
+        while len(ready.keys) > batch_keys:
+            yield self._hand_on(ready, batch_keys, values, counts, stats, elsewhere)
+        last = self._hand_on(ready, batch_keys, values, counts, stats, elsewhere)
         announced = stats.databases.get(self.db)
         if announced is not None:  # keys the decoder did not yield: streams, module types
-            stats.not_decoded = max(0, announced - in_db_keys)
+            stats.not_decoded = max(0, announced - counts.in_db)
         stats.complete = True
         stats.elapsed_seconds = time.perf_counter() - started
-        if keys:
-            yield KeysAndValues(keys, found if values else None)
+        if last.keys:
+            yield last
         note = self.elsewhere_note(stats)
         if note:
             warnings.warn(SnapshotDatabaseWarning(note), stacklevel=2)
+
+    @staticmethod
+    def _sift(
+        match: BatchMatcher | None,
+        keys: list[bytes],
+        found: list[bytes | None],
+        stale: list[bytes],
+        ready: KeysAndValues,
+        counts: _Counts,
+    ) -> None:
+        """Match a window of keys at once: those that match go on to ``ready`` (in file
+        order), the expired ones that match are counted."""
+        counts.in_db += len(keys) + len(stale)
+        if match is not None:
+            hits = match(keys)
+            if not hits.all():
+                mask = hits.tolist()
+                keys = list(itertools.compress(keys, mask))
+                found = list(itertools.compress(found, mask))
+            counts.expired += int(match(stale).sum()) if stale else 0
+        else:
+            counts.expired += len(stale)
+        counts.other_types += found.count(None)
+        ready.keys.extend(keys)
+        ready.values.extend(found)
+
+    @staticmethod
+    def _hand_on(
+        ready: KeysAndValues,
+        batch_keys: int,
+        values: bool,
+        counts: _Counts,
+        stats: SnapshotStats,
+        elsewhere: dict[int, int],
+    ) -> KeysAndValues:
+        """The first ``batch_keys`` of ``ready`` as a batch (removed from it), counted (an
+        empty one is not)."""
+        keys, found = ready.keys[:batch_keys], ready.values[:batch_keys]
+        del ready.keys[:batch_keys], ready.values[:batch_keys]
+        counts.handed += len(keys)
+        counts.batches += 1 if keys else 0
+        counts.copy_to(stats, sum(elsewhere.values()))
+        return KeysAndValues(keys, found if values else None)  # type: ignore[arg-type]
 
     def elsewhere_note(self, stats: SnapshotStats) -> str | None:
         """Why a walk of ``db`` found nothing though the file holds keys elsewhere, and which
@@ -530,18 +563,35 @@ sorted set; whatever a later rdb-py adds)."""
 _CHANGED = "the file changed since it was opened (a new snapshot written over it?); open it again"
 
 
-def _count(
-    stats: SnapshotStats,
-    handed: int,
-    expired: int,
-    other_types: int,
-    other_dbs: int,
-    batches: int = 0,
+@dataclass
+class _Counts:
+    """A walk's running counts (``in_db``: keys of the database read, any type, matching or
+    not, expired too)."""
+
+    handed: int = 0
+    batches: int = 0
+    expired: int = 0
+    other_types: int = 0
+    in_db: int = 0
+
+    def copy_to(self, stats: SnapshotStats, other_dbs: int) -> None:
+        """Into ``stats``, with the count of keys in other databases."""
+        stats.keys_found, stats.batches = self.handed, self.batches
+        stats.expired, stats.other_types = self.expired, self.other_types
+        stats.other_dbs = other_dbs
+
+
+def _count_aside(
+    match: BatchMatcher | None, aside: list[bytes], db: int, matching: dict[int, int]
 ) -> None:
-    """Copy a walk's running counts into its ``stats``."""
-    stats.keys_found = handed
-    stats.batches += batches
-    stats.expired, stats.other_types, stats.other_dbs = expired, other_types, other_dbs
+    """Count the string keys of database ``db`` (not the one read) that match, and empty
+    ``aside``."""
+    if not aside:
+        return
+    found = len(aside) if match is None else int(match(aside).sum())
+    if found:
+        matching[db] = matching.get(db, 0) + found
+    aside.clear()
 
 
 def _parse_failure(error: BaseException, keys_before: int | None) -> str:
