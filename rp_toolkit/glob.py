@@ -53,17 +53,29 @@ I/O, the standard library only.
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["NESTING_LIMIT", "glob_match", "glob_matcher", "is_literal", "literal_key"]
+__all__ = [
+    "NESTING_LIMIT",
+    "batch_filter",
+    "glob_match",
+    "glob_matcher",
+    "head_pattern",
+    "is_literal",
+    "literal_key",
+]
 
 NESTING_LIMIT = 1000
 """More nested ``*`` than this and a match fails (on servers with the CVE-2024-31228 fix)."""
 
 _STAR, _QUESTION, _OPEN, _BACKSLASH, _CLOSE, _CARET, _DASH = b"*?[\\]^-"
 _ANY_BYTE = frozenset(range(256))
+_NONE = itertools.repeat(None)
+_ZERO = itertools.repeat(0)
 
 # One step of a pattern: None for ``*``, an int for one literal byte, a frozenset for one byte
 # of a set (``?`` is the set of all 256).
@@ -378,3 +390,96 @@ def literal_key(pattern: bytes | str) -> bytes | None:
 def is_literal(pattern: bytes | str) -> bool:
     """Whether ``pattern`` has no ``*``, ``?`` or ``[`` (unescaped): it matches one key only."""
     return literal_key(pattern) is not None
+
+
+def _first_star(pattern: bytes) -> int | None:
+    """The index of the pattern's first unescaped ``*`` outside a set, read as the C loop
+    reads it (escapes, sets, unterminated sets), or None."""
+    n = len(pattern)
+    p = 0
+    while p < n:
+        ch = pattern[p]
+        if ch == _STAR:
+            return p
+        if ch == _OPEN:
+            p = _bracket(pattern, p + 1, 0)[1]
+        elif ch == _BACKSLASH and n - p >= 2:
+            p += 1
+        p += 1
+    return None
+
+
+def head_pattern(pattern: bytes | str) -> bytes | None:
+    """The pattern's first segment (everything before its first ``*``) followed by ``*``, when
+    that is not the pattern itself; else None.
+
+    It matches every key ``pattern`` matches (a superset: the part after the first ``*`` is
+    dropped), and Redis tests it without backtracking: a fixed-width compare, then the final
+    ``*`` ends the match. None when the pattern has no ``*``, starts with one (no head to
+    match on), or already is its head and ``*`` (nothing after it but more ``*``).
+    """
+    pattern = _encode(pattern)
+    star = _first_star(pattern)
+    if not star or not pattern[star:].strip(b"*"):
+        return None
+    return pattern[:star] + b"*"
+
+
+def batch_filter(
+    pattern: bytes | str, *, head_checked: bool = False
+) -> Callable[[list[bytes]], list[bytes]]:
+    """A function keeping the keys of a batch that match ``pattern``, in their order: the
+    same answer as :func:`glob_matcher` per key, in a few C-level passes over the batch
+    (``map`` of bytes methods and compiled regexes) instead of a Python call per key.
+
+    ``head_checked``: the keys are known to match :func:`head_pattern` (SCAN's MATCH sent
+    it), so the first segment is not tested again.
+    """
+    pattern = _encode(pattern)
+    matcher = glob_matcher(pattern)
+    tokens = _tokens(pattern)
+    if matcher in (_match_all, _match_none) or None not in tokens:
+        return lambda batch: list(filter(matcher, batch))
+    head, *middle, tail = _segments(tokens)
+    head_size, tail_size = head.size, tail.size
+    checks: list[Callable[[list[bytes], list[int]], Iterable[Any]]] = []
+    if head.size and not head_checked:
+        if head.literal is not None:
+            starts = operator.methodcaller("startswith", head.literal)
+            checks.append(lambda batch, limits: map(starts, batch))
+        else:
+            head_match = head.regex.match  # type: ignore[union-attr]
+            checks.append(lambda batch, limits: map(operator.is_not, map(head_match, batch), _NONE))
+    if tail.size:
+        if tail.literal is not None:
+            ends = operator.methodcaller("endswith", tail.literal)
+            checks.append(lambda batch, limits: map(ends, batch))
+        else:
+            tail_match = tail.regex.fullmatch  # type: ignore[union-attr]
+            checks.append(
+                lambda batch, limits: map(operator.is_not, map(tail_match, batch, limits), _NONE)
+            )
+    searches = [segment for segment in middle if segment.size]
+    find, add, ge, both = bytes.find, operator.add, operator.ge, operator.and_
+    floor = head_size if head_size or tail_size else 1  # a pattern of '*'s: not the empty key
+
+    def keep(batch: list[bytes]) -> list[bytes]:
+        # Every step is a C-level map over the batch; a key's "alive" is and-ed down.
+        limits = list(map(operator.sub, map(len, batch), itertools.repeat(tail_size)))
+        alive: Iterable[Any] = map(ge, limits, itertools.repeat(floor))
+        for check in checks:
+            alive = map(both, alive, check(batch, limits))
+        at: list[int] = [head_size] * len(batch)
+        for segment in searches:  # each at its earliest place, as glob_matcher does
+            if segment.literal is not None:
+                found = list(map(find, batch, itertools.repeat(segment.literal), at, limits))
+                alive = map(both, alive, map(ge, found, _ZERO))
+                at = list(map(add, found, itertools.repeat(segment.size)))
+            else:
+                hits = list(map(segment.regex.search, batch, at, limits))  # type: ignore[union-attr]
+                alive = map(both, alive, map(operator.is_not, hits, _NONE))
+                at = [0 if hit is None else hit.end() for hit in hits]
+            alive = list(alive)  # a dead key's place is never used again
+        return list(itertools.compress(batch, alive))
+
+    return keep
