@@ -445,15 +445,15 @@ def batch_filter(
     checks: list[Callable[[list[bytes], list[int]], Iterable[Any]]] = []
     if head.size and not head_checked:
         if head.literal is not None:
-            starts = operator.methodcaller("startswith", head.literal)
-            checks.append(lambda batch, limits: map(starts, batch))
+            head_literal = itertools.repeat(head.literal)
+            checks.append(lambda batch, limits: map(bytes.startswith, batch, head_literal))
         else:
             head_match = head.regex.match  # type: ignore[union-attr]
             checks.append(lambda batch, limits: map(operator.is_not, map(head_match, batch), _NONE))
     if tail.size:
         if tail.literal is not None:
-            ends = operator.methodcaller("endswith", tail.literal)
-            checks.append(lambda batch, limits: map(ends, batch))
+            tail_literal = itertools.repeat(tail.literal)
+            checks.append(lambda batch, limits: map(bytes.endswith, batch, tail_literal))
         else:
             tail_match = tail.regex.fullmatch  # type: ignore[union-attr]
             checks.append(
