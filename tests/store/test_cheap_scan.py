@@ -157,6 +157,8 @@ def test_the_filter_drops_what_the_head_let_through(redis_url: str) -> None:
     assert fetch.pattern == REQUESTS.covering_pattern(start, end)
     assert fetch.pattern_sent == "performance|*"
     assert fetch.keys_filtered == 200 and fetch.keys_found == 300
+    summary = frame.attrs["rp"].summary()
+    assert summary["patterns_sent"] == ["performance|*"] and summary["keys_filtered"] == 200
     with rp.setup(use_scan=False, progress=False), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gem = rp.load("requests", client, start=start, end=end)
