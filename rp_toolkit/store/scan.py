@@ -183,7 +183,8 @@ def scan_batches(
     ``settings.scan_budget_ms``); the state is this invocation's, so loops over several
     nodes adapt independently. SCAN sends :func:`scan_match` of ``pattern`` and filters
     each call's keys with ``pattern`` itself (dropped keys counted in
-    ``stats.keys_filtered``; ``match=pattern`` sends the pattern as it is, unfiltered).
+    ``stats.keys_filtered``); ``match`` sends another pattern (``pattern`` itself: sent as
+    it is, nothing to filter).
     ``stats.extra["counts"]`` sums up the COUNTs sent: start, min,
     max, mean, final (the last call's), calls, over_budget (calls slower than the budget,
     adaptive only), budget_ms (None when fixed), loops.
@@ -212,7 +213,11 @@ def scan_batches(
     if watch is None:
         watch = ServerWatch.start(client, stats)
     sent = scan_match(pattern) if match is None else match
-    keep = batch_filter(pattern, head_checked=True) if sent != encode_key(pattern) else None
+    keep = (
+        batch_filter(pattern, head_checked=sent == head_pattern(pattern))
+        if sent != encode_key(pattern)
+        else None
+    )
     since = watch.generation
     cursor = 0
     while True:

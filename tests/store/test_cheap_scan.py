@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import rp_toolkit as rp
 from rp_toolkit.glob import batch_filter, glob_matcher, head_pattern
 from rp_toolkit.kinds import REQUESTS, decode_key, encode_key
-from rp_toolkit.store import list_keys, scan_match
+from rp_toolkit.store import FetchStats, list_keys, scan_batches, scan_match
 from rp_toolkit.synth import request_records
 from tests.support import fill_keyspace
 from tests.test_glob import (
@@ -169,3 +169,21 @@ def test_the_filter_drops_what_the_head_let_through(redis_url: str) -> None:
         gem.sort_values(by_id, ignore_index=True)
     )
     assert len(frame) == 300
+
+
+def test_scan_batches_sends_a_given_match_as_it_is(redis_url: str) -> None:
+    """``match=pattern``: the gem's own pattern on the wire, nothing filtered (what the
+    benchmark compares against); the default sends the head and filters."""
+    client = RecordingRedis.from_url(redis_url)
+    keys = gem_keys()
+    fill_keyspace(client, keys)
+    pattern = encode_key(REQUESTS.pattern(day=datetime(2026, 11, 28).date()))
+    expected = sorted(client.keys(pattern))
+    for match, sent in ((pattern, pattern), (None, b"performance|*")):
+        client.matches.clear()
+        stats = FetchStats("SCAN", decode_key(pattern), "test")
+        found = [key for batch in scan_batches(client, pattern, 50, stats, match=match)
+                 for key in batch]  # fmt: skip
+        assert sorted(set(found)) == expected
+        assert set(client.matches) == {sent}
+        assert (stats.keys_filtered > 0) is (match is None)
