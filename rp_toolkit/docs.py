@@ -26,6 +26,7 @@ from . import bench, plots
 from .bench import findings
 from .bench.markdown import server_text
 from .files import atomic_files
+from .markup import code_span
 
 GUIDE = Path("docs/SCAN_MIGRATION.md")
 GUIDES = (GUIDE, Path("docs/SNAPSHOTS.md"), Path("docs/PRODUCTION.md"))
@@ -248,6 +249,24 @@ def load_speed_text(measured: dict[str, Any]) -> str:
             else ""
         )
         + "\n"
+        + _scan_cost_sentence(summary)
+    )
+
+
+def _scan_cost_sentence(summary: dict[str, Any]) -> str:
+    """One SCAN call's cost inside Redis with the gem's pattern and with the one sent (runs
+    from before ``scan_cost`` was measured have none: no sentence)."""
+    if "scan_gem_usec_per_call" not in summary:
+        return ""
+    return (
+        f"\nOne SCAN call of COUNT 1000 cost Redis "
+        f"{_value(summary, 'scan_gem_usec_per_call', 'µs', 0)} on average with the gem's pattern "
+        f"{code_span(summary['scan_gem_pattern'])} (slowest "
+        f"{_value(summary, 'scan_gem_slowlog_max_us', 'µs', 0)}) and "
+        f"{_value(summary, 'scan_sent_usec_per_call', 'µs', 0)} with the pattern `rp.load` sends, "
+        f"{code_span(summary['scan_sent_pattern'])} (slowest "
+        f"{_value(summary, 'scan_sent_slowlog_max_us', 'µs', 0)}): "
+        f"{summary['scan_sent_over_gem']:.2f}x.\n"
     )
 
 

@@ -56,6 +56,7 @@ I/O; the standard library, and pyarrow and numpy for the batch matcher.
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -67,9 +68,11 @@ import pyarrow.compute as pc
 __all__ = [
     "NESTING_LIMIT",
     "BatchMatcher",
+    "batch_filter",
     "glob_batch_matcher",
     "glob_match",
     "glob_matcher",
+    "head_pattern",
     "is_literal",
     "literal_key",
     "slice_keys",
@@ -596,3 +599,51 @@ def glob_batch_matcher(
     return BatchMatcher(
         _encode(pattern), keys_semantics=keys_semantics, nesting_limit=nesting_limit
     )
+
+
+def _first_star(pattern: bytes) -> int | None:
+    """The index of the pattern's first unescaped ``*`` outside a set, read as the C loop
+    reads it (escapes, sets, unterminated sets), or None."""
+    n = len(pattern)
+    p = 0
+    while p < n:
+        ch = pattern[p]
+        if ch == _STAR:
+            return p
+        if ch == _OPEN:
+            p = _bracket(pattern, p + 1, 0)[1]
+        elif ch == _BACKSLASH and n - p >= 2:
+            p += 1
+        p += 1
+    return None
+
+
+def head_pattern(pattern: bytes | str) -> bytes | None:
+    """The pattern's first segment (everything before its first ``*``) followed by ``*``, when
+    that is not the pattern itself; else None.
+
+    It matches every key ``pattern`` matches (a superset: the part after the first ``*`` is
+    dropped), and Redis tests it without backtracking: a fixed-width compare, then the final
+    ``*`` ends the match. None when the pattern has no ``*``, starts with one (no head to
+    match on), or already is its head and ``*`` (nothing after it but more ``*``).
+    """
+    pattern = _encode(pattern)
+    star = _first_star(pattern)
+    if not star or not pattern[star:].strip(b"*"):
+        return None
+    return pattern[:star] + b"*"
+
+
+def batch_filter(pattern: bytes | str) -> Callable[[list[bytes]], list[bytes]]:
+    """A function keeping the keys of a batch that match ``pattern``, in their order: the
+    same answer as :func:`glob_matcher` per key, decided for the whole batch at once by a
+    :class:`BatchMatcher` (SCAN's exact client-side filter behind :func:`head_pattern`)."""
+    matcher = glob_batch_matcher(pattern)
+
+    def keep(batch: list[bytes]) -> list[bytes]:
+        if not batch:
+            return batch
+        hits = matcher(batch)
+        return batch if hits.all() else list(itertools.compress(batch, hits.tolist()))
+
+    return keep

@@ -8,7 +8,10 @@
   faster than the gem's Ruby, so the target against the gem is judged on the Ruby only);
 * and what ``rp.load`` costs: peak memory of a fresh process doing one load (and one
   ``rp.iter_load``), and, while it runs, another client's longest PING wait against its idle
-  maximum, and the slowest command in SLOWLOG.
+  maximum, and the slowest command in SLOWLOG;
+* and what one SCAN call costs Redis with the gem's pattern and with the one ``rp.load``
+  sends (:func:`rp_toolkit.store.scan_match`): ``usec_per_call`` from INFO commandstats and
+  the slowest call in SLOWLOG, over a whole walk at COUNT 1000 each (:func:`scan_cost`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from tqdm.auto import tqdm
 
 from ..config import setup
 from ..frames import BATCH_ROWS, iter_load, load, parse, parse_key
-from ..kinds import REQUESTS
+from ..kinds import REQUESTS, decode_key
 from ..local import RedisServer
+from ..store import scan_match
 from ..synth import iter_request_records, write_records
 from ..version import server_label
 from .probe import Probe, ProbeStats
@@ -212,6 +216,7 @@ def load_speed(
         with setup(use_scan=True, scan_count_auto_tune=True, progress=False):
             rows = time_methods(methods, repeats, written, progress=progress, desc="load speed")
             during = during_load(server.url, start, end) if probe else {}
+            during.update(scan_cost(client, pattern) if probe else {})
         frame = pd.DataFrame(rows)
         frame.attrs["parse_cpu_s_per_1m"] = round(parse_cpu_per_million(client, pattern), 3)
         frame.attrs["load_peak_rss_bytes"] = peak_rss(server.url, end, batches=False)
@@ -268,6 +273,35 @@ def during_load(url: str, start: datetime, end: datetime) -> dict[str, Any]:
         pinger.close()
         stats.restore()
         admin.close()
+    return result
+
+
+def scan_cost(client: redis.Redis, pattern: str, count: int = 1000) -> dict[str, Any]:
+    """What one SCAN call of ``count`` costs Redis with ``pattern`` (``gem``) and with the
+    pattern ``rp.load`` sends for it (``sent``, :func:`rp_toolkit.store.scan_match`): each a
+    whole walk, ``scan_<which>_usec_per_call`` from INFO commandstats and
+    ``scan_<which>_slowlog_max_us``, the slowest call (every call logged), and the ratio
+    ``scan_sent_over_gem``."""
+    stats = ServerStats(client, owns_server=True, threshold_us=0)
+    result: dict[str, Any] = {"scan_gem_pattern": pattern}
+    result["scan_sent_pattern"] = decode_key(scan_match(pattern))
+    try:
+        for which in ("gem", "sent"):
+            before = stats.before()
+            cursor = 0
+            while True:
+                cursor, _ = client.scan(cursor, match=result[f"scan_{which}_pattern"], count=count)
+                if int(cursor) == 0:
+                    break
+            calls = stats.commandstats()["scan"][0] - before["scan"][0]
+            slow = stats.after(before)
+            result[f"scan_{which}_usec_per_call"] = round(slow["redis_scan_usec"] / calls, 1)
+            result[f"scan_{which}_slowlog_max_us"] = slow["slowlog_max_us"]
+    finally:
+        stats.restore()
+    result["scan_sent_over_gem"] = round(
+        result["scan_sent_usec_per_call"] / result["scan_gem_usec_per_call"], 3
+    )
     return result
 
 

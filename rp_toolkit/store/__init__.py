@@ -42,6 +42,7 @@ from .scan import (
     quiet_keys_notices,
     scan_batches,
     scan_count_rule,
+    scan_match,
     warn_keys_deprecated,
 )
 from .snapshot import Snapshot, SnapshotStats
@@ -98,6 +99,7 @@ __all__ = [
     "redact_url",
     "scan_batches",
     "scan_count_rule",
+    "scan_match",
     "source_of",
     "stream_batches",
     "timed_call",

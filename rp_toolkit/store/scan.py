@@ -3,6 +3,14 @@ the SCAN loop, and the gem's KEYS deprecation notice.
 
 * ``use_scan`` on: keys come from ``SCAN cursor MATCH pattern COUNT n`` until the cursor is 0;
   each call touches about ``n`` slots, so no call runs long.
+* **The pattern sent is the cheap one** (:func:`scan_match`): the gem's pattern
+  (``performance|*datetime|20261204*|*|END|1.0.2``) makes Redis's glob backtrack at every
+  ``*`` on every key a SCAN call examines; its head and ``*`` (``performance|*``) is tested
+  with one compare and costs Redis little more than SCAN without MATCH. The keys it lets
+  through are filtered on the client with the whole pattern, a batch at a time
+  (:func:`rp_toolkit.glob.batch_filter`, Redis's exact semantics), so the keys found are the
+  same; the keys dropped are counted in ``stats.keys_filtered``. KEYS sends the pattern as
+  asked (it is the gem's command).
 * ``scan_count="adaptive"``: COUNT is re-sized after every SCAN call to keep each call
   under ``settings.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
 * A cursor is only valid on the server process that issued it: each SCAN loop holds a
@@ -24,6 +32,8 @@ import redis
 
 from ..config import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
 from ..exceptions import KeysDeprecationWarning
+from ..glob import batch_filter, head_pattern
+from ..kinds import decode_key, encode_key
 from .identity import ServerWatch
 from .stats import FetchStats, timed_call
 
@@ -83,6 +93,18 @@ def determine_scan_count(pattern: str) -> int:
     if _DAY_SCOPED_FIELD.search(pattern):
         return AUTO_COUNT_DAY_SCOPED
     return AUTO_COUNT_OTHER
+
+
+def scan_match(pattern: bytes | str) -> bytes:
+    """The MATCH pattern SCAN sends for ``pattern``: its head and ``*``
+    (:func:`rp_toolkit.glob.head_pattern`), whose keys the client filters exactly with the
+    whole pattern; the pattern itself when it has no head to cut at (no ``*``, a leading
+    ``*``, nothing after its first ``*``) or pins a ``request_id`` (a lookup matches one key:
+    sending the head would bring back every key of its kind to filter)."""
+    raw = encode_key(pattern)
+    if is_request_id_lookup(decode_key(raw)):
+        return raw
+    return head_pattern(raw) or raw
 
 
 def scan_count_rule() -> str:
@@ -147,6 +169,7 @@ def scan_batches(
     adaptive: bool | None = None,
     budget_ms: float | None = None,
     watch: ServerWatch | None = None,
+    match: bytes | None = None,
 ) -> Iterator[list[bytes]]:
     """Yield each SCAN call's keys until the cursor returns to 0 (duplicates possible).
 
@@ -158,7 +181,11 @@ def scan_batches(
     ``adaptive`` (default: ``settings.scan_count == "adaptive"``) re-sizes COUNT after each
     call, starting from ``count``, to stay under ``budget_ms`` (default
     ``settings.scan_budget_ms``); the state is this invocation's, so loops over several
-    nodes adapt independently. ``stats.extra["counts"]`` sums up the COUNTs sent: start, min,
+    nodes adapt independently. SCAN sends :func:`scan_match` of ``pattern`` and filters
+    each call's keys with ``pattern`` itself (dropped keys counted in
+    ``stats.keys_filtered``); ``match`` sends another pattern (``pattern`` itself: sent as
+    it is, nothing to filter).
+    ``stats.extra["counts"]`` sums up the COUNTs sent: start, min,
     max, mean, final (the last call's), calls, over_budget (calls slower than the budget,
     adaptive only), budget_ms (None when fixed), loops.
     """
@@ -185,6 +212,8 @@ def scan_batches(
     summary["loops"] += 1
     if watch is None:
         watch = ServerWatch.start(client, stats)
+    sent = scan_match(pattern) if match is None else match
+    keep = batch_filter(pattern) if sent != encode_key(pattern) else None
     since = watch.generation
     cursor = 0
     while True:
@@ -192,7 +221,7 @@ def scan_batches(
         retries = stats.retries
         started = time.perf_counter()
         cursor, batch = timed_call(
-            lambda c=cursor, n=now: client.scan(c, match=pattern, count=n), stats
+            lambda c=cursor, n=now: client.scan(c, match=sent, count=n), stats
         )
         seconds = time.perf_counter() - started
         stats.scan_calls += 1
@@ -200,6 +229,10 @@ def scan_batches(
         reconnected = stats.retries != retries
         if control is not None and not reconnected:
             control.observe(seconds)
+        if keep is not None and batch:
+            kept = keep(batch)
+            stats.keys_filtered += len(batch) - len(kept)
+            batch = kept
         yield batch  # its keys exist, whichever server answered
         if (reconnected or int(cursor) == 0 or watch.generation != since) and watch.changed(
             "SCAN", rescan=True, since=since

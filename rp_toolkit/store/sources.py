@@ -30,11 +30,11 @@ import redis
 
 from ..config import settings
 from ..exceptions import SnapshotError
-from ..kinds import KeysAndValues, encode_key, escape_glob
+from ..kinds import KeysAndValues, decode_key, encode_key, escape_glob
 from .cluster import in_parallel
 from .connection import ClientLike, describe_server, get_client, translate_errors
 from .identity import ServerWatch, fold_into
-from .scan import determine_scan_count, scan_count_rule
+from .scan import determine_scan_count, scan_count_rule, scan_match
 from .snapshot import Snapshot, SnapshotStats
 from .stats import FetchStats, progress_bar
 from .stream import note_node_reads, source_of, stream_batches
@@ -84,6 +84,7 @@ class LiveSource:
             server=self.describe(),
             count=determine_scan_count(count_like or pattern) if use_scan else None,
             count_rule=scan_count_rule() if use_scan else None,
+            pattern_sent=decode_key(scan_match(pattern)) if use_scan else pattern,
         )
 
     def batches(

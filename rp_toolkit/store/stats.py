@@ -37,12 +37,20 @@ class FetchStats:
 
     method: str
     pattern: str
+    """The pattern asked for (the gem's)."""
     server: str
     count: int | None = None
     count_rule: str | None = None
     """How ``count`` was chosen (SCAN only): ``"auto-tune"`` (the table), ``"fixed"``
     (``scan_count``) or ``"adaptive"`` (``count`` is where it started)."""
     scan_calls: int = 0
+    pattern_sent: str | None = None
+    """The pattern sent to the server: with SCAN the cheap one
+    (:func:`rp_toolkit.store.scan.scan_match`), whose keys are filtered with ``pattern`` on
+    the client; with KEYS ``pattern`` itself; None when no server is asked (a snapshot)."""
+    keys_filtered: int = 0
+    """Keys SCAN returned for ``pattern_sent`` that ``pattern`` does not match, dropped by
+    the client's filter (not in ``keys_found``)."""
     keys_found: int = 0
     duplicates_dropped: int = 0
     values_missing: int = 0

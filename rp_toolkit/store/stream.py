@@ -355,6 +355,7 @@ def _fold(stats: FetchStats, stages: list[_Stage], seen: SeenKeys, source: Redis
     for stage in stages:
         walk, read = stage.walk, stage.read
         stats.scan_calls += walk.scan_calls
+        stats.keys_filtered += walk.keys_filtered
         stats.mget_calls += read.mget_calls
         stats.retries += walk.retries + read.retries
         stats.slowest_call_seconds = max(
@@ -368,6 +369,7 @@ def _fold(stats: FetchStats, stages: list[_Stage], seen: SeenKeys, source: Redis
             entry = note_node_reads(stats, stage.node.name, read, stage.values_read)
             entry.update(
                 keys_found=stage.keys_found,
+                keys_filtered=walk.keys_filtered,
                 scan_calls=walk.scan_calls,
                 keys_seconds=stage.keys_seconds,
                 walk_window_s=tuple(round(t, 4) for t in stage.walk_window),

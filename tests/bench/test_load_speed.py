@@ -53,3 +53,18 @@ def test_a_childs_peak_memory_is_its_own(redis_url: str) -> None:
         peak = speed.peak_rss(redis_url, datetime(2026, 11, 28, tzinfo=timezone.utc), batches=True)
     assert 20 * 2**20 < peak < 600 * 2**20
     del ballast
+
+
+def test_scan_cost_measures_the_gems_pattern_and_the_one_sent(client, redis_url: str) -> None:
+    """Both walks are measured from the server's own counters, and the one sent is the
+    pattern's head (what ``rp.load`` sends)."""
+    rp.synth.write(redis_url, hours=1, rps=1, seed=3, progress=False)
+    pattern = REQUESTS.pattern(day=datetime.now(timezone.utc).date())
+    result = speed.scan_cost(client, pattern, count=100)
+    assert result["scan_gem_pattern"] == pattern
+    assert result["scan_sent_pattern"] == "performance|*"
+    for which in ("gem", "sent"):
+        assert result[f"scan_{which}_usec_per_call"] > 0
+        assert result[f"scan_{which}_slowlog_max_us"] > 0  # every call logged
+    assert result["scan_sent_over_gem"] > 0
+    assert client.config_get("slowlog-log-slower-than") != {"slowlog-log-slower-than": "0"}
