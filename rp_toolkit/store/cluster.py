@@ -25,24 +25,32 @@ missed; analysis during a resharding is best repeated afterwards.
 
 from __future__ import annotations
 
+import itertools
+from binascii import crc_hqx
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import numpy as np
+from hiredis import pack_command
+from redis import Redis
 from redis import exceptions as redis_errors
 from redis.cluster import RedisCluster, key_slot
 
 from ..config import settings
 from ..exceptions import ServerNotReadyError
+from ..kinds import KeysAndValues
 from .identity import ServerWatch
-from .node import Node, RedisSource
+from .node import Node, Reader, RedisSource
 from .stats import FetchStats, timed_call
 
+SLOTS = 16384
 MAX_THREADS = 8
 """At most this many nodes are checked at the same time (one thread each)."""
-CLUSTER_TRIP_FACTOR = 8
-"""A cluster node's read stage takes this many round trips' keys at a time."""
+CLUSTER_BUFFER_TRIPS = 8
+"""A cluster node's read stage holds at most this many round trips' keys, grouped by slot,
+before it reads them (:class:`SlotBuffer`)."""
 _REDIRECTIONS = (redis_errors.MovedError, redis_errors.AskError, redis_errors.TryAgainError)
 
 T = TypeVar("T")
@@ -65,54 +73,73 @@ class ClusterNode(Node):
         super().__init__(owner.get_redis_connection(node), node.name)
         self.owner = owner
 
-    def trip_keys(self) -> int:
-        """A walk batch spreads over thousands of slots and an MGET may not span two: the
-        read stage gets :data:`CLUSTER_TRIP_FACTOR` round trips' keys at a time, so that
-        each MGET carries more than a key or two."""
-        return super().trip_keys() * CLUSTER_TRIP_FACTOR
+    def buffer_keys(self) -> int:
+        """An MGET may not span two slots: a read stage holds up to
+        :data:`CLUSTER_BUFFER_TRIPS` round trips' keys, grouped by slot, so that a walk whose
+        batches spread over every slot still reads more than a key or two per MGET."""
+        return super().buffer_keys() * CLUSTER_BUFFER_TRIPS
+
+    def reader(self, stats: FetchStats, watch: ServerWatch) -> SlotBuffer:
+        return SlotBuffer(self, stats, watch)
 
     def read(
         self, keys: Sequence[bytes], stats: FetchStats, watch: ServerWatch
     ) -> list[bytes | None]:
-        """Values of ``keys``: MGETs within one slot each, in chunks of
-        ``settings.mget_chunk``, pipelined about ``mget_chunk × pipeline_depth`` keys per
-        round trip. A chunk answered with a redirection (the slot moved) is re-read through
-        the cluster client; ``CLUSTERDOWN`` is retried, then ServerNotReadyError."""
-        by_slot: dict[int, list[int]] = defaultdict(list)
-        for index, key in enumerate(keys):
-            by_slot[key_slot(key)].append(index)
+        """Values of ``keys``: MGETs within one slot each (see :meth:`read_slots`)."""
+        if not keys:
+            return []
+        slots = slots_of(keys)
+        order = np.argsort(slots, kind="stable")  # each slot's keys together, in their order
+        ordered = slots[order]
+        order_list = order.tolist()
+        by_slot = [keys[index] for index in order_list]
+        found = self.read_slots(by_slot, _runs(ordered), stats, watch)
+        values: list[bytes | None] = [None] * len(keys)
+        for index, value in zip(order_list, found, strict=True):
+            values[index] = value
+        return values
+
+    def read_slots(
+        self,
+        keys: Sequence[bytes],
+        groups: list[tuple[int, tuple[int, int]]],
+        stats: FetchStats,
+        watch: ServerWatch,
+    ) -> list[bytes | None]:
+        """Values of ``keys``, whose ``groups`` (slot, (start, end)) each hold one slot's
+        keys: MGETs of at most ``settings.mget_chunk`` keys of one slot, pipelined about
+        ``mget_chunk × pipeline_depth`` keys per round trip. A chunk answered with a
+        redirection (the slot moved) is re-read through the cluster client; ``CLUSTERDOWN``
+        is retried, then ServerNotReadyError."""
         chunk = settings.mget_chunk
         chunks = [
-            indexes[offset : offset + chunk]
-            for indexes in by_slot.values()
-            for offset in range(0, len(indexes), chunk)
+            (offset, min(offset + chunk, end))
+            for _, (start, end) in groups
+            for offset in range(start, end, chunk)
         ]
-        stats.extra.setdefault("slots", set()).update(by_slot)
-        values: list[bytes | None] = [None] * len(keys)
+        stats.extra.setdefault("slots", set()).update(slot for slot, _ in groups)
+        found: list[bytes | None] = [None] * len(keys)
         for trip in _trips(chunks, chunk * settings.pipeline_depth):
             retries = stats.retries
-            for indexes, reply in zip(trip, self._send(keys, trip, stats), strict=True):
+            replies = self._send([keys[start:end] for start, end in trip], stats)
+            for (start, end), reply in zip(trip, replies, strict=True):
                 if isinstance(reply, _REDIRECTIONS):
                     # The slot moved (resharding): the cluster client follows it.
                     stats.extra["redirected_chunks"] = stats.extra.get("redirected_chunks", 0) + 1
                     reply = timed_call(
-                        lambda i=indexes: self.owner.mget_nonatomic([keys[j] for j in i]), stats
+                        lambda s=start, e=end: self.owner.mget_nonatomic(keys[s:e]), stats
                     )
                 elif isinstance(reply, Exception):
                     raise reply
-                for index, value in zip(indexes, reply, strict=True):
-                    values[index] = value
+                found[start:end] = reply
                 stats.mget_calls += 1
             if stats.retries != retries:
                 watch.changed("MGET", rescan=False)
-        return values
+        return found
 
-    def _send(self, keys: Sequence[bytes], trip: list[list[int]], stats: FetchStats) -> list[Any]:
+    def _send(self, chunks: list[list[bytes]], stats: FetchStats) -> list[Any]:
         def send() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for indexes in trip:
-                pipe.mget([keys[i] for i in indexes])
-            replies = pipe.execute(raise_on_error=False)
+            replies = send_mgets(self.client, chunks)
             for reply in replies:
                 if isinstance(reply, redis_errors.ClusterDownError):
                     raise reply  # not ready (yet): the trip is sent again
@@ -127,6 +154,79 @@ class ClusterNode(Node):
                 "before serving again; or slots are not covered). Retry in a moment, or let "
                 "reads wait longer with rp.setup(retries=N)."
             ) from None
+
+
+class SlotBuffer(Reader):
+    """A cluster node's read stage: the fresh keys grouped by hash slot, each slot's keys
+    read in MGETs as wide as the slot allows.
+
+    A slot's keys are read when
+
+    * they fill an MGET (``settings.mget_chunk`` keys: the full chunks are read, the rest
+      waits);
+    * the walk has passed their slot: when a batch comes in slot order after one that did and
+      ended at or below its first slot (as SCAN hands keys on servers that keep one table per
+      slot, Valkey 8+ and Redis 7.4+), the waiting slots below its first are read, so each
+      slot is read whole, about one round trip after the walk reached it;
+    * the buffer holds more than :meth:`ClusterNode.buffer_keys` keys (a walk that spreads
+      each batch over every slot, as SCAN on one table does): all of them, so an MGET carries
+      about that many keys over the node's slots, and memory stays bounded;
+    * the walk has ended (:meth:`finish`).
+    """
+
+    def __init__(self, node: ClusterNode, stats: FetchStats, watch: ServerWatch) -> None:
+        super().__init__(node, stats, watch)
+        self.node: ClusterNode = node
+        self.bound = node.buffer_keys()
+        self.waiting: dict[int, list[bytes]] = {}
+        self.size = 0
+        self.frontier: int | None = None
+        """The last slot of the batch before, if that batch came in slot order."""
+
+    def add(self, keys: list[bytes]) -> KeysAndValues | None:
+        if not keys:
+            return None
+        slots = slots_of(keys)
+        in_order = bool(np.all(slots[1:] >= slots[:-1]))
+        order = None if in_order else np.argsort(slots, kind="stable")
+        ordered = slots if order is None else slots[order]
+        grouped = keys if order is None else [keys[index] for index in order.tolist()]
+        ready: list[tuple[int, list[bytes]]] = []
+        first, last = int(ordered[0]), int(ordered[-1])
+        if in_order and self.frontier is not None and first >= self.frontier:
+            # Two batches in a row in slot order: the walk has passed the slots below.
+            passed = sorted(slot for slot in self.waiting if slot < first)
+            ready += [(slot, self.waiting.pop(slot)) for slot in passed]
+        self.frontier = last if in_order else None
+        chunk = settings.mget_chunk
+        for slot, (start, end) in _runs(ordered):
+            group = self.waiting.setdefault(slot, [])
+            group += grouped[start:end]
+            if len(group) >= chunk:  # full MGETs: read now, the rest waits
+                full = len(group) - len(group) % chunk
+                ready.append((slot, group[:full]))
+                del group[:full]
+                if not group:
+                    del self.waiting[slot]
+        self.size += len(keys) - sum(len(group) for _, group in ready)
+        if self.size > self.bound:
+            ready += self.waiting.items()
+            self.waiting, self.size = {}, 0
+        return self._read(ready)
+
+    def finish(self) -> KeysAndValues | None:
+        ready, self.waiting, self.size = list(self.waiting.items()), {}, 0
+        return self._read(ready)
+
+    def _read(self, ready: list[tuple[int, list[bytes]]]) -> KeysAndValues | None:
+        if not ready:
+            return None
+        keys: list[bytes] = []
+        groups: list[tuple[int, tuple[int, int]]] = []
+        for slot, group in ready:
+            groups.append((slot, (len(keys), len(keys) + len(group))))
+            keys += group
+        return KeysAndValues(keys, self.node.read_slots(keys, groups, self.stats, self.watch))
 
 
 class ClusterSource(RedisSource):
@@ -149,22 +249,65 @@ class ClusterSource(RedisSource):
     def route(self, keys: Sequence[str | bytes]) -> list[tuple[Node, list[int]]]:
         owners: dict[str, list[int]] = defaultdict(list)
         found: dict[str, Any] = {}
-        for index, key in enumerate(self.encoded(keys)):
-            owner = self.client.nodes_manager.get_node_from_slot(key_slot(key))
+        for index, slot in enumerate(slots_of(self.encoded(keys)).tolist()):
+            owner = self.client.nodes_manager.get_node_from_slot(slot)
             found[owner.name] = owner
             owners[owner.name].append(index)
         return [(self.node(found[name]), indexes) for name, indexes in owners.items()]
 
 
-def _trips(chunks: list[list[int]], keys_per_trip: int) -> list[list[list[int]]]:
-    """Chunks grouped into round trips of about ``keys_per_trip`` keys: slots hold few keys
-    each, so a trip carries many small MGETs, as many keys as one trip to a single node."""
-    trips: list[list[list[int]]] = []
-    current: list[list[int]] = []
+def send_mgets(client: Redis, chunks: Sequence[Sequence[bytes]]) -> list[Any]:
+    """One round trip: an MGET for each of ``chunks``, packed in C and sent at once, as
+    redis-py's pipeline does without its Python work per key and per command. Each MGET's
+    reply, or the error Redis answered it with (a redirection, ``CLUSTERDOWN``...), in order.
+    A lost connection raises (every reply is read before that connection is reused)."""
+    packed = b"".join([pack_command((b"MGET", *chunk)) for chunk in chunks])
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command([packed])
+        replies: list[Any] = []
+        for _ in range(len(chunks)):
+            try:
+                replies.append(connection.read_response())
+            except redis_errors.ResponseError as error:  # one MGET's error, read off the wire
+                replies.append(error)
+        return replies
+    except BaseException:
+        connection.disconnect()  # replies may be left on the socket
+        raise
+    finally:
+        pool.release(connection)
+
+
+def slots_of(keys: Sequence[bytes]) -> np.ndarray:
+    """The hash slot of each of ``keys``, as redis-py's ``key_slot`` computes it: CRC16 of
+    the key, or of its hash tag (the part between the first ``{`` and the next ``}``, if not
+    empty). The CRCs are computed in C; only keys holding a ``{`` take the Python rule."""
+    if b"{" in b"".join(keys):
+        crcs: Any = [key_slot(key) if b"{" in key else crc_hqx(key, 0) for key in keys]
+    else:
+        crcs = map(crc_hqx, keys, itertools.repeat(0))
+    return np.fromiter(crcs, dtype=np.int64, count=len(keys)) % SLOTS
+
+
+def _runs(ordered: np.ndarray) -> list[tuple[int, tuple[int, int]]]:
+    """The runs of equal slots in ``ordered`` (slots in order): ``(slot, (start, end))``."""
+    starts = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(ordered)]
+    return list(zip(ordered[starts].tolist(), zip(starts, ends, strict=True), strict=True))
+
+
+def _trips(chunks: list[tuple[int, int]], keys_per_trip: int) -> list[list[tuple[int, int]]]:
+    """Chunks (``(start, end)`` of keys grouped by slot) grouped into round trips of about
+    ``keys_per_trip`` keys: a slot may hold few keys, so a trip can carry many small MGETs,
+    as many keys as one trip to a single node."""
+    trips: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
     size = 0
-    for indexes in chunks:
-        current.append(indexes)
-        size += len(indexes)
+    for start, end in chunks:
+        current.append((start, end))
+        size += end - start
         if size >= keys_per_trip:
             trips.append(current)
             current, size = [], 0
