@@ -93,7 +93,7 @@ class ClusterNode(Node):
         ordered = slots[order]
         order_list = order.tolist()
         by_slot = [keys[index] for index in order_list]
-        found = self.read_slots(by_slot, _runs(ordered), stats, watch)
+        found = self.read_slots(by_slot, *_runs(ordered), stats, watch)
         values: list[bytes | None] = [None] * len(keys)
         for index, value in zip(order_list, found, strict=True):
             values[index] = value
@@ -102,48 +102,56 @@ class ClusterNode(Node):
     def read_slots(
         self,
         keys: Sequence[bytes],
-        groups: list[tuple[int, tuple[int, int]]],
+        slots: list[int],
+        bounds: list[int],
         stats: FetchStats,
         watch: ServerWatch,
     ) -> list[bytes | None]:
-        """Values of ``keys``, whose ``groups`` (slot, (start, end)) each hold one slot's
-        keys: MGETs of at most ``settings.mget_chunk`` keys of one slot, pipelined about
+        """Values of ``keys``, whose ``keys[bounds[i]:bounds[i + 1]]`` are of ``slots[i]``:
+        MGETs of at most ``settings.mget_chunk`` keys of one slot, pipelined about
         ``mget_chunk × pipeline_depth`` keys per round trip. A chunk answered with a
         redirection (the slot moved) is re-read through the cluster client; ``CLUSTERDOWN``
-        is retried, then ServerNotReadyError."""
+        is retried, then ServerNotReadyError. (Plain lists of ints, not a tuple per slot or
+        per MGET: fewer objects for the garbage collector.)"""
         chunk = settings.mget_chunk
-        chunks = [
-            (offset, min(offset + chunk, end))
-            for _, (start, end) in groups
-            for offset in range(start, end, chunk)
-        ]
-        stats.extra.setdefault("slots", set()).update(slot for slot, _ in groups)
+        pairs = itertools.pairwise(bounds)
+        cuts = [offset for start, end in pairs for offset in range(start, end, chunk)]
+        cuts.append(bounds[-1])  # MGET j reads keys[cuts[j]:cuts[j + 1]]
+        stats.extra.setdefault("slots", set()).update(slots)
         found: list[bytes | None] = [None] * len(keys)
-        for trip in _trips(chunks, chunk * settings.pipeline_depth):
+        for first, last in _trips(cuts, chunk * settings.pipeline_depth):
             retries = stats.retries
-            replies = self._send([keys[start:end] for start, end in trip], stats)
-            for (start, end), reply in zip(trip, replies, strict=True):
-                if isinstance(reply, _REDIRECTIONS):
+            values, errors = self._send(keys, cuts[first : last + 1], stats)
+            found[cuts[first] : cuts[last]] = values  # a trip's MGETs follow each other
+            stats.mget_calls += last - first - len(errors)
+            for at, error in errors.items():
+                start, end = cuts[first + at], cuts[first + at + 1]
+                if isinstance(error, redis_errors.ClusterCrossSlotError):
+                    # Keys taken to share a slot (ordered_runs) do not: read by exact slots.
+                    stats.extra["regrouped_chunks"] = stats.extra.get("regrouped_chunks", 0) + 1
+                    found[start:end] = self.read(keys[start:end], stats, watch)
+                elif isinstance(error, _REDIRECTIONS):
                     # The slot moved (resharding): the cluster client follows it.
                     stats.extra["redirected_chunks"] = stats.extra.get("redirected_chunks", 0) + 1
-                    reply = timed_call(
+                    found[start:end] = timed_call(
                         lambda s=start, e=end: self.owner.mget_nonatomic(keys[s:e]), stats
                     )
-                elif isinstance(reply, Exception):
-                    raise reply
-                found[start:end] = reply
-                stats.mget_calls += 1
+                    stats.mget_calls += 1
+                else:
+                    raise error
             if stats.retries != retries:
                 watch.changed("MGET", rescan=False)
         return found
 
-    def _send(self, chunks: list[list[bytes]], stats: FetchStats) -> list[Any]:
-        def send() -> list[Any]:
-            replies = send_mgets(self.client, chunks)
-            for reply in replies:
-                if isinstance(reply, redis_errors.ClusterDownError):
-                    raise reply  # not ready (yet): the trip is sent again
-            return replies
+    def _send(
+        self, keys: Sequence[bytes], cuts: list[int], stats: FetchStats
+    ) -> tuple[list[bytes | None], dict[int, Exception]]:
+        def send() -> tuple[list[bytes | None], dict[int, Exception]]:
+            values, errors = send_mgets(self.client, keys, cuts)
+            for error in errors.values():
+                if isinstance(error, redis_errors.ClusterDownError):
+                    raise error  # not ready (yet): the trip is sent again
+            return values, errors
 
         try:
             return timed_call(send, stats, also_retry=(redis_errors.ClusterDownError,))
@@ -172,6 +180,11 @@ class SlotBuffer(Reader):
       each batch over every slot, as SCAN on one table does): all of them, so an MGET carries
       about that many keys over the node's slots, and memory stays bounded;
     * the walk has ended (:meth:`finish`).
+
+    Once a batch came in slot order, the next one is taken to be in order too: where its
+    slots change is found by computing the slot of a few keys per slot, not of every key
+    (:func:`ordered_runs`; the server checks the rest: an MGET whose keys span two slots is
+    answered ``CROSSSLOT``, and its keys are then read by their exact slots).
     """
 
     def __init__(self, node: ClusterNode, stats: FetchStats, watch: ServerWatch) -> None:
@@ -182,24 +195,34 @@ class SlotBuffer(Reader):
         self.size = 0
         self.frontier: int | None = None
         """The last slot of the batch before, if that batch came in slot order."""
+        self.run_guess = 1
+        """Keys per slot in the batch before."""
 
     def add(self, keys: list[bytes]) -> KeysAndValues | None:
         if not keys:
             return None
-        slots = slots_of(keys)
-        in_order = bool(np.all(slots[1:] >= slots[:-1]))
-        order = None if in_order else np.argsort(slots, kind="stable")
-        ordered = slots if order is None else slots[order]
-        grouped = keys if order is None else [keys[index] for index in order.tolist()]
+        runs = None
+        if self.frontier is not None:  # the walk came in slot order: find where slots change
+            runs = ordered_runs(keys, self.run_guess)
+        if runs is not None:
+            grouped, in_order = keys, True
+        else:
+            slots = slots_of(keys)
+            in_order = bool(np.all(slots[1:] >= slots[:-1]))
+            order = None if in_order else np.argsort(slots, kind="stable")
+            ordered = slots if order is None else slots[order]
+            grouped = keys if order is None else [keys[index] for index in order.tolist()]
+            runs = _runs(ordered)
+        slots, bounds = runs
         ready: list[tuple[int, list[bytes]]] = []
-        first, last = int(ordered[0]), int(ordered[-1])
-        if in_order and self.frontier is not None and first >= self.frontier:
+        if in_order and self.frontier is not None and slots[0] >= self.frontier:
             # Two batches in a row in slot order: the walk has passed the slots below.
-            passed = sorted(slot for slot in self.waiting if slot < first)
+            passed = sorted(slot for slot in self.waiting if slot < slots[0])
             ready += [(slot, self.waiting.pop(slot)) for slot in passed]
-        self.frontier = last if in_order else None
+        self.frontier = slots[-1] if in_order else None
+        self.run_guess = max(1, len(keys) // len(slots))
         chunk = settings.mget_chunk
-        for slot, (start, end) in _runs(ordered):
+        for slot, (start, end) in zip(slots, itertools.pairwise(bounds), strict=True):
             group = self.waiting.setdefault(slot, [])
             group += grouped[start:end]
             if len(group) >= chunk:  # full MGETs: read now, the rest waits
@@ -222,11 +245,13 @@ class SlotBuffer(Reader):
         if not ready:
             return None
         keys: list[bytes] = []
-        groups: list[tuple[int, tuple[int, int]]] = []
-        for slot, group in ready:
-            groups.append((slot, (len(keys), len(keys) + len(group))))
+        bounds = [0]
+        for _, group in ready:
             keys += group
-        return KeysAndValues(keys, self.node.read_slots(keys, groups, self.stats, self.watch))
+            bounds.append(len(keys))
+        slots = [slot for slot, _ in ready]
+        found = self.node.read_slots(keys, slots, bounds, self.stats, self.watch)
+        return KeysAndValues(keys, found)
 
 
 class ClusterSource(RedisSource):
@@ -256,23 +281,31 @@ class ClusterSource(RedisSource):
         return [(self.node(found[name]), indexes) for name, indexes in owners.items()]
 
 
-def send_mgets(client: Redis, chunks: Sequence[Sequence[bytes]]) -> list[Any]:
-    """One round trip: an MGET for each of ``chunks``, packed in C and sent at once, as
-    redis-py's pipeline does without its Python work per key and per command. Each MGET's
-    reply, or the error Redis answered it with (a redirection, ``CLUSTERDOWN``...), in order.
-    A lost connection raises (every reply is read before that connection is reused)."""
-    packed = b"".join([pack_command((b"MGET", *chunk)) for chunk in chunks])
+def send_mgets(
+    client: Redis, keys: Sequence[bytes], cuts: list[int]
+) -> tuple[list[bytes | None], dict[int, Exception]]:
+    """One round trip: an MGET of ``keys[cuts[j]:cuts[j + 1]]`` for each ``j``, packed in C
+    and sent at once, as redis-py's pipeline does without its Python work per key and per
+    command (nor a list per MGET kept for the whole trip). The values of ``keys[cuts[0]:
+    cuts[-1]]`` in order (``None`` for an MGET answered with an error), and each such
+    MGET's error (a redirection, ``CLUSTERDOWN``...) by ``j``. A lost connection raises
+    (every reply is read before that connection is reused)."""
+    packed = b"".join(
+        [pack_command((b"MGET", *keys[start:end])) for start, end in itertools.pairwise(cuts)]
+    )
+    values: list[bytes | None] = []
+    errors: dict[int, Exception] = {}
     pool = client.connection_pool
     connection = pool.get_connection()
     try:
         connection.send_packed_command([packed])
-        replies: list[Any] = []
-        for _ in range(len(chunks)):
+        for at, (start, end) in enumerate(itertools.pairwise(cuts)):
             try:
-                replies.append(connection.read_response())
+                values += connection.read_response()
             except redis_errors.ResponseError as error:  # one MGET's error, read off the wire
-                replies.append(error)
-        return replies
+                errors[at] = error
+                values += [None] * (end - start)
+        return values, errors
     except BaseException:
         connection.disconnect()  # replies may be left on the socket
         raise
@@ -291,26 +324,68 @@ def slots_of(keys: Sequence[bytes]) -> np.ndarray:
     return np.fromiter(crcs, dtype=np.int64, count=len(keys)) % SLOTS
 
 
-def _runs(ordered: np.ndarray) -> list[tuple[int, tuple[int, int]]]:
-    """The runs of equal slots in ``ordered`` (slots in order): ``(slot, (start, end))``."""
+def ordered_runs(keys: Sequence[bytes], guess: int = 1) -> tuple[list[int], list[int]] | None:
+    """The runs of one slot in ``keys``, taken to come in slot order, as ``(slots,
+    bounds)`` (run ``i``: ``keys[bounds[i]:bounds[i + 1]]`` of ``slots[i]``), found by
+    galloping from each run's start (``guess`` keys, then twice as far...) and bisecting:
+    about log₂(run) slots computed per run instead of one per key. None when the keys
+    probed are not in slot order. A key between two probed keys of one slot is taken to be
+    of that slot, unchecked (the server refuses an MGET across slots)."""
+    known: dict[int, int] = {}
+
+    def slot(index: int) -> int:
+        found = known.get(index)
+        if found is None:
+            key = keys[index]
+            found = known[index] = key_slot(key) if b"{" in key else crc_hqx(key, 0) % SLOTS
+        return found
+
+    slots: list[int] = []
+    bounds = [0]
+    if not keys:
+        return slots, bounds
+    count, start, current = len(keys), 0, slot(0)
+    while True:
+        low, step = start, max(1, guess)
+        high = low + step
+        while high < count and slot(high) == current:  # gallop
+            low, step = high, step * 2
+            high = low + step
+        if high >= count:
+            if slot(count - 1) == current:
+                slots.append(current)
+                bounds.append(count)
+                return slots, bounds
+            high = count - 1
+        while high - low > 1:  # slot(low) is current, slot(high) is not
+            middle = (low + high) // 2
+            if slot(middle) == current:
+                low = middle
+            else:
+                high = middle
+        following = slot(high)
+        if following < current:
+            return None
+        slots.append(current)
+        bounds.append(high)
+        guess, start, current = high - start, high, following
+
+
+def _runs(ordered: np.ndarray) -> tuple[list[int], list[int]]:
+    """The runs of equal slots in ``ordered`` (slots in order), as ``(slots, bounds)``."""
     starts = [0, *(np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()]
-    ends = [*starts[1:], len(ordered)]
-    return list(zip(ordered[starts].tolist(), zip(starts, ends, strict=True), strict=True))
+    return ordered[starts].tolist(), [*starts, len(ordered)]
 
 
-def _trips(chunks: list[tuple[int, int]], keys_per_trip: int) -> list[list[tuple[int, int]]]:
-    """Chunks (``(start, end)`` of keys grouped by slot) grouped into round trips of about
-    ``keys_per_trip`` keys: a slot may hold few keys, so a trip can carry many small MGETs,
-    as many keys as one trip to a single node."""
-    trips: list[list[tuple[int, int]]] = []
-    current: list[tuple[int, int]] = []
-    size = 0
-    for start, end in chunks:
-        current.append((start, end))
-        size += end - start
-        if size >= keys_per_trip:
-            trips.append(current)
-            current, size = [], 0
-    if current:
-        trips.append(current)
+def _trips(cuts: list[int], keys_per_trip: int) -> list[tuple[int, int]]:
+    """The MGETs (``keys[cuts[j]:cuts[j + 1]]``) grouped into round trips of about
+    ``keys_per_trip`` keys, as ``(first, last)``: MGETs ``first`` to ``last - 1``. A slot
+    may hold few keys, so a trip can carry many small MGETs, as many keys as one trip to a
+    single node."""
+    trips: list[tuple[int, int]] = []
+    first = 0
+    for at in range(1, len(cuts)):
+        if cuts[at] - cuts[first] >= keys_per_trip or at == len(cuts) - 1:
+            trips.append((first, at))
+            first = at
     return trips

@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import redis
 from hypothesis import given
@@ -19,7 +20,7 @@ from redis.cluster import RedisCluster, key_slot
 import rp_toolkit as rp
 from rp_toolkit import store
 from rp_toolkit.local import LocalCluster, RedisServer
-from rp_toolkit.store.cluster import ClusterSource, SlotBuffer, slots_of
+from rp_toolkit.store.cluster import ClusterSource, SlotBuffer, ordered_runs, slots_of
 from tests.support import fill_keyspace
 
 TAGS = 24
@@ -162,3 +163,50 @@ def test_slots_equal_the_cluster_rule_for_any_keys(parts: list[bytes]) -> None:
     """Keys of any bytes, hash tags or none (``{}`` empty, unclosed, several)."""
     keys = [b"".join(parts[i:]) for i in range(len(parts))] + parts
     assert slots_of(keys).tolist() == [key_slot(key) for key in keys]
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=6) | st.sampled_from(BRACES), max_size=12), st.integers(1, 50))
+def test_runs_of_keys_in_slot_order_are_found_exactly(parts: list[bytes], guess: int) -> None:
+    """Keys in slot order (as a walk of per-slot tables lists them), repeats of a slot in
+    runs of any length: the runs found by probing a few keys are the exact ones."""
+    keys = sorted(
+        {b"".join(parts[i:j]) for i in range(len(parts)) for j in range(i, len(parts) + 1)}
+    )
+    keys = sorted(keys, key=key_slot)
+    slots = np.array([key_slot(key) for key in keys])
+    runs = runs_of(slots)
+    exact = ([slot for slot, _, _ in runs], [0, *(start + n for _, start, n in runs)])
+    assert ordered_runs(keys, guess) == exact
+
+
+def runs_of(slots: np.ndarray) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    for index, slot in enumerate(slots.tolist()):
+        if out and out[-1][0] == slot:
+            out[-1] = (slot, out[-1][1], out[-1][2] + 1)
+        else:
+            out.append((slot, index, 1))
+    return out
+
+
+def test_a_key_of_another_slot_hidden_in_an_ordered_batch_is_read_by_its_slot(servers) -> None:
+    """The probes of an ordered batch miss a key of another slot inside a run: the server
+    answers that MGET CROSSSLOT, and its keys are read again by their exact slots."""
+    cluster_url, _ = servers
+    with rp.setup(mget_chunk=1000, pipeline_depth=2):
+        buffer, held, stats = a_buffer(cluster_url)
+        held.sort(key=key_slot)
+        first, second = held[:PER_TAG], held[PER_TAG:]
+        intruder = second[-1]  # of the last slot
+        second.remove(intruder)
+        for at in range(1, PER_TAG - 1):  # a place the probes miss
+            batch = [*second[:at], intruder, *second[at:]]
+            probed = ordered_runs(batch, PER_TAG)
+            if probed is not None and probed[0] == ordered_runs(second, PER_TAG)[0]:
+                break
+        else:
+            pytest.skip("every place of the intruder is probed")
+        steps = feed(buffer, [first, batch])
+    assert sorted(key for keys, _ in steps for key in keys) == sorted([*first, *batch])
+    assert stats.extra["regrouped_chunks"] >= 1
