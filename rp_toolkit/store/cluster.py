@@ -8,10 +8,14 @@ different slots fails with ``CROSSSLOT Keys in request don't hash to the same sl
 * **Keys.** KEYS or SCAN (per ``use_scan`` and the COUNT rules) runs on every primary, all at
   once: each primary is its own stream in :mod:`rp_toolkit.store.stream`, and the keys are
   de-duplicated and sorted by the caller exactly as on one node.
-* **Values.** Keys are grouped by hash slot; each slot's keys are read with MGETs of at most
-  ``settings.mget_chunk`` keys (an MGET never spans two slots). A slot holds few keys, so the
-  MGETs for one primary are pipelined about ``mget_chunk × pipeline_depth`` keys per round
-  trip, as many as one trip to a single node; primaries are read at the same time. A chunk
+* **Values.** Each primary's read stage groups the keys it is handed by hash slot in a
+  bounded buffer (:class:`SlotBuffer`) and reads a slot's keys when they fill an MGET, when
+  the walk has passed the slot, when the buffer is full, or at the end: MGETs of at most
+  ``settings.mget_chunk`` keys of one slot (an MGET never spans two slots), as wide as the
+  slot and the buffer allow. A slot may hold few keys, so the MGETs for one primary are
+  pipelined about ``mget_chunk × pipeline_depth`` keys per round trip, as many as one trip to
+  a single node, packed by hiredis without redis-py's Python work per key and per command
+  (:func:`send_mgets`); primaries are read at the same time. A chunk
   answered with a redirection (a slot moved while resharding) is re-read through redis-py's
   cluster client, which follows the redirection. A trip answered ``CLUSTERDOWN`` (a node
   that just restarted serves again only after about 2 s) is sent again with the backoff of

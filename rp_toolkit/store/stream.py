@@ -405,6 +405,7 @@ def note_node_reads(
         values_seconds=read.values_seconds,
         slots=len(read.extra.pop("slots", ())),
     )
-    if "redirected_chunks" in read.extra:
-        entry["redirected_chunks"] = read.extra.pop("redirected_chunks")
+    for counted in ("redirected_chunks", "regrouped_chunks"):  # a slot moved; CROSSSLOT
+        if counted in read.extra:
+            entry[counted] = read.extra.pop(counted)
     return entry
