@@ -138,16 +138,18 @@ def keys_of(result: Any) -> int:
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    """:func:`benchmark`'s rows as a markdown table."""
+    """:func:`benchmark`'s rows as a markdown table, with each operation's keys per MGET and
+    its cluster row's time over the one node's."""
+    single = {row["operation"]: row for row in rows if row["target"] == "single"}
     lines = [
         "| operation | target | seconds (median) | min | keys | SCAN calls | MGET calls "
-        "| slowest call (ms) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| keys per MGET | cluster / one node | slowest call (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         if "error" in row:
             lines.append(
-                f"| {row['operation']} | {row['target']} | error: {row['error']} | | | | | |"
+                f"| {row['operation']} | {row['target']} | error: {row['error']} | | | | | | | |"
             )
             continue
 
@@ -155,9 +157,17 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
             value = row.get(name)
             return "" if value is None else format(value, fmt)
 
+        calls = row.get("mget_calls") or 0
+        per_mget = f"{row['keys'] / calls:,.1f}" if calls and row.get("keys") else ""
+        base = single.get(row["operation"], {})
+        ratio = (
+            f"{row['seconds'] / base['seconds']:.2f}x"
+            if row["target"] == "cluster" and base.get("seconds")
+            else ""
+        )
         lines.append(
             f"| {row['operation']} | {row['target']} | {cell('seconds', '.2f')} | "
             f"{cell('seconds_min', '.2f')} | {cell('keys', ',')} | {cell('scan_calls', ',')} | "
-            f"{cell('mget_calls', ',')} | {cell('slowest_call_ms', '.1f')} |"
+            f"{cell('mget_calls', ',')} | {per_mget} | {ratio} | {cell('slowest_call_ms', '.1f')} |"
         )
     return "\n".join(lines)

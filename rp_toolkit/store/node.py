@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 import redis
 
 from ..config import settings
-from ..kinds import encode_key
+from ..kinds import KeysAndValues, encode_key
 from .connection import describe_server
 from .identity import ServerWatch
 from .scan import scan_batches
@@ -37,6 +37,14 @@ class Node:
     def trip_keys(self) -> int:
         """How many fresh keys the walk hands to the read stage at a time: one round trip."""
         return settings.mget_chunk * settings.pipeline_depth
+
+    def buffer_keys(self) -> int:
+        """At most how many keys a read waits for before it reads them: one round trip's."""
+        return self.trip_keys()
+
+    def reader(self, stats: FetchStats, watch: ServerWatch) -> Reader:
+        """What this node's read stage hands the fresh keys to (see :class:`Reader`)."""
+        return Reader(self, stats, watch)
 
     def check(self, stats: FetchStats) -> ServerWatch:
         """Ready, and which server it is (one round trip): the watch both stages share."""
@@ -80,6 +88,24 @@ class Node:
             if stats.retries != retries:
                 watch.changed("MGET", rescan=False)
         return values
+
+
+class Reader:
+    """A node's read stage: fresh keys in, ``(keys, values)`` batches out. One server reads
+    each batch of keys at once (any keys share an MGET); a cluster node groups them by slot
+    first (:class:`~rp_toolkit.store.cluster.SlotBuffer`), so a batch out may hold keys
+    handed in earlier, in another order."""
+
+    def __init__(self, node: Node, stats: FetchStats, watch: ServerWatch) -> None:
+        self.node, self.stats, self.watch = node, stats, watch
+
+    def add(self, keys: list[bytes]) -> KeysAndValues | None:
+        """The keys worth reading now, with their values (``None``: nothing to read yet)."""
+        return KeysAndValues(keys, self.node.read(keys, self.stats, self.watch)) if keys else None
+
+    def finish(self) -> KeysAndValues | None:
+        """The keys still waiting, read (the walk has ended)."""
+        return None
 
 
 class RedisSource:

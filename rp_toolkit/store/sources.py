@@ -194,7 +194,7 @@ def read_values(
                 watch = ServerWatch.resume(
                     node.client, mine, name=node.name, cluster=node.cluster, known=known
                 )
-                trip = node.trip_keys()
+                trip = node.buffer_keys()  # a cluster node's keys grouped by slot, many at once
                 for start in range(0, len(indexes), trip):
                     part = indexes[start : start + trip]
                     found = node.read([encoded[i] for i in part], mine, watch)

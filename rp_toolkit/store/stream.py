@@ -3,7 +3,9 @@
 Each node of a source (:mod:`.node`; every primary of a cluster) gets two threads joined by a
 bounded queue: its **walk** (SCAN batches, or one KEYS) hands each round trip's worth of keys
 to its **read** stage, which drops the keys seen before (while the walk waits for Redis's next
-reply) and reads the rest with pipelined MGETs on a second connection from the pool, putting
+reply) and reads the rest with pipelined MGETs on a second connection from the pool (a
+cluster node's first waits in a bounded buffer, grouped by hash slot, until its slot makes a
+wide MGET: :class:`~.cluster.SlotBuffer`), putting
 ``(keys, values)`` batches on one queue for the caller (the parser, in
 :mod:`rp_toolkit.frames`; with no values to read, the caller's thread drops the repeats). So
 Redis answers the next SCAN or MGET while the client parses the last batch, and all primaries
@@ -253,24 +255,31 @@ def stream_batches(
 
         def read(stage: _Stage, inbox: queue.Queue[Any]) -> None:
             node, mine = stage.node, stage.read
+            reader = node.reader(mine, stage.watch)  # a cluster node's groups keys by slot
+
+            def hand_on(batch: KeysAndValues | None, began: float) -> None:
+                if batch is None:
+                    return
+                stage.values_seconds += time.perf_counter() - began
+                stage.values_read += len(batch.keys)
+                stage.values_missing += batch.values.count(None)
+                with lock:
+                    read_so_far[0] += len(batch.keys)
+                    if use_scan:
+                        bar.set_postfix_str(f"{read_so_far[0]:,} values read", refresh=False)
+                put(outbox, batch)
+
             with translate_errors(node.client, "reading values"):
                 while not isinstance(walked := take(inbox), _Done):
                     keys = seen.fresh(walked)
                     stage.keys_found += len(keys)
-                    if keys:
-                        began = time.perf_counter()
-                        found = node.read(keys, mine, stage.watch)
-                        stage.values_seconds += time.perf_counter() - began
-                        stage.values_read += len(keys)
-                        stage.values_missing += found.count(None)
-                    with lock:
-                        read_so_far[0] += len(keys)
-                        if use_scan:
-                            bar.set_postfix_str(f"{read_so_far[0]:,} values read", refresh=False)
-                        else:
+                    if not use_scan:
+                        with lock:
                             bar.update(len(walked))
-                    if keys:
-                        put(outbox, KeysAndValues(keys, found))
+                    began = time.perf_counter()
+                    hand_on(reader.add(keys), began)
+                began = time.perf_counter()
+                hand_on(reader.finish(), began)
                 stage.watch.changed("MGET", rescan=False)  # recorded, if it happened
 
         def run(job: Any, done: queue.Queue[Any], *args: Any) -> None:
@@ -398,6 +407,7 @@ def note_node_reads(
         values_seconds=read.values_seconds,
         slots=len(read.extra.pop("slots", ())),
     )
-    if "redirected_chunks" in read.extra:
-        entry["redirected_chunks"] = read.extra.pop("redirected_chunks")
+    for counted in ("redirected_chunks", "regrouped_chunks"):  # a slot moved; CROSSSLOT
+        if counted in read.extra:
+            entry[counted] = read.extra.pop(counted)
     return entry
