@@ -47,6 +47,7 @@ guide-measure: $(STAMP)  ## Measure everything the guides quote (throwaway serve
 	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit load-speed --out docs/bench/load_speed/redis --no-progress
 	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit snapshot-speed --out docs/bench/snapshot --no-progress
 	RP_REDIS_SERVER=valkey $(BIN)/rp-toolkit cluster-bench --out docs/bench/cluster/valkey.json
+	RP_REDIS_SERVER=redis $(BIN)/rp-toolkit cluster-bench --out docs/bench/cluster/redis.json
 
 # Issue 20's archive targets, in one run on a throwaway Redis (Debian's redis-server: the
 # snapshot reader reads Redis's RDB, not Valkey 9's): a million records archived against their
