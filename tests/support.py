@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import hiredis
 import redis
 
 from rp_toolkit.kinds import REQUESTS
@@ -105,3 +106,30 @@ class Page(HTMLParser):
         self.text += data
         for tag in self.open:
             self.by_tag[tag] = self.by_tag.get(tag, "") + data
+
+
+MgetTrip = list[list[bytes]]
+"""The commands of one round trip of MGETs, as sent: ``[[b"MGET", key, ...], ...]``."""
+
+
+def on_mget_trips(client: redis.Redis, hook: Callable[[MgetTrip], None]) -> redis.Redis:
+    """``client``, with ``hook(commands)`` run just before each round trip of MGETs is sent
+    on any of its connections (however the trip was packed: a redis-py pipeline or
+    rp_toolkit's own packing), the trip's commands parsed back from the bytes sent."""
+    pool = client.connection_pool
+    base = pool.connection_class
+
+    class HookedConnection(base):  # type: ignore[misc, valid-type]
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            data = command if isinstance(command, bytes) else b"".join(map(bytes, command))
+            if b"\r\n$4\r\nMGET\r\n" in data[:32]:
+                reader = hiredis.Reader()
+                reader.feed(data)
+                commands = []
+                while (parsed := reader.gets()) is not False:
+                    commands.append(parsed)
+                hook(commands)
+            super().send_packed_command(command, check_health)
+
+    pool.connection_class = HookedConnection
+    return client

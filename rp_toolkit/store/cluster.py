@@ -37,8 +37,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
-from hiredis import pack_command
-from redis import Redis
 from redis import exceptions as redis_errors
 from redis.cluster import RedisCluster, key_slot
 
@@ -46,7 +44,7 @@ from ..config import settings
 from ..exceptions import ServerNotReadyError
 from ..kinds import KeysAndValues
 from .identity import ServerWatch
-from .node import Node, Reader, RedisSource
+from .node import Node, Reader, RedisSource, send_mgets
 from .stats import FetchStats, timed_call
 
 SLOTS = 16384
@@ -283,38 +281,6 @@ class ClusterSource(RedisSource):
             found[owner.name] = owner
             owners[owner.name].append(index)
         return [(self.node(found[name]), indexes) for name, indexes in owners.items()]
-
-
-def send_mgets(
-    client: Redis, keys: Sequence[bytes], cuts: list[int]
-) -> tuple[list[bytes | None], dict[int, Exception]]:
-    """One round trip: an MGET of ``keys[cuts[j]:cuts[j + 1]]`` for each ``j``, packed in C
-    and sent at once, as redis-py's pipeline does without its Python work per key and per
-    command (nor a list per MGET kept for the whole trip). The values of ``keys[cuts[0]:
-    cuts[-1]]`` in order (``None`` for an MGET answered with an error), and each such
-    MGET's error (a redirection, ``CLUSTERDOWN``...) by ``j``. A lost connection raises
-    (every reply is read before that connection is reused)."""
-    packed = b"".join(
-        [pack_command((b"MGET", *keys[start:end])) for start, end in itertools.pairwise(cuts)]
-    )
-    values: list[bytes | None] = []
-    errors: dict[int, Exception] = {}
-    pool = client.connection_pool
-    connection = pool.get_connection()
-    try:
-        connection.send_packed_command([packed])
-        for at, (start, end) in enumerate(itertools.pairwise(cuts)):
-            try:
-                values += connection.read_response()
-            except redis_errors.ResponseError as error:  # one MGET's error, read off the wire
-                errors[at] = error
-                values += [None] * (end - start)
-        return values, errors
-    except BaseException:
-        connection.disconnect()  # replies may be left on the socket
-        raise
-    finally:
-        pool.release(connection)
 
 
 def slots_of(keys: Sequence[bytes]) -> np.ndarray:

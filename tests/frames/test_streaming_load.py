@@ -20,7 +20,7 @@ from rp_toolkit.frames.parse import key_text
 from rp_toolkit.frames.values import printable
 from rp_toolkit.kinds import REQUESTS
 from rp_toolkit.local import RedisServer
-from tests.support import fill_keyspace, run_cli
+from tests.support import MgetTrip, fill_keyspace, on_mget_trips, run_cli
 
 load_module = importlib.import_module("rp_toolkit.frames.load")  # the module, not rp.load
 
@@ -135,29 +135,30 @@ class ExpiringOnFirstTrip(redis.Redis):
 
     victims = 40
     expired: list[bytes] = []
+    admin_url = ""
 
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = super().pipeline(*args, **kwargs)
-        execute = pipe.execute
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> ExpiringOnFirstTrip:  # type: ignore[override]
+        client = super().from_url(url, **kwargs)
+        return on_mget_trips(client, client.expire_first_keys)  # type: ignore[return-value]
 
-        def expire_then_execute(*a: Any, **k: Any) -> Any:
-            if not self.expired and pipe.command_stack:
-                keys = list(pipe.command_stack[0][0][1:])[: self.victims]  # (MGET, keys...)
-                admin = redis.Redis(connection_pool=self.connection_pool)
-                for key in keys:
-                    admin.pexpire(key, 1)
-                while any(admin.exists(key) for key in keys):
-                    pass
-                self.expired.extend(keys)
-            return execute(*a, **k)
-
-        pipe.execute = expire_then_execute
-        return pipe
+    def expire_first_keys(self, commands: MgetTrip) -> None:
+        if self.expired:
+            return
+        keys = commands[0][1:][: self.victims]  # (MGET, keys...)
+        admin = redis.Redis.from_url(self.admin_url)
+        for key in keys:
+            admin.pexpire(key, 1)
+        while any(admin.exists(key) for key in keys):
+            pass
+        admin.close()
+        self.expired.extend(keys)
 
 
 def test_keys_expiring_mid_stream_are_missing_values_as_in_the_sequential_path() -> None:
     with RedisServer() as server:
         fill_keyspace(redis.Redis.from_url(server.url), tricky_keyspace(), batch=2000)
+        ExpiringOnFirstTrip.admin_url = server.url
         client = ExpiringOnFirstTrip.from_url(server.url)
         with rp.setup(use_scan=True, mget_chunk=50, pipeline_depth=2, progress=False):
             frame = rp.load("requests", client, start=START, end=END)

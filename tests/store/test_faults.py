@@ -26,7 +26,7 @@ import rp_toolkit as rp
 from rp_toolkit import access, synth
 from rp_toolkit.exceptions import RPToolkitError, ServerChangedError, ServerNotReadyError
 from rp_toolkit.local import LocalCluster, RedisServer, free_port
-from tests.support import fill_keyspace
+from tests.support import MgetTrip, fill_keyspace, on_mget_trips
 
 pytestmark = pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
 
@@ -49,7 +49,7 @@ def saved(server: RedisServer, names: list[str], value: str = "v") -> redis.Redi
 
 class Hooked(redis.Redis):
     """A real client whose ``on_scan(n, cursor)``, ``on_keys(n)`` and ``on_trip(n)`` run
-    before its nth SCAN call, KEYS call and pipeline (MGET round trip)."""
+    before its nth SCAN call, KEYS call and MGET round trip."""
 
     scans = keys_calls = trips = 0
     walk_ended = walk_checked = False
@@ -64,7 +64,8 @@ class Hooked(redis.Redis):
         ``retry`` (as a caller's client may be)."""
         if retry is None:
             retry = Retry(NoBackoff(), 0)
-        return cls.from_url(url, decode_responses=False, retry=retry)
+        client = cls.from_url(url, decode_responses=False, retry=retry)
+        return on_mget_trips(client, client.before_trip)  # type: ignore[return-value]
 
     def scan(self, cursor: int = 0, *args: Any, **kwargs: Any) -> Any:
         self.scans += 1
@@ -85,11 +86,10 @@ class Hooked(redis.Redis):
             self.on_keys(self.keys_calls)
         return super().keys(*args, **kwargs)
 
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+    def before_trip(self, _commands: MgetTrip) -> None:
         self.trips += 1
         if self.on_trip is not None:
             self.on_trip(self.trips)
-        return super().pipeline(*args, **kwargs)
 
 
 def at(n: int, action: Callable[[], object]) -> Callable[..., None]:

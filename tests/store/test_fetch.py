@@ -31,7 +31,7 @@ from rp_toolkit.kinds import decode_key, encode_key, escape_glob
 from rp_toolkit.local import RedisServer
 from rp_toolkit.store import scan as scan_module
 from rp_toolkit.store import stats as stats_module
-from tests.support import fill_keyspace
+from tests.support import fill_keyspace, on_mget_trips
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPRECATION = "[DEPRECATION] Using KEYS command. Set use_scan = True"
@@ -532,13 +532,9 @@ def test_fetch_from_redis_reports_a_key_that_went_away(client, redis_url):
     """End to end: the key is deleted (from another connection) after SCAN listed it."""
     fill_keyspace(client, {f"k:{i}": f"v{i}" for i in range(10)})
 
-    class DeleteBeforeReading(HookedRedis):
-        def pipeline(self, transaction=True, shard_hint=None):
-            client.delete("k:7")
-            return super().pipeline(transaction, shard_hint)
-
+    reading = on_mget_trips(HookedRedis.for_url(redis_url), lambda _trip: client.delete("k:7"))
     with rp.setup(use_scan=True):
-        result = rp.fetch_from_redis("k:*", DeleteBeforeReading.for_url(redis_url))
+        result = rp.fetch_from_redis("k:*", reading)
     assert "k:7" in result.keys
     assert result.values[result.keys.index("k:7")] is None
     assert sum(v is None for v in result.values) == 1

@@ -17,7 +17,7 @@ import rp_toolkit as rp
 from rp_toolkit import store
 from rp_toolkit.exceptions import RedisUnavailableError
 from rp_toolkit.local import RedisServer
-from tests.support import fill_keyspace
+from tests.support import MgetTrip, fill_keyspace, on_mget_trips
 
 KEYS = 30_000
 NAMES = [f"s:{i:06d}" for i in range(KEYS)]
@@ -32,6 +32,7 @@ class Logged(redis.Redis):
         self.events: list[tuple[str, int]] = []
         self.walked = 0
         self.lock = threading.Lock()
+        on_mget_trips(self, self.log_trip)
 
     def scan(self, *args: Any, **kwargs: Any) -> Any:
         reply = super().scan(*args, **kwargs)
@@ -40,17 +41,9 @@ class Logged(redis.Redis):
             self.events.append(("scan", len(reply[1])))
         return reply
 
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = super().pipeline(*args, **kwargs)
-        execute = pipe.execute
-
-        def logged(*a: Any, **k: Any) -> Any:
-            with self.lock:
-                self.events.append(("mget", len(pipe.command_stack)))
-            return execute(*a, **k)
-
-        pipe.execute = logged
-        return pipe
+    def log_trip(self, commands: MgetTrip) -> None:
+        with self.lock:
+            self.events.append(("mget", len(commands)))
 
 
 @pytest.fixture(scope="module")
