@@ -692,7 +692,7 @@ def build_frame(
             data[name] = pd.Series(column.to_pandas(), dtype="str")
         else:
             data[name] = column.to_pandas()
-    frame = pd.DataFrame(data, copy=False)  # every column a fresh array or a 0..n-1 Series
+    frame = pd.DataFrame(data)  # copied: columns Arrow lent read-only become the frame's own
     if stored:
         frame["record_id"] = record_ids(_taken(keys, rows))
     return frame, problems.frame()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -319,6 +320,13 @@ def test_server_gone_during_the_fetch(use_scan):
 def test_timeout_is_reported(monkeypatch):
     """A server that does not answer (CLIENT PAUSE) within the socket timeout."""
     monkeypatch.setattr(connection_module, "SOCKET_TIMEOUT_S", 0.3)
+    # Clients are cached by URL: one an earlier test made for this port (servers reuse
+    # ports) would keep the usual timeout, wait out the pause and answer.
+    cached = connection_module._client_for_url
+    cached.cache_clear()
+    monkeypatch.setattr(  # a cache of its own: its short-timeout client is not kept after it
+        connection_module, "_client_for_url", functools.lru_cache(maxsize=1)(cached.__wrapped__)
+    )
     with RedisServer() as server:  # its own: a paused server cannot be unpaused
         admin = redis.Redis.from_url(server.url)
         admin.set("k:1", "one")
