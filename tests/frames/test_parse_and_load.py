@@ -277,5 +277,6 @@ def test_every_column_of_a_parsed_frame_can_be_written(kind: str) -> None:
     frame, _ = rp.frames.parse(kind, keys, values)
     assert len(frame)
     for name in frame.columns:
-        frame.loc[frame.index[0], name] = frame[name].iloc[-1]
+        last = frame[name].iloc[-1]  # a decoded document or list: set as None (not a scalar)
+        frame.loc[frame.index[0], name] = None if isinstance(last, (dict, list)) else last
     frame.iloc[0, 0] = frame.iloc[-1, 0]
