@@ -210,18 +210,24 @@ def _tokens(pattern: bytes) -> list[_Token]:
     return tokens
 
 
-def _class_regex(members: frozenset) -> bytes:
-    """A regex for one byte of ``members``."""
-    if not members:
-        return b"(?!)"
-    if len(members) == 256:
-        return b"."
+def _byte_ranges(members: frozenset) -> list[list[int]]:
+    """The bytes of a set as runs ``[low, high]``, in order."""
     ranges: list[list[int]] = []
     for byte in sorted(members):
         if ranges and ranges[-1][1] == byte - 1:
             ranges[-1][1] = byte
         else:
             ranges.append([byte, byte])
+    return ranges
+
+
+def _class_regex(members: frozenset) -> bytes:
+    """A regex for one byte of ``members``."""
+    if not members:
+        return b"(?!)"
+    if len(members) == 256:
+        return b"."
+    ranges = _byte_ranges(members)
     body = b"".join(
         b"\\x%02x" % low if low == high else b"\\x%02x-\\x%02x" % (low, high)
         for low, high in ranges
@@ -416,12 +422,7 @@ def _re2_step(token: _Token) -> str:
     assert token is not None and token  # no '*' here; an empty set was decided earlier
     if len(token) == 256:
         return "."  # under (?s): any byte, a newline too
-    ranges: list[list[int]] = []
-    for byte in sorted(token):
-        if ranges and ranges[-1][1] == byte - 1:
-            ranges[-1][1] = byte
-        else:
-            ranges.append([byte, byte])
+    ranges = _byte_ranges(token)
     return "[" + "".join(f"\\x{lo:02x}-\\x{hi:02x}" for lo, hi in ranges) + "]"
 
 

@@ -68,8 +68,9 @@ puts parsed
 ``RequestRecord.from_db``), without Rails."""
 
 
-def naive_transfer(client: redis.Redis, pattern: str) -> int:
-    """SCAN COUNT 1000 to the end, then one pipeline of MGETs of 1,000 keys; the values."""
+def scan_then_mget(client: redis.Redis, pattern: str) -> tuple[list[bytes], list[list[Any]]]:
+    """SCAN COUNT 1000 to the end, then one pipeline of MGETs of 1,000 keys: the keys and
+    the MGETs' replies, in plain redis-py."""
     keys: list[bytes] = []
     cursor = 0
     while True:
@@ -80,24 +81,20 @@ def naive_transfer(client: redis.Redis, pattern: str) -> int:
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(keys), 1000):
         pipe.mget(keys[start : start + 1000])
-    return sum(len(reply) for reply in pipe.execute())
+    return keys, pipe.execute()
+
+
+def naive_transfer(client: redis.Redis, pattern: str) -> int:
+    """The naive transfer (:func:`scan_then_mget`): how many values it read."""
+    return sum(len(reply) for reply in scan_then_mget(client, pattern)[1])
 
 
 def parse_cpu_per_million(client: redis.Redis, pattern: str) -> float:
     """CPU seconds per million records of parsing alone (:func:`rp_toolkit.frames.parse` in
     batches of :data:`~rp_toolkit.frames.BATCH_ROWS`, as ``rp.load`` parses them, in this
     thread), the records read first as :func:`naive_transfer` reads them."""
-    keys: list[bytes] = []
-    cursor = 0
-    while True:
-        cursor, batch = client.scan(cursor, match=pattern, count=1000)
-        keys += batch
-        if int(cursor) == 0:
-            break
-    pipe = client.pipeline(transaction=False)
-    for start in range(0, len(keys), 1000):
-        pipe.mget(keys[start : start + 1000])
-    values = [value for reply in pipe.execute() for value in reply]
+    keys, replies = scan_then_mget(client, pattern)
+    values = [value for reply in replies for value in reply]
     gc.collect()
     started = time.process_time()
     for start in range(0, len(keys), BATCH_ROWS):
