@@ -258,15 +258,20 @@ class _Segment:
             )
 
 
-def _segments(tokens: list[_Token]) -> list[_Segment]:
-    """The ``*``-separated segments (one more than there are ``*``; empty ones included)."""
+def _runs(tokens: list[_Token]) -> list[list[_Token]]:
+    """The tokens between ``*`` (one more run than there are ``*``; empty ones included)."""
     runs: list[list[_Token]] = [[]]
     for token in tokens:
         if token is None:
             runs.append([])
         else:
             runs[-1].append(token)
-    return [_Segment(run) for run in runs]
+    return runs
+
+
+def _segments(tokens: list[_Token]) -> list[_Segment]:
+    """The ``*``-separated segments (one more than there are ``*``; empty ones included)."""
+    return [_Segment(run) for run in _runs(tokens)]
 
 
 def _compile(tokens: list[_Token]) -> Callable[[bytes], bool]:
@@ -481,12 +486,7 @@ def _batch_steps(tokens: list[_Token]) -> list[_Step] | bool | None:
     the bytes left between them, which is what one unanchored RE2 search for
     ``part.*part...`` over those bytes decides). ``False``: no key matches; None: too many
     parts for a native test."""
-    runs: list[list[_Token]] = [[]]
-    for token in tokens:
-        if token is None:
-            runs.append([])
-        else:
-            runs[-1].append(token)
+    runs = _runs(tokens)
     if any(isinstance(token, frozenset) and not token for run in runs for token in run):
         return False  # an empty set ('[]') never takes a byte: nothing matches
     if len(runs) == 1:  # no '*': the whole key
