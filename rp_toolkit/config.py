@@ -22,6 +22,7 @@ same table whether it is on or off); see :class:`rp_toolkit.store.scan.AdaptiveC
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -153,9 +154,13 @@ def _check_optional_str(value: Any, name: str) -> str | None:
     return value
 
 
-@dataclass
-class Settings:
-    """The toolkit's settings. Change them with :func:`setup`."""
+@dataclass(frozen=True)
+class Options:
+    """The settings one call runs with: a frozen value, taken once when a public call starts
+    (:func:`current_options`) and passed down to every stage it runs, as httpx passes its
+    ``Timeout`` and ``Limits``. A stage never reads :data:`settings`, so ``rp.setup`` in
+    another thread cannot change a load half-way; ``options.replace(...)`` gives a changed
+    copy, each change checked."""
 
     use_scan: bool = True
     """True: SCAN with MATCH (non-blocking); False: the gem's KEYS, which blocks the server while
@@ -185,11 +190,44 @@ class Settings:
     """Read a replica whose link to its primary is down or still syncing (its data may be
     old or incomplete); by default that is an error, never an empty result."""
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, check_setting(name, value))
+    def replace(self, **changes: Any) -> Options:
+        """A copy with ``changes``, each checked as :func:`setup` checks it."""
+        checked = {name: check_setting(name, value) for name, value in changes.items()}
+        return dataclasses.replace(self, **checked)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Settings:
+    """The settings in force (``rp.settings``): one :class:`Options` value, replaced whole by
+    each change, so a call that took :meth:`options` keeps a consistent set. Change them with
+    :func:`setup`; reading ``settings.use_scan`` reads the current value."""
+
+    def __init__(self, **values: Any) -> None:
+        object.__setattr__(self, "_options", Options().replace(**values))
+
+    def options(self) -> Options:
+        """The values in force now, as a frozen :class:`Options`."""
+        return self._options
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._options, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, "_options", self._options.replace(**{name: value}))
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items())
+        return f"Settings({values})"
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.as_dict()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._options.as_dict()
 
 
 _CHECKERS: dict[str, Callable[[Any, str], Any]] = {
@@ -306,24 +344,26 @@ class _Restore:
         return settings
 
     def __exit__(self, *exc_info: object) -> None:
-        for name, value in self._previous.items():
-            setattr(settings, name, value)
+        options = settings.options().replace(**self._previous)
+        object.__setattr__(settings, "_options", options)
         _configure_debug_logging()
 
 
 def setup(**changes: Any) -> _Restore:
     """Change settings; use as ``with rp.setup(use_scan=True): ...`` to change them for a block.
 
-    Unknown names and bad values raise :class:`SettingsError` and change nothing.
+    Unknown names and bad values raise :class:`SettingsError` and change nothing; the changes
+    take effect together (a call starting meanwhile sees all of them or none).
     """
-    candidate = Settings(**settings.as_dict())
-    for name, value in changes.items():
-        setattr(candidate, name, value)  # validates every change before any is applied
-    previous = {name: getattr(settings, name) for name in changes}
-    for name in changes:
-        object.__setattr__(settings, name, getattr(candidate, name))
+    previous = settings.options()
+    object.__setattr__(settings, "_options", previous.replace(**changes))
     _configure_debug_logging()
-    return _Restore(previous)
+    return _Restore({name: getattr(previous, name) for name in changes})
+
+
+def current_options() -> Options:
+    """The settings in force, frozen: what a public call takes when it starts."""
+    return settings.options()
 
 
 def setup_given(**values: Any) -> _Restore:

@@ -1,6 +1,35 @@
 """Errors and warnings raised by rp_toolkit.
 
-Every error says what happened and what to do about it; none ever carries a password.
+Every error says what happened and what to do about it; none ever carries a password. Every
+error rp_toolkit raises on purpose is an :class:`RPToolkitError`, so ``except
+rp.RPToolkitError`` catches them all; each also derives from the built-in exception a caller
+would expect (``ValueError`` for a bad argument, ``ConnectionError`` for an unreachable
+server, ``FileNotFoundError`` for a missing binary). Nothing raises the root itself, nor a
+bare ``ValueError`` (``tests/test_architecture.py`` holds both)::
+
+    RPToolkitError
+    ├── InvalidArgumentError (ValueError)      a bad argument: kind, time, filter, option
+    │   └── SettingsError                      an unknown setting or a bad value
+    ├── RedisUnavailableError (ConnectionError)
+    │   ├── ServerNotReadyError                loading, a replica out of sync, cluster not ok
+    │   └── ServerChangedError                 restarted or failed over too often
+    ├── RedisCommandError                      Redis refused a command
+    ├── KeysCommandUnavailableError            KEYS disabled or renamed
+    ├── LocalServerError                       a throwaway server could not start or stop
+    │   └── RedisServerNotFoundError (FileNotFoundError)   no redis-server binary
+    ├── SnapshotError                          an RDB file that cannot be read
+    ├── ArchiveError                           an archive that cannot be written or read
+    ├── BenchmarkError                         the benchmark refused to run
+    ├── SparkSetupError                        no Java, or one too old
+    └── NotebookFailedError                    a notebook cell raised
+
+    Stopped (SystemExit)                       SIGTERM or SIGHUP: unwind as Ctrl-C does
+
+    RPToolkitWarning (UserWarning)
+    └── SnapshotDatabaseWarning                the keys are in another database of the file
+    KeysDeprecationWarning (FutureWarning)     KEYS blocks the server
+    RenamedParameterWarning (FutureWarning)    a parameter passed by its old name
+    ScanCountWarning (UserWarning)             a COUNT above 10,000
 """
 
 from __future__ import annotations
@@ -12,7 +41,13 @@ class RPToolkitError(Exception):
     """Base class of every error rp_toolkit raises on purpose."""
 
 
-class SettingsError(RPToolkitError, ValueError):
+class InvalidArgumentError(RPToolkitError, ValueError):
+    """An argument rp_toolkit cannot use: an unknown kind, a time that is not one, a filter
+    on a field the kind does not have, an option out of range. The message names the
+    argument and what would do."""
+
+
+class SettingsError(InvalidArgumentError):
     """An unknown setting, or a setting (or environment variable) with a bad value."""
 
 
@@ -39,7 +74,12 @@ class KeysCommandUnavailableError(RPToolkitError):
     """The server refuses KEYS (disabled or renamed, as managed services often do)."""
 
 
-class RedisServerNotFoundError(RPToolkitError, FileNotFoundError):
+class LocalServerError(RPToolkitError):
+    """A throwaway server (``rp.server``, ``rp.temporary_redis``, the tests' and the
+    benchmark's) could not be started, answered wrongly or did not stop."""
+
+
+class RedisServerNotFoundError(LocalServerError, FileNotFoundError):
     """No redis-server (or valkey-server) binary to start an embedded server with."""
 
 
@@ -96,6 +136,11 @@ class KeysDeprecationWarning(FutureWarning):
 
     A FutureWarning subclass so that Python and Jupyter show it by default.
     """
+
+
+class RenamedParameterWarning(FutureWarning):
+    """A parameter was passed by its old name (``client=``, now ``source=``); the old name
+    still works and will go in a later release."""
 
 
 class ScanCountWarning(UserWarning):

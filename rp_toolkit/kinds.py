@@ -104,9 +104,9 @@ def window_bound(value: Any, *, name: str, now: pd.Timestamp | None = None) -> p
     return stamp
 
 
-def window_of(kind: str) -> timedelta:
-    """The dashboard's default window for ``kind``: 24 hours for resources, else 4."""
-    return RESOURCES_WINDOW if kind == "resources" else DEFAULT_WINDOW
+def window_of(kind: str | RecordKind) -> timedelta:
+    """The dashboard's default window for ``kind`` (:attr:`RecordKind.window`)."""
+    return get_kind(kind).window
 
 
 # Key field types. "category": a low-cardinality dimension; "text": high-cardinality text;
@@ -141,6 +141,14 @@ class RecordKind:
     free_field: str | None = None
     day_field: str | None = "datetime"
     description: str = ""
+    window: timedelta = DEFAULT_WINDOW
+    """The dashboard's default window for this kind (resources: 24 hours, else 4)."""
+    duration_field: str | None = "duration"
+    """The value field that says how long one record took (Grape: the whole endpoint's span,
+    ``endpoint_run.grape``); None for a kind without one (resources, traces, events)."""
+    tabular: bool = True
+    """One row per key, typed from the key and the value (traces and events are not: a trace
+    is a list of steps, an event a document of its own)."""
     parts: tuple[TemplatePart, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -179,6 +187,13 @@ class RecordKind:
         index = next(i for i, part in enumerate(self.parts) if part.field == name)
         free = self.free_index
         return index if free is None or index <= free else index - len(self.parts)
+
+    @property
+    def prefix(self) -> str:
+        """The text every key of this kind starts with (``performance|``, ``resource|``,
+        ``rails_performance:records:events:``): what an ACL grants and a walk starts from."""
+        first = self.parts[0]
+        return first.literal if first.is_field else first.literal + "|"
 
     @property
     def version(self) -> str:
@@ -390,6 +405,7 @@ GRAPE = RecordKind(
     ttl_seconds=4 * _HOURS,
     free_field="path",
     description="Grape API requests",
+    duration_field="endpoint_run.grape",
 )
 
 RAKE = RecordKind(
@@ -450,6 +466,8 @@ RESOURCES = RecordKind(
     ),
     ttl_seconds=24 * _HOURS,
     description="Server resource samples (CPU, memory, disk)",
+    window=RESOURCES_WINDOW,
+    duration_field=None,
 )
 
 TRACE = RecordKind(
@@ -460,6 +478,8 @@ TRACE = RecordKind(
     ttl_seconds=1 * _HOURS,
     day_field=None,
     description="Per-request traces: SQL and view steps",
+    duration_field=None,
+    tabular=False,
 )
 
 EVENTS = RecordKind(
@@ -470,13 +490,15 @@ EVENTS = RecordKind(
     ttl_seconds=0,  # events do not expire
     day_field=None,
     description="Annotations such as deploy markers",
+    duration_field=None,
+    tabular=False,
 )
 
 KINDS: dict[str, RecordKind] = {
     kind.name: kind
     for kind in (REQUESTS, SIDEKIQ, DELAYED_JOB, GRAPE, RAKE, CUSTOM, RESOURCES, TRACE, EVENTS)
 }
-TABULAR_KINDS = tuple(name for name in KINDS if name not in {"trace", "events"})
+TABULAR_KINDS = tuple(name for name, kind in KINDS.items() if kind.tabular)
 
 
 def get_kind(kind: str | RecordKind) -> RecordKind:
