@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .exceptions import InvalidArgumentError
 from .markup import NO_MATH_CLASSES, html_text
 from .reports import ALL_ENDPOINTS, JOB_LABELS
 from .units import (
@@ -151,7 +152,7 @@ def for_people(
         pairs = [h if isinstance(h, tuple) else (h, "") for h in headers]
         headers = list(pd.MultiIndex.from_tuples(pairs))
     if len(set(headers)) != len(headers):
-        raise ValueError(f"Column headers must be unique, got {headers}.")
+        raise InvalidArgumentError(f"Column headers must be unique, got {headers}.")
     shown = pd.DataFrame(
         dict(zip(range(len(chosen)), (df[c.source].to_numpy() for c in chosen), strict=True)),
         index=pd.RangeIndex(len(df)),

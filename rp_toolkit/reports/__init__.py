@@ -76,7 +76,9 @@ from .jobs import (
     GRAPE_DURATION_FIELD,
     JOB_KINDS,
     JOB_LABELS,
+    duration_field,
     failed_jobs,
+    http_status,
     jobs_by_worker,
 )
 
@@ -581,11 +583,11 @@ def jobs_pages(
 
 def jobs_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per job kind that recorded anything: ``records`` and p50/p95/p99 of its
-    duration (Grape: ``endpoint_run.grape``), indexed by kind."""
+    duration (the kind's duration field; Grape: ``endpoint_run.grape``), indexed by kind."""
     rows = {
         kind: {
             "records": len(frame),
-            **percentiles(frame, field=GRAPE_DURATION_FIELD if kind == "grape" else "duration"),
+            **percentiles(frame, field=duration_field(kind)),
         }
         for kind, frame in frames.items()
         if len(frame)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .groups import (
     PERCENTILES,
-    compare_groups,
+    comparison,
     endpoints,
     floats,
     group_percentiles,
@@ -146,22 +146,17 @@ def deploy_impact_by_endpoint(
     chosen = (counts[before] >= max(1, min_requests)) & (counts[after] >= max(1, min_requests))
     before, after = before[chosen], after[chosen]
     event, place = np.divmod(before, max(m, 1))
-    out = pd.concat(
+    pairs = pd.concat(
         [
             events.loc[event, ["datetime", "name", "label"]].reset_index(drop=True),
             keys.iloc[place].reset_index(drop=True),
         ],
         axis=1,
     )
-    out["before_count"] = counts[before].astype("int64")
-    out["after_count"] = counts[after].astype("int64")
-    columns, verdict = compare_groups(
-        ordered, starts, counts, before, after, min_change=min_change, confidence=confidence
+    out = comparison(
+        pairs, ordered, starts, counts, before, after, min_change=min_change, confidence=confidence
     )
-    for name, values in columns.items():
-        out[name] = values
-    out["verdict"] = pd.array(verdict, dtype="string")
-    slower = verdict == "slower"
+    slower = (out["verdict"] == "slower").to_numpy(dtype=bool)
     order = out.assign(_e=event, _s=~slower, _c=-out["p95_change_pct"].fillna(-np.inf))
     order = order.sort_values(["_e", "_s", "_c", "group"], kind="stable")
     return out.loc[order.index].reset_index(drop=True)

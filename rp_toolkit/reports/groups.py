@@ -16,12 +16,15 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from ..exceptions import InvalidArgumentError
+
 __all__ = [
     "ENDPOINT_COLUMNS",
     "PERCENTILES",
     "VERDICTS",
     "by_count",
     "compare_groups",
+    "comparison",
     "endpoints",
     "floats",
     "group_percentiles",
@@ -80,7 +83,7 @@ def group_percentiles(
 
 def _check_p(p: float) -> None:
     if not 0 <= p <= 100:
-        raise ValueError(f"A percentile must be between 0 and 100, got {p!r}.")
+        raise InvalidArgumentError(f"A percentile must be between 0 and 100, got {p!r}.")
 
 
 def percentile(values: Iterable[float | None], p: float) -> float | None:
@@ -200,3 +203,30 @@ def compare_groups(
         faster |= (now_high < was_low) & (now <= was * (1 - min_change))
     verdict = np.where(slower, "slower", np.where(faster, "faster", "unchanged"))
     return columns, verdict
+
+
+def comparison(
+    keys: pd.DataFrame,
+    ordered: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    *,
+    min_change: float,
+    confidence: float,
+) -> pd.DataFrame:
+    """``keys`` (one row per pair, index ignored) with each pair's ``before_count``,
+    ``after_count``, :func:`compare_groups`' columns for p50 and p95 and ``verdict``
+    (string): the rows :func:`.deploys.deploy_impact_by_endpoint` and
+    :func:`.history.period_comparison` share."""
+    out = keys.reset_index(drop=True)
+    out["before_count"] = counts[before].astype("int64")
+    out["after_count"] = counts[after].astype("int64")
+    columns, verdict = compare_groups(
+        ordered, starts, counts, before, after, min_change=min_change, confidence=confidence
+    )
+    for name, values in columns.items():
+        out[name] = values
+    out["verdict"] = pd.array(verdict, dtype="string")
+    return out
