@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .groups import (
+from ._groups import (
     PERCENTILES,
     comparison,
     endpoints,
@@ -129,7 +129,7 @@ def deploy_impact_by_endpoint(
     * ``"faster"`` when, by the same rules, one fell and none rose;
     * ``"unchanged"`` otherwise (a change within noise, or too small to matter).
 
-    (:func:`.groups.compare_groups`, which :func:`.history.period_comparison` shares.) Events
+    (:func:`._groups.compare_groups`, which :func:`._history.period_comparison` shares.) Events
     oldest first; within an event the slower endpoints first, then by ``p95_change_pct``
     descending (NaN last), ties by ``group``. No events, or no endpoint with enough requests,
     give an empty frame with these columns.

@@ -1,17 +1,8 @@
-"""What the report's numbers say, as sentences computed from this run's frames.
+"""The request report's sentences: the load, the overview, endpoints, slow requests,
+crashes, errors, Apdex, the time split, traces, jobs, resources, deploys and history.
 
-Every function takes what :mod:`rp_toolkit.reports` returns (and a few parameters of the
-run) and returns Markdown: each figure in it comes from the frames given, rounded by
-:mod:`rp_toolkit.units` as the tables are, and an empty frame gives an honest sentence
-("no request took longer than 500 ms") rather than an error. The notebooks display them with
-``IPython.display.Markdown``; fixed text there only explains what a section shows.
-
-Every name is importable from here; the package's modules: :mod:`.workers` (the job kinds per
-worker and their failures); the other sentences live in this module.
-
-Recorded text (endpoints, paths, exceptions, deploy labels, SQL, request ids, server names)
-appears only as code spans (:func:`rp_toolkit.markup.code_span`), so whatever it holds (HTML,
-links, ``*``, ``|``, ``$...$``) is shown as it is, never rendered.
+Each takes what :mod:`rp_toolkit.reports` returns (and a few parameters of the run); see
+:mod:`rp_toolkit.reports.findings` for what every sentence holds to.
 """
 
 from __future__ import annotations
@@ -22,16 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..markup import code_span
-from ..reports import ALL_ENDPOINTS
-from ..units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
-from .glance import at_a_glance, deploy_regressions, traffic_and_latency
-from .workers import failed_jobs, jobs_by_worker
+from ...markup import code_span
+from ...units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
+from .._dashboard import ALL_ENDPOINTS
 
 __all__ = [
-    "at_a_glance",
-    "deploy_regressions",
-    "traffic_and_latency",
     "APDEX_RATINGS",
     "apdex",
     "crashes",
@@ -40,10 +26,8 @@ __all__ = [
     "endpoints",
     "errors",
     "exception_groups",
-    "failed_jobs",
     "history",
     "jobs",
-    "jobs_by_worker",
     "key_listing",
     "loaded",
     "overview",

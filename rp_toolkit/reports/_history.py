@@ -4,7 +4,7 @@ against the one before it, and every deploy of a range.
 Pure functions of a requests frame (the loader's layout, or an archive's: ``datetime`` is the
 record's UTC timestamp) covering any number of days. Vectorised: one sort per report, so a
 frame of millions of requests takes seconds. Days are UTC days of ``datetime``; durations are
-the gem's percentile (:func:`.groups.group_percentiles`), null durations ignored.
+the gem's percentile (:func:`._groups.group_percentiles`), null durations ignored.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..exceptions import InvalidArgumentError
 from ..kinds import utc_timestamp
-from .deploys import DEPLOY_WINDOW, deploy_impact, deploy_impact_by_endpoint
-from .groups import (
+from ._deploys import DEPLOY_WINDOW, deploy_impact, deploy_impact_by_endpoint
+from ._groups import (
     PERCENTILES,
     comparison,
     endpoints,

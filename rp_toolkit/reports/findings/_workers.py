@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..markup import code_span
-from ..reports import JOB_KINDS, JOB_LABELS, http_status
-from ..units import count, duration, percent, short
+from ...markup import code_span
+from ...units import count, duration, percent, short
+from .._jobs import JOB_KINDS, JOB_LABELS, http_status
 
 __all__ = ["failed_jobs", "jobs_by_worker"]
 

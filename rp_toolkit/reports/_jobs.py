@@ -10,7 +10,7 @@ kind is read from its :class:`~rp_toolkit.kinds.RecordKind` (duration field, sta
 record id) or from the tables below (labels, name rules), never from comparing its name.
 
 Pure and vectorised: names and statuses are worked out once per distinct value, never per
-record; percentiles are :func:`.groups.group_percentiles` (the gem's, one sort for all
+record; percentiles are :func:`._groups.group_percentiles` (the gem's, one sort for all
 groups).
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..kinds import GRAPE, KINDS
-from .groups import PERCENTILES, floats, group_percentiles
+from ._groups import PERCENTILES, floats, group_percentiles
 
 __all__ = [
     "FAILED_STATUSES",
