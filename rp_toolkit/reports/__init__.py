@@ -33,13 +33,9 @@ from ..export import export
 from . import findings, tables
 from ._dashboard import (
     ALL_ENDPOINTS,
-    DEFAULT_DURATION,
-    RESOURCE_FIELDS,
-    RESOURCES_DURATION,
     JobsReport,
     annotations,
     apdex,
-    chart_window,
     crashes,
     custom,
     delayed_job,
@@ -67,9 +63,8 @@ from ._errors import (
     slowest,
     slowest_by_endpoint,
 )
-from ._groups import ENDPOINT_COLUMNS, PERCENTILES, percentile, percentiles
+from ._groups import percentile, percentiles
 from ._history import (
-    COMPARISON_PERIOD,
     deploys_in_range,
     endpoint_days,
     period_comparison,
@@ -78,7 +73,6 @@ from ._history import (
 from ._jobs import (
     FAILED_JOB_COLUMNS,
     FAILED_STATUSES,
-    GRAPE_DURATION_FIELD,
     JOB_KINDS,
     JOB_LABELS,
     WORKER_COLUMNS,
@@ -91,24 +85,16 @@ __all__ = [
     "plots",
     "tables",
     "ALL_ENDPOINTS",
-    "COMPARISON_PERIOD",
-    "DEFAULT_DURATION",
     "DEPLOY_WINDOW",
-    "ENDPOINT_COLUMNS",
     "EXCEPTION_GROUP_COLUMNS",
     "FAILED_JOB_COLUMNS",
     "FAILED_STATUSES",
-    "GRAPE_DURATION_FIELD",
     "JOB_KINDS",
     "JOB_LABELS",
-    "PERCENTILES",
-    "RESOURCES_DURATION",
-    "RESOURCE_FIELDS",
     "WORKER_COLUMNS",
     "JobsReport",
     "annotations",
     "apdex",
-    "chart_window",
     "crashes",
     "custom",
     "delayed_job",

@@ -17,7 +17,6 @@ sections).
 
 from ._glance import at_a_glance, deploy_regressions, traffic_and_latency
 from ._report import (
-    APDEX_RATINGS,
     apdex,
     crashes,
     deploys,
@@ -40,7 +39,6 @@ from ._report import (
 from ._workers import failed_jobs, jobs_by_worker
 
 __all__ = [
-    "APDEX_RATINGS",
     "apdex",
     "at_a_glance",
     "crashes",
