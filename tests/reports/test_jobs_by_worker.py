@@ -20,7 +20,8 @@ from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import rp_toolkit as rp
 from rp_toolkit import markup, reports, units
-from rp_toolkit.reports import findings, tables
+from rp_toolkit.kinds import KINDS
+from rp_toolkit.reports import _jobs, findings, tables
 from tests.reports.test_reports import frame
 from tests.reports.test_tables import CELL_PX, PAGE_PX, _Cells, cells, headers, width_px
 from tests.support import Page
@@ -268,6 +269,19 @@ def test_the_reports_are_public() -> None:
         assert name in reports.__all__ and getattr(rp.reports, name) is not None
     for name in ("jobs_by_worker", "failed_jobs"):
         assert name in findings.__all__ and name in tables.__all__
+
+
+def test_what_differs_per_kind_is_read_from_its_record_kind() -> None:
+    """The duration field, whether a status is an HTTP one and the record's id come from the
+    kind's RecordKind, not from comparing its name."""
+    for kind in reports.JOB_KINDS:
+        facts = KINDS[kind]
+        assert _jobs.duration_field(kind) == facts.duration_field
+        assert _jobs.http_status(kind) == (facts.key_types["status"] == "int")
+    assert _jobs.duration_field("grape") == "endpoint_run.grape"
+    assert [k for k in reports.JOB_KINDS if _jobs.http_status(k)] == ["grape"]
+    assert _jobs.duration_field("not-a-kind") == "duration"
+    assert not _jobs.http_status("not-a-kind")
 
 
 # --------------------------------------------------------------------------- sentences
