@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from ..deprecation import renamed_parameter
+from ..exceptions import InvalidArgumentError
 from ..kinds import (
     EVENTS,
     REQUESTS,
@@ -28,9 +30,9 @@ from ..kinds import (
     RecordKind,
     days_glob,
     get_kind,
+    resolve_window,
     utc_days,
     window_bound,
-    window_of,
 )
 from ..store import (
     FetchStats,
@@ -182,35 +184,6 @@ def walks(stats: FetchStats) -> int:
     return int(stats.extra.get("counts", {}).get("loops", 0)) if stats.method == "SCAN" else 1
 
 
-def resolve_window(
-    kind: str,
-    start: Any = None,
-    end: Any = None,
-    on: Any = None,
-    *,
-    now: pd.Timestamp | None = None,
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The UTC window of a load: ``on`` a whole day, or ``start``/``end``.
-
-    Bounds are datetimes, dates, ISO strings or Timestamps (naive = UTC), or timedeltas
-    relative to now (see :func:`rp_toolkit.kinds.window_bound`); anything else is an error.
-    Defaults follow the gem: the last four hours (24 for resources), ending ``now`` (the
-    clock, or a snapshot's creation time).
-    """
-    now = pd.Timestamp.now(tz="UTC") if now is None else now
-    if on is not None:
-        if start is not None or end is not None:
-            raise ValueError("Pass either on= (a day) or start=/end=, not both.")
-        day = window_bound(on, name="on", now=now).normalize()
-        return day, day + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
-    span = pd.Timedelta(window_of(kind))
-    end_ts = window_bound(end, name="end", now=now) if end is not None else now
-    start_ts = window_bound(start, name="start", now=now) if start is not None else end_ts - span
-    if start_ts > end_ts:
-        raise ValueError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
-    return start_ts, end_ts
-
-
 class ParsedRecords(abc.ABC):
     """A place that holds records already parsed: ``rp.open_archive``'s archive. The loaders
     (:func:`load`, :func:`iter_load`, :func:`load_many`, :func:`load_events`,
@@ -260,13 +233,14 @@ class ParsedRecords(abc.ABC):
 
 
 RecordsLike = SourceLike | ParsedRecords
-"""Anything the loaders take as ``client``: a source (:data:`rp_toolkit.store.SourceLike`)
+"""Anything the loaders take as ``source``: a source (:data:`rp_toolkit.store.SourceLike`)
 or :class:`ParsedRecords`."""
 
 
+@renamed_parameter("client", "source")
 def load(
     kind: str,
-    client: RecordsLike = None,
+    source: RecordsLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -282,18 +256,19 @@ def load(
     every filter exactly. ``frame.attrs["rp"]`` is a :class:`LoadInfo`: patterns, fetch
     statistics, problems. For data larger than memory, :func:`iter_load`.
     """
-    if isinstance(client, ParsedRecords):
-        return client.load(kind, start=start, end=end, on=on, **filters)
+    if isinstance(source, ParsedRecords):
+        return source.load(kind, start=start, end=end, on=on, **filters)
     batches = iter_load(
-        kind, client, start=start, end=end, on=on, batch_rows=BATCH_ROWS, exact=True, **filters
+        kind, source, start=start, end=end, on=on, batch_rows=BATCH_ROWS, exact=True, **filters
     )
     with contextlib.closing(iter(batches)) as frames:  # the stages stop if interrupted
         return concat_batches(batches.kind, list(frames), batches.info)
 
 
+@renamed_parameter("client", "source")
 def iter_load(
     kind: str,
-    client: RecordsLike = None,
+    source: RecordsLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -314,12 +289,12 @@ def iter_load(
     """
     record_kind = tabular_kind(kind)
     batch_rows = check_batch_rows(ITER_BATCH_ROWS if batch_rows is None else batch_rows)
-    if isinstance(client, ParsedRecords):
-        return client.iter_load(  # type: ignore[return-value]
+    if isinstance(source, ParsedRecords):
+        return source.iter_load(  # type: ignore[return-value]
             kind, start=start, end=end, on=on, batch_rows=batch_rows, **filters
         )
-    source = open_source(client)
-    window_start, window_end = resolve_window(record_kind.name, start, end, on, now=source.now())
+    opened = open_source(source)  # takes the options in force, once (the source holds them)
+    window_start, window_end = resolve_window(record_kind, start, end, on, now=opened.now())
     unknown = set(filters) - set(record_kind.key_fields)
     if unknown:  # before any round trip (patterns() below says the same)
         record_kind.pattern(filters)
@@ -332,27 +307,27 @@ def iter_load(
     )
     # Only the days matter here (a datetime has no nanoseconds: floor, no warning).
     first, last = (bound.floor("us").to_pydatetime() for bound in (window_start, window_end))
-    if source.one_walk:
+    if opened.one_walk:
         info.patterns = [record_kind.covering_pattern(first, last, filters)]
     else:
         info.patterns = record_kind.patterns(first, last, filters)
-    return LoadBatches(record_kind, source, info, batch_rows, exact)
+    return LoadBatches(record_kind, opened, info, batch_rows, exact)
 
 
 def tabular_kind(kind: str | RecordKind) -> RecordKind:
     """``kind``'s description if :func:`load` reads it, else a clear error."""
     record_kind = get_kind(kind)
-    if record_kind.name in ("trace", "events"):
-        raise ValueError(
-            f"Use rp.load_{'trace' if record_kind is TRACE else 'events'}() for {record_kind.name}."
-        )
+    if not record_kind.tabular:
+        raise InvalidArgumentError(f"Use rp.load_{record_kind.name}() for {record_kind.name}.")
     return record_kind
 
 
 def check_batch_rows(batch_rows: Any) -> int:
     """``batch_rows`` if it is a whole number of at least 1, else a clear error."""
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
-        raise ValueError(f"batch_rows must be a whole number of at least 1, not {batch_rows!r}.")
+        raise InvalidArgumentError(
+            f"batch_rows must be a whole number of at least 1, not {batch_rows!r}."
+        )
     return batch_rows
 
 
@@ -360,10 +335,10 @@ class LoadBatches:
     """The frames of one load, parsed batch by batch as the store reads them."""
 
     def __init__(
-        self, kind: RecordKind, client: Source, info: LoadInfo, batch_rows: int, exact: bool
+        self, kind: RecordKind, source: Source, info: LoadInfo, batch_rows: int, exact: bool
     ) -> None:
         self.kind, self.info = kind, info
-        self._client, self._batch_rows, self._exact = client, batch_rows, exact
+        self._source, self._batch_rows, self._exact = source, batch_rows, exact
         self._started = False
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
@@ -373,7 +348,7 @@ class LoadBatches:
         parser = BatchParser(self.kind, self.info, self._batch_rows)
         try:
             for pattern in self.info.patterns:
-                fetch = FetchStream(pattern, self._client, exact=self._exact)
+                fetch = FetchStream(pattern, self._source, exact=self._exact)
                 with contextlib.closing(iter(fetch)) as batches:
                     for batch in batches:
                         yield from parser.add(batch.keys, batch.values)
@@ -383,8 +358,6 @@ class LoadBatches:
             parser.close()
         if not self.info.keys_listed:
             yield empty_frame(self.kind)  # at least one frame: its columns and types
-        if parser.problems:
-            self.info.problems = pd.concat(parser.problems, ignore_index=True)
 
 
 @dataclass
@@ -428,11 +401,14 @@ class BatchParser:
             yield from self._submit(keys, values, waiting=PARSE_THREADS)
 
     def flush(self) -> Iterator[pd.DataFrame]:
+        """The last frames; then ``info.problems`` holds every batch's problems."""
         if self.keys:
             keys, values, self.keys, self.values = self.keys, self.values, [], []
             yield from self._submit(keys, values, waiting=PARSE_THREADS)
         yield from self._done(waiting=0)
         self.close()
+        if self.problems:
+            self.info.problems = pd.concat(self.problems, ignore_index=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -535,11 +511,11 @@ def _used_categories_sorted(column: pd.Series) -> pd.Series:
 def walk_pattern(kinds: Sequence[RecordKind], days: list[Any] | None) -> str:
     """One glob for the records of several kinds (and annotation events, traces), so that a
     question about all of them walks the keyspace once: the kinds' first letters as a class,
-    then the days (:func:`rp_toolkit.kinds.days_glob`) and the version, or, with events or
-    traces or no days (every day), the versions only."""
+    then the days (:func:`rp_toolkit.kinds.days_glob`) and the version, or, with a kind whose
+    keys name no day (events, traces) or no days (every day), the versions only."""
     firsts = sorted({kind.template[0] for kind in kinds})
     head = firsts[0] if len(firsts) == 1 else "[" + "".join(firsts) + "]"
-    if EVENTS in kinds or TRACE in kinds or days is None:
+    if days is None or any(kind.day_field is None for kind in kinds):
         versions = sorted({kind.version[-1] for kind in kinds})
         return f"{head}*|{SCHEMA_VERSION[:-1]}[{''.join(versions)}]"
     return f"{head}*|datetime|{days_glob(days)}*|END|{SCHEMA_VERSION}"
@@ -555,22 +531,47 @@ def kind_windows(
     windows: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
     """Each kind's window in a :func:`load_many`: ``windows[kind]`` (a ``(start, end)``
-    pair), else ``start``/``end``/``on`` as :func:`load` takes them (its own default span)."""
-    return {
-        kind.name: (
-            tuple(  # type: ignore[misc]
-                window_bound(b, name=f"windows[{kind.name!r}]", now=now) for b in windows[kind.name]
+    pair), else ``start``/``end``/``on`` as :func:`load` takes them (its own default span);
+    both by :func:`rp_toolkit.kinds.resolve_window`."""
+    spans = {}
+    for kind in kinds:
+        pair = (windows or {}).get(kind.name)
+        if pair is None:
+            spans[kind.name] = resolve_window(kind, start, end, on, now=now)
+            continue
+        named = f"windows[{kind.name!r}]"
+        first, last = (window_bound(bound, name=named, now=now) for bound in pair)
+        spans[kind.name] = resolve_window(kind, first, last, now=now)
+    return spans
+
+
+def kind_filters(
+    kinds: Sequence[RecordKind], filters: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """Each kind's exact filters in a :func:`load_many`, checked before any round trip: every
+    kind carries a time (a window can hold it), and each filter names a tabular kind asked
+    for and only its key fields."""
+    for kind in kinds:
+        if not kind.timed:
+            raise InvalidArgumentError(
+                f"{kind.name} records carry no time, so no window holds them: "
+                f"read them one request at a time with rp.load_{kind.name}()."
             )
-            if windows and kind.name in windows
-            else resolve_window(kind.name, start, end, on, now=now)
-        )
-        for kind in kinds
-    }
+    asked = {kind.name: kind for kind in kinds}
+    chosen = {name: dict(given) for name, given in (filters or {}).items()}
+    for name, given in chosen.items():
+        if name not in asked or not asked[name].tabular:
+            raise InvalidArgumentError(
+                f"filters for {name!r}, which is not a record kind asked for."
+            )
+        asked[name].pattern(given)  # unknown filter names: a clear error, before any I/O
+    return chosen
 
 
+@renamed_parameter("client", "source")
 def load_many(
     kinds: Sequence[str],
-    client: RecordsLike = None,
+    source: RecordsLike = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -588,38 +589,47 @@ def load_many(
     kind parsed and kept to its window; every frame's ``attrs["rp"].fetches`` holds the same,
     shared statistics. With KEYS: what the gem does, one KEYS per kind and day.
     """
-    if isinstance(client, ParsedRecords):
-        return client.load_many(
+    if isinstance(source, ParsedRecords):
+        return source.load_many(
             kinds, start=start, end=end, on=on, windows=windows, filters=filters
         )
     wanted = [get_kind(kind) for kind in dict.fromkeys(kinds)]
-    source = open_source(client)
-    now = source.now()
-    if TRACE in wanted:
-        raise ValueError("Traces are read one request at a time: use rp.load_trace().")
-    filters = {name: dict(chosen) for name, chosen in (filters or {}).items()}
-    for name, chosen in filters.items():
-        if name not in {kind.name for kind in wanted} or name == "events":
-            raise ValueError(f"filters for {name!r}, which is not a record kind asked for.")
-        get_kind(name).pattern(chosen)  # unknown filter names: a clear error, before any I/O
-    spans = kind_windows(wanted, now, start=start, end=end, on=on, windows=windows)
-    if not source.one_walk:
-        return {
-            kind.name: load_events(source, start=spans["events"][0], end=spans["events"][1])
-            if kind is EVENTS
-            else load(
-                kind.name,
-                source,
-                start=spans[kind.name][0],
-                end=spans[kind.name][1],
-                **filters.get(kind.name, {}),
-            )
-            for kind in wanted
-        }
+    opened = open_source(source)  # takes the options in force, once (the source holds them)
+    chosen = kind_filters(wanted, filters)
+    spans = kind_windows(wanted, opened.now(), start=start, end=end, on=on, windows=windows)
+    if opened.one_walk:
+        return _load_in_one_walk(wanted, opened, spans, chosen)
+    return {
+        kind.name: _load_alone(kind, opened, spans[kind.name], chosen.get(kind.name, {}))
+        for kind in wanted
+    }
+
+
+def _load_alone(
+    kind: RecordKind,
+    source: Source,
+    span: tuple[pd.Timestamp, pd.Timestamp],
+    filters: Mapping[str, Any],
+) -> pd.DataFrame:
+    """One kind of a :func:`load_many` read on its own (with KEYS, as the gem does)."""
+    first, last = span
+    if kind.tabular:
+        return load(kind.name, source, start=first, end=last, **filters)
+    return load_events(source, start=first, end=last)
+
+
+def _load_in_one_walk(
+    kinds: list[RecordKind],
+    source: Source,
+    spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]],
+    filters: dict[str, dict[str, Any]],
+) -> dict[str, pd.DataFrame]:
+    """:func:`load_many` with ``use_scan``: one walk for every kind, its keys split by kind;
+    tabular kinds parsed in batches as they come, events once the walk is done."""
     days = sorted(
         {day for a, b in spans.values() for day in utc_days(a.to_pydatetime(), b.to_pydatetime())}
     )
-    pattern = walk_pattern(wanted, days)
+    pattern = walk_pattern(kinds, days)
     # The walk matches most of the gem's keys, as a day-scoped query does: the same COUNT.
     fetch = FetchStream(pattern, source, count_like=REQUESTS.pattern(days=days))
     parsers = {
@@ -635,54 +645,45 @@ def load_many(
             ),
             BATCH_ROWS,
         )
-        for kind in wanted
-        if kind is not EVENTS
+        for kind in kinds
+        if kind.tabular
     }
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in parsers}
-    events: tuple[list[bytes], list[Any]] = ([], [])
+    gathered = {kind.name: ([], []) for kind in kinds if not kind.tabular}
     with contextlib.ExitStack() as stack:
         for parser in parsers.values():
             stack.callback(parser.close)
-        batches = stack.enter_context(contextlib.closing(iter(fetch)))
-        for batch in batches:
-            for name, (keys, values) in split_by_kind(batch.keys, batch.values, wanted).items():
-                if name == "events":
-                    events[0].extend(keys)
-                    events[1].extend(values)
-                else:
+        for batch in stack.enter_context(contextlib.closing(iter(fetch))):
+            for name, (keys, values) in split_by_kind(batch.keys, batch.values, kinds).items():
+                if name in parsers:
                     parts[name].extend(parsers[name].add(keys, values))
+                else:
+                    gathered[name][0].extend(keys)
+                    gathered[name][1].extend(values)
         for name, parser in parsers.items():
             parts[name].extend(parser.flush())
-    frames: dict[str, pd.DataFrame] = {}
-    for kind in wanted:
-        if kind is EVENTS:
-            first, last = spans["events"]
-            frames["events"] = _events_frame(*events, fetch.stats, first, last, pattern)
-            continue
-        parser = parsers[kind.name]
-        if parser.problems:
-            parser.info.problems = pd.concat(parser.problems, ignore_index=True)
-        frames[kind.name] = concat_batches(kind, parts[kind.name], parser.info)
-    return frames
+    return {
+        kind.name: concat_batches(kind, parts[kind.name], parsers[kind.name].info)
+        if kind.tabular
+        else events_frame(*gathered[kind.name], fetch.stats, *spans[kind.name], pattern)
+        for kind in kinds
+    }
 
 
 def split_by_kind(
     keys: list[bytes], values: list[Any], kinds: list[RecordKind]
 ) -> dict[str, tuple[list[bytes], list[Any]]]:
-    """``keys`` and their values split by the kind their first part names; keys of no
-    wanted kind dropped."""
-    prefixes = {
-        (
-            kind.template.split(":{")[0] + ":" if kind is EVENTS else kind.parts[0].literal + "|"
-        ).encode(): kind.name
-        for kind in kinds
-    }
+    """``keys`` and their values split by the kind whose prefix
+    (:attr:`~rp_toolkit.kinds.RecordKind.prefix`) they start with; keys of no wanted kind
+    dropped."""
+    prefixes = {kind.prefix.encode(): kind.name for kind in kinds}
+    # Most prefixes end at a key's first '|' (one look-up); the others are tried in turn.
+    others = [(prefix, name) for prefix, name in prefixes.items() if not prefix.endswith(b"|")]
     split: dict[str, tuple[list[bytes], list[Any]]] = {}
     for key, value in zip(keys, values, strict=True):
-        cut = (
-            key.find(b"|") + 1 if not key.startswith(b"rails_performance:") else key.rfind(b":") + 1
-        )
-        name = prefixes.get(key[:cut])
+        name = prefixes.get(key[: key.find(b"|") + 1])
+        if name is None and others:
+            name = next((name for prefix, name in others if key.startswith(prefix)), None)
         if name is not None:
             mine = split.setdefault(name, ([], []))
             mine[0].append(key)
@@ -690,31 +691,33 @@ def split_by_kind(
     return split
 
 
-def trace_values(client: RecordsLike, request_ids: Sequence[str], what: str) -> list[Any]:
+def trace_values(source: RecordsLike, request_ids: Sequence[str], what: str) -> list[Any]:
     """The stored traces of ``request_ids`` (None where there is none), from a source or
     :class:`ParsedRecords`."""
-    if isinstance(client, ParsedRecords):
-        return client.trace_values(request_ids)
+    if isinstance(source, ParsedRecords):
+        return source.trace_values(request_ids)
     keys = [TRACE.format_key({"request_id": request_id}) for request_id in request_ids]
-    return open_source(client).get_many(keys, what)
+    return open_source(source).get_many(keys, what)
 
 
-def load_trace(request_id: str, client: RecordsLike = None) -> pd.DataFrame:
+@renamed_parameter("client", "source")
+def load_trace(request_id: str, source: RecordsLike = None) -> pd.DataFrame:
     """The trace steps of one request: ``group`` (db/view), ``duration``, ``sql``, ``message``,
     ``time``. Empty (with those columns) when the trace has expired (after 60 minutes)."""
     key = TRACE.format_key({"request_id": request_id})
-    (raw,) = trace_values(client, [request_id], f"reading the trace of request {request_id!r}")
+    (raw,) = trace_values(source, [request_id], f"reading the trace of request {request_id!r}")
     return parse_trace(raw, key)
 
 
+@renamed_parameter("client", "source")
 def slowest_trace(
-    frame: pd.DataFrame, client: RecordsLike = None, *, candidates: int = 50
+    frame: pd.DataFrame, source: RecordsLike = None, *, candidates: int = 50
 ) -> tuple[str | None, pd.DataFrame]:
     """The trace of the slowest request in ``frame`` that still has one (traces expire after
     60 minutes): ``(request_id, steps)``, or ``(None, empty steps)``."""
     slowest = frame.nlargest(candidates, "duration")["request_id"].tolist() if len(frame) else []
     keys = [TRACE.format_key({"request_id": request_id}) for request_id in slowest]
-    traces = trace_values(client, slowest, "reading the traces of the slowest requests")
+    traces = trace_values(source, slowest, "reading the traces of the slowest requests")
     for request_id, key, raw in zip(slowest, keys, traces, strict=True):
         steps = parse_trace(raw, key)
         if len(steps):
@@ -722,20 +725,21 @@ def slowest_trace(
     return None, pd.DataFrame(columns=TRACE_COLUMNS)
 
 
-def load_events(client: RecordsLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+@renamed_parameter("client", "source")
+def load_events(source: RecordsLike = None, *, start: Any = None, end: Any = None) -> pd.DataFrame:
     """Annotation events (deploys and the like): ``name``, ``datetime``, ``datetimei``,
-    ``options``; all of them, or those in ``[start, end]``."""
-    if isinstance(client, ParsedRecords):
-        return client.load_events(start=start, end=end)
-    source = open_source(client)
-    now = source.now()
+    ``options``; all of them, or those in ``[start, end]`` (either bound may be left open)."""
+    if isinstance(source, ParsedRecords):
+        return source.load_events(start=start, end=end)
+    opened = open_source(source)  # takes the options in force, once (the source holds them)
+    now = opened.now()
     low = window_bound(start, name="start", now=now) if start is not None else None
     high = window_bound(end, name="end", now=now) if end is not None else None
-    fetched = fetch_from_redis(EVENTS.pattern(), source, raw=True)
-    return _events_frame(fetched.keys, fetched.values, fetched.stats, low, high, EVENTS.pattern())
+    fetched = fetch_from_redis(EVENTS.pattern(), opened, raw=True)
+    return events_frame(fetched.keys, fetched.values, fetched.stats, low, high, EVENTS.pattern())
 
 
-def _events_frame(
+def events_frame(
     keys: list[bytes],
     values: list[Any],
     stats: FetchStats,
@@ -743,13 +747,15 @@ def _events_frame(
     high: pd.Timestamp | None,
     pattern: str,
 ) -> pd.DataFrame:
+    """The events of ``keys`` and ``values`` in ``[low, high]`` (None: open), with their
+    :class:`LoadInfo`."""
     events, problems = parse_events(keys, values)
     if low is not None or high is not None:
         low = events["datetime"].min() if low is None else low
         high = events["datetime"].max() if high is None else high
         events = events[events["datetime"].between(low, high)].reset_index(drop=True)
     info = LoadInfo(
-        kind="events",
+        kind=EVENTS.name,
         patterns=[pattern],
         fetches=[stats],
         keys_listed=len(keys),

@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
+from ..exceptions import InvalidArgumentError
 from ..kinds import EVENTS, RecordKind, get_kind
 from .values import (
     FIRST_SECOND,
@@ -598,7 +599,7 @@ def parse(
     keys = key_bytes(keys)
     values = list(values)
     if len(values) != len(keys):
-        raise ValueError(f"{len(keys)} keys but {len(values)} values.")
+        raise InvalidArgumentError(f"{len(keys)} keys but {len(values)} values.")
     problems = Problems()
     return build_frame(kind, keys, values, split_keys(kind, keys, problems), problems)
 
@@ -634,16 +635,9 @@ def build_frame(
     ``stored``: the frame as the archive stores it: ``custom_data`` kept as the JSON text
     the gem wrote (:func:`decode_json_text` decodes it when the archive is read), and a last
     column ``record_id``, each row's key's :func:`record_ids`."""
-    rows, columns = split
-    if None in values:
-        present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
-        missing = rows[~present].tolist()
-        problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
-        rows = rows[present]
-        columns = {name: column.filter(pa.array(present)) for name, column in columns.items()}
+    rows, columns = _with_values(keys, values, *split, problems)
     good, typed = _typed_key_columns(kind, columns, lambda i: key_text(keys[rows[i]]), problems)
     rows = rows[good]
-    good_mask = pa.array(good)
 
     def key_of(position: int) -> str:
         return key_text(keys[rows[position]])
@@ -652,7 +646,34 @@ def build_frame(
     if set(map(type, in_order)) - {bytes}:
         in_order = [as_bytes(v) for v in in_order]
     value_table = _read_values(kind.value_schema, in_order, key_of, problems)
+    data = _key_data(kind, typed, good)
+    data.update(_value_data(kind.value_schema, value_table, key_of, problems, stored=stored))
+    frame = pd.DataFrame(data)  # copied: columns Arrow lent read-only become the frame's own
+    if stored:
+        frame["record_id"] = record_ids(_taken(keys, rows))
+    return frame, problems.frame()
 
+
+def _with_values(
+    keys: list[bytes],
+    values: list[Any],
+    rows: np.ndarray,
+    columns: dict[str, pa.ChunkedArray],
+    problems: Problems,
+) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]]:
+    """The split keys whose value was read; the others (expired in between) are problems."""
+    if None not in values:
+        return rows, columns
+    present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
+    missing = rows[~present].tolist()
+    problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
+    kept = pa.array(present)
+    return rows[present], {name: column.filter(kept) for name, column in columns.items()}
+
+
+def _key_data(kind: RecordKind, typed: dict[str, Any], good: np.ndarray) -> dict[str, Any]:
+    """The frame's key columns, in key order, of the rows whose key fields converted."""
+    good_mask = pa.array(good)
     data: dict[str, Any] = {}
     for name in kind.key_fields:
         column = typed[name]
@@ -679,8 +700,17 @@ def build_frame(
             data[name] = pd.Series(column, dtype="str")
         else:
             data[name] = pd.Series(column.to_pandas(), dtype="str")
-    for name in kind.value_schema.names:
-        column = value_table.column(name)
+    return data
+
+
+def _value_data(
+    schema: pa.Schema, table: pa.Table, key_of: KeyLookup, problems: Problems, *, stored: bool
+) -> dict[str, Any]:
+    """The frame's value columns: a struct's fields flattened (``cpu_one_min``), lists as
+    Python lists, ``custom_data`` decoded (unless ``stored``)."""
+    data: dict[str, Any] = {}
+    for name in schema.names:
+        column = table.column(name)
         if pa.types.is_struct(column.type):
             for child in column.type:
                 data[f"{name}_{child.name}"] = pc.struct_field(column, child.name).to_pandas()
@@ -692,10 +722,7 @@ def build_frame(
             data[name] = pd.Series(column.to_pandas(), dtype="str")
         else:
             data[name] = column.to_pandas()
-    frame = pd.DataFrame(data)  # copied: columns Arrow lent read-only become the frame's own
-    if stored:
-        frame["record_id"] = record_ids(_taken(keys, rows))
-    return frame, problems.frame()
+    return data
 
 
 def _taken(items: list[Any], rows: np.ndarray) -> list[Any]:

@@ -144,13 +144,13 @@ def decode(raw: bytes) -> tuple[Any, str | None]:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def _finite_float(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
-        raise ValueError(f"{text} is too large")
+        raise json.JSONDecodeError(f"{text} is too large for a float", text, 0)
     return number
 
 
