@@ -2,11 +2,11 @@
 
 :class:`StoredBatches` is the archive's read of a source: one walk of the keyspace (or of a
 snapshot file) for every kind asked for, events and traces included, parsed as
-``rp.iter_load`` parses, in batches of :data:`~rp_toolkit.frames.load.ITER_BATCH_ROWS` records
+``rp.iter_load`` parses, in batches of :data:`~rp_toolkit.frames.ITER_BATCH_ROWS` records
 that the archive writes and drops as they come (memory stays bounded whatever the window:
 ``rp.load``'s larger batches are a little faster and hold much more in memory), each
 frame in the
-stored form (:func:`~rp_toolkit.frames.parse.build_frame`'s ``stored``: ``custom_data`` as the
+stored form (``build_frame``'s ``stored``: ``custom_data`` as the
 JSON text the gem wrote, and ``record_id``, the 64-bit identity of the record's key).
 """
 
@@ -30,8 +30,13 @@ from ..kinds import (
     utc_days,
 )
 from ..store import FetchStats, FetchStream, open_source
-from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
-from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
+from ._batches import BatchParser
+from ._documents import parse_events
+from ._info import LoadInfo
+from ._load import ITER_BATCH_ROWS
+from ._parse import Problems, key_bytes, key_text, parse_key, record_ids
+from ._parsed import RecordsLike
+from ._question import split_by_kind, walk_pattern
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 """Where a window with no start begins: the gem's times are epoch seconds."""
