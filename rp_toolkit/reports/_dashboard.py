@@ -26,7 +26,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ..kinds import DEFAULT_WINDOW, RESOURCES_WINDOW, utc_timestamp
+from ..kinds import DEFAULT_WINDOW, RESOURCES_WINDOW, window_bound
 from ._deploys import event_labels
 from ._groups import (
     ENDPOINT_COLUMNS,
@@ -85,9 +85,10 @@ _ONE_MINUTE = pd.Timedelta(minutes=1)
 # --------------------------------------------------------------------------- time helpers
 
 
-def _utc(value: TimeLike | None) -> pd.Timestamp:
-    """``value`` as a UTC Timestamp (naive values are taken as UTC); None is now."""
-    return pd.Timestamp.now(tz="UTC") if value is None else utc_timestamp(value)
+def _utc(value: TimeLike | None, name: str = "now") -> pd.Timestamp:
+    """``value`` as a UTC Timestamp, read as a loader reads a bound
+    (:func:`rp_toolkit.kinds.window_bound`: naive values are UTC); None is now."""
+    return pd.Timestamp.now(tz="UTC") if value is None else window_bound(value, name=name)
 
 
 def minute_window(
@@ -392,9 +393,9 @@ def annotations(
     """
     mask = pd.Series(True, index=events_df.index)
     if start is not None:
-        mask &= events_df["datetime"] >= _utc(start)
+        mask &= events_df["datetime"] >= _utc(start, "start")
     if end is not None:
-        mask &= events_df["datetime"] <= _utc(end)
+        mask &= events_df["datetime"] <= _utc(end, "end")
     chosen = events_df.loc[mask, ["datetime", "name", "options"]]
     chosen = chosen.sort_values("datetime", kind="stable").reset_index(drop=True)
     return chosen.assign(label=event_labels(chosen))
