@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ArchiveError
+from ..exceptions import ArchiveError, InvalidArgumentError
 from .schema import ARCHIVED_KINDS, FORMAT
 
 FORMAT_FILE = "_archive.json"
@@ -39,7 +39,7 @@ def check_app(app: str) -> str:
     """``app`` if it can name a partition (letters, digits, ``.``, ``_``, ``-``; at most
     128, not starting with a punctuation mark), else a clear error."""
     if not isinstance(app, str) or not _APP.fullmatch(app):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"app={app!r} cannot name an archive partition: use letters, digits, '.', '_' and "
             "'-' (at most 128, starting with a letter or digit)."
         )

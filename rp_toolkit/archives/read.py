@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ..exceptions import ArchiveError
+from ..exceptions import ArchiveError, InvalidArgumentError
 from ..frames import LoadInfo, Problems, concat_batches, empty_frame, resolve_window
 from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, kind_windows, tabular_kind
 from ..frames.stored import EARLIEST
@@ -232,7 +232,9 @@ class Archive(ParsedRecords):
         """What ``rp.load_many`` gives, each kind read as :meth:`load` reads it."""
         wanted = [get_kind(name) for name in dict.fromkeys(kinds)]
         if TRACE in wanted:
-            raise ValueError("Traces are read one request at a time: use rp.load_trace().")
+            raise InvalidArgumentError(
+                "Traces are read one request at a time: use rp.load_trace()."
+            )
         spans = kind_windows(wanted, self.now(), start=start, end=end, on=on, windows=windows)
         frames = {}
         for kind in wanted:
@@ -316,7 +318,7 @@ class Archive(ParsedRecords):
             last = window_bound(end, name="end", now=now).normalize()
             last += pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         if first is not None and last is not None and first > last:
-            raise ValueError(f"start ({first.date()}) is after end ({last.date()}).")
+            raise InvalidArgumentError(f"start ({first.date()}) is after end ({last.date()}).")
         ps = ", ".join(f"quantile_cont(duration, {p / 100}) AS duration_p{p}" for p in PERCENTILES)
         parts = ", ".join(f"coalesce({name}, '') AS {name}" for name in ENDPOINT_PARTS)
         relation = self._select(

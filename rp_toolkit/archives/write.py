@@ -44,7 +44,7 @@ from ..exceptions import ArchiveError
 from ..files import atomic_files
 from ..frames.load import RecordsLike
 from ..frames.stored import StoredBatches
-from ..kinds import TRACE, get_kind
+from ..kinds import get_kind
 from ..store import progress_bar
 from ..version import __version__
 from . import layout
@@ -318,18 +318,24 @@ def archive(
     return run
 
 
+def _timeless(kind: str) -> bool:
+    """Whether ``kind``'s records carry no time of their own (traces): they are filed under
+    the day they were read, and looked for in the days around it."""
+    return "datetimei" not in get_kind(kind).key_fields
+
+
 def _write(
     root: Path, run_dir: Path, run: ArchiveRun, read: StoredBatches
 ) -> list[PartitionWriter]:
     """Read the source once, sending each record to its partition's writer."""
     writers: dict[tuple[str, date], PartitionWriter] = {}
-    trace_day = read.now.date()
+    read_day = read.now.date()
 
     def writer_for(kind: str, day: date) -> PartitionWriter:
         writer = writers.get((kind, day))
         if writer is None:
             neighbours = (day - timedelta(days=1), day, day + timedelta(days=1))
-            held = layout.files(root, kind, run.app, neighbours if kind == TRACE.name else [day])
+            held = layout.files(root, kind, run.app, neighbours if _timeless(kind) else [day])
             relative = layout.partition(Path(), kind, run.app, day) / layout.part_name(run.run)
             writer = PartitionWriter(kind, day, run_dir / relative, relative, held_ids(held))
             writers[(kind, day)] = writer
@@ -342,7 +348,7 @@ def _write(
             bar.update(len(frame))
             if not len(frame):
                 continue
-            for day, part in by_day(frame) if kind != TRACE.name else [(trace_day, frame)]:
+            for day, part in [(read_day, frame)] if _timeless(kind) else by_day(frame):
                 added, already = writer_for(kind, day).add(part)
                 counts.added += added
                 counts.already_archived += already

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from ..exceptions import RPToolkitError
+from ..exceptions import LocalServerError
 from .server import RedisServer
 
 SLOTS = 16384
@@ -63,7 +63,7 @@ class LocalCluster:
             for server in self.servers[1:]:
                 clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
         except redis.RedisError as error:
-            raise RPToolkitError(f"Could not create the local Redis Cluster: {error}") from error
+            raise LocalServerError(f"Could not create the local Redis Cluster: {error}") from error
         finally:
             for client in clients:
                 client.close()
@@ -80,7 +80,7 @@ class LocalCluster:
         finally:
             for c in clients:
                 c.close()
-        raise RPToolkitError("The local Redis Cluster did not reach cluster_state:ok in time.")
+        raise LocalServerError("The local Redis Cluster did not reach cluster_state:ok in time.")
 
     def stop(self) -> None:
         for server in self.servers:
@@ -100,7 +100,7 @@ def _start_node(server_class: Any, options: dict[str, object]) -> Any:
     for attempt in range(20):
         try:
             return server_class(options).start()
-        except RPToolkitError as error:
+        except LocalServerError as error:
             if "port number too high" not in str(error) or attempt == 19:
                 raise
     raise AssertionError("unreachable")
