@@ -23,9 +23,9 @@ from rp_toolkit.local import (
     binary_version,
     find_redis_server,
     free_port,
-    server_software,
 )
-from rp_toolkit.local import server as server_module
+from rp_toolkit.local import _server as server_module
+from rp_toolkit.version import server_software
 
 
 def refuses_connections(port: int) -> bool:

@@ -13,13 +13,13 @@ from datetime import datetime
 
 from ..exceptions import InvalidArgumentError
 from ..kinds import EVENTS, KINDS, REQUESTS, RESOURCES, TRACE, RecordKind, get_kind
-from .catalogue import DEFAULT_SERVERS, RATE_PER_MINUTE, RATE_PER_RPS
-from .encoding import RecordBatch
-from .events import deploy_times, event_batches
-from .jobs import TIMED_BUILDERS, timed_batches
-from .requests import request_batches
-from .resources import resource_batches
-from .timeline import COUNTS_STREAM, Timeline, Window, check_seed, stream_rng
+from ._catalogue import DEFAULT_SERVERS, RATE_PER_MINUTE, RATE_PER_RPS
+from ._encoding import RecordBatch
+from ._events import deploy_times, event_batches
+from ._jobs import TIMED_BUILDERS, timed_batches
+from ._requests import request_batches
+from ._resources import resource_batches
+from ._timeline import COUNTS_STREAM, Timeline, Window, check_seed, stream_rng
 
 ALL_KINDS: tuple[str, ...] = tuple(KINDS)
 """Every kind's name, in :data:`rp_toolkit.kinds.KINDS` order (the default: write them all)."""

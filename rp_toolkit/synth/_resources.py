@@ -1,7 +1,7 @@
 """Resource samples: CPU load, memory and disk of every server, one sample a minute.
 
 Memory grows slowly and starts again from its base after every deploy (a restart), so the
-samples agree with the deploy events of :mod:`.events`.
+samples agree with the deploy events of :mod:`._events`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..kinds import RESOURCES
-from .encoding import RecordBatch, ruby_json
-from .events import deploy_times
-from .timeline import Window, minute_text, remaining_ttls, stream_rng
+from ._encoding import RecordBatch, ruby_json
+from ._events import deploy_times
+from ._timeline import Window, minute_text, remaining_ttls, stream_rng
 
 
 def _server_role(server: str) -> tuple[str, str]:

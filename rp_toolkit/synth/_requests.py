@@ -17,7 +17,7 @@ import numpy as np
 
 from ..exceptions import InvalidArgumentError
 from ..kinds import REQUESTS, TRACE
-from .catalogue import (
+from ._catalogue import (
     AWKWARD_PATH_SHARE,
     AWKWARD_QUERIES,
     BACKTRACE_FRAMES,
@@ -41,9 +41,9 @@ from .catalogue import (
     SQL,
     Endpoint,
 )
-from .encoding import RecordBatch, ruby_json
-from .events import deploy_times
-from .timeline import (
+from ._encoding import RecordBatch, ruby_json
+from ._events import deploy_times
+from ._timeline import (
     CHUNK_RECORDS,
     COUNTS_STREAM,
     Timeline,

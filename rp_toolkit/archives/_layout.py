@@ -1,5 +1,5 @@
 """Where an archive keeps what: paths, app names and the manifest. Pure paths and small
-JSON files; the writer (:mod:`.write`) and the reader (:mod:`.read`) share them.
+JSON files; the writer (:mod:`._write`) and the reader (:mod:`._read`) share them.
 
 ::
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ArchiveError, InvalidArgumentError
-from .schema import ARCHIVED_KINDS, FORMAT
+from ._schema import ARCHIVED_KINDS, FORMAT
 
 FORMAT_FILE = "_archive.json"
 MANIFEST_DIR = "_manifest"

@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 from ..exceptions import InvalidArgumentError
 from ..kinds import RecordKind, encode_key
 from ..store import ClientLike, describe_server, get_client, translate_errors
-from .catalogue import DEFAULT_SERVERS
-from .encoding import RecordBatch
-from .plan import ALL_KINDS, generate, kind_names, planned_counts
-from .timeline import Window, check_seed, utc_datetime
+from ._catalogue import DEFAULT_SERVERS
+from ._encoding import RecordBatch
+from ._plan import ALL_KINDS, generate, kind_names, planned_counts
+from ._timeline import Window, check_seed, utc_datetime
 
 PIPELINE_BATCH = 10_000
 """Commands per pipeline round trip."""

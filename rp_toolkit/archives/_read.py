@@ -4,7 +4,7 @@
 A load lists only the partitions its question needs (its app, the UTC days of its window),
 hands those files to DuckDB with the window and the exact filters as conditions (row groups
 outside them are skipped by their statistics), and turns the result into exactly the frame
-``rp.load`` gives for the same records (:func:`rp_toolkit.archives.schema.to_frame`), rows in
+``rp.load`` gives for the same records (:func:`rp_toolkit.archives._schema.to_frame`), rows in
 time order.
 """
 
@@ -26,9 +26,9 @@ from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, kind_windows, tabular_
 from ..frames.stored import EARLIEST
 from ..kinds import EVENTS, TRACE, RecordKind, get_kind, utc_days, window_bound
 from ..store import FetchStats
-from . import layout
-from .schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame
-from .write import ArchiveRun
+from ._layout import apps, check_app, check_format, days, files, manifest
+from ._schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame
+from ._write import ArchiveRun
 
 PERCENTILES = (50, 95, 99)
 ENDPOINT_PARTS = ("controller", "action", "format")
@@ -67,10 +67,10 @@ class Archive(ParsedRecords):
         self.root = Path(path)
         if not self.root.is_dir():
             raise ArchiveError(f"No archive at {self.root} (not a directory).")
-        layout.check_format(self.root)
-        self.runs = [ArchiveRun.from_dict(record) for record in layout.manifest(self.root)]
-        self.apps = layout.apps(self.root)
-        self.app = layout.check_app(app) if app is not None else None
+        check_format(self.root)
+        self.runs = [ArchiveRun.from_dict(record) for record in manifest(self.root)]
+        self.apps = apps(self.root)
+        self.app = check_app(app) if app is not None else None
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._views = False
 
@@ -91,7 +91,7 @@ class Archive(ParsedRecords):
 
     def days(self, kind: str = "requests", app: str | None = None) -> list[Any]:
         """The UTC days of ``kind`` the archive holds for the app."""
-        return layout.days(self.root, get_kind(kind).name, self._app(app))
+        return days(self.root, get_kind(kind).name, self._app(app))
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -116,7 +116,7 @@ class Archive(ParsedRecords):
 
     def _app(self, app: str | None) -> str:
         if app is not None:
-            return layout.check_app(app)
+            return check_app(app)
         if self.app is not None:
             return self.app
         if len(self.apps) == 1:
@@ -149,7 +149,7 @@ class Archive(ParsedRecords):
         name = get_kind(kind).name
         first = start if start is not None else EARLIEST
         chosen = None if start is None or end is None else utc_days(first, end)
-        paths = layout.files(self.root, name, self._app(app), chosen)
+        paths = files(self.root, name, self._app(app), chosen)
         if not paths:
             return None
         schema = stored_schema(name)
@@ -286,7 +286,7 @@ class Archive(ParsedRecords):
         and day. The result as a pandas frame."""
         connection = self.connection
         for kind in ARCHIVED_KINDS if not self._views else ():
-            paths = [str(p) for app in self.apps for p in layout.files(self.root, kind, app)]
+            paths = [str(p) for app in self.apps for p in files(self.root, kind, app)]
             if paths:
                 listed = ", ".join(_literal(path) for path in paths)
                 connection.execute(
