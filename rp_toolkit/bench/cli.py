@@ -7,6 +7,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,11 @@ def parse_sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"sizes are whole numbers: {text!r}") from None
 
 
+def parse_queries(text: str) -> list[str]:
+    """``day,controller`` as a list (argparse type of ``--queries``)."""
+    return [query for query in text.split(",") if query]
+
+
 def parse_counts(text: str) -> list[int | str]:
     """``10,100,auto,adaptive`` (argparse type of ``--counts``)."""
     counts: list[int | str] = []
@@ -50,138 +57,163 @@ def parse_counts(text: str) -> list[int | str]:
     return counts
 
 
+Option = tuple[tuple[str, ...], dict[str, Any]]
+"""One command-line option: its flags and the keyword arguments of ``add_argument``."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One benchmark command: its name, its help, its options and the function it runs."""
+
+    name: str
+    help: str
+    options: tuple[Option, ...]
+    run: Callable[[argparse.Namespace], int]
+
+
+NO_PROGRESS: Option = (("--no-progress",), {"action": "store_true"})
+
+BENCH_OPTIONS: tuple[Option, ...] = (
+    (
+        ("--sizes",),
+        {
+            "type": parse_sizes,
+            "default": list(DEFAULT_SIZES),
+            "help": "records per keyspace, comma-separated (default 100,1000,10000,100000,1000000)",
+        },
+    ),
+    (
+        ("--counts",),
+        {
+            "type": parse_counts,
+            "default": list(DEFAULT_COUNTS),
+            "help": "SCAN COUNT hints, auto and/or adaptive (default 10,100,1000,10000,auto; "
+            "adaptive uses $RP_SCAN_BUDGET_MS, default 1 ms)",
+        },
+    ),
+    (("--repeats",), {"type": int, "default": 5}),
+    (
+        ("--noise",),
+        {"type": float, "default": 0.0, "help": "unrelated keys per record (default 0)"},
+    ),
+    (
+        ("--queries",),
+        {"type": parse_queries, "default": list(QUERIES), "help": "day,controller,request_id"},
+    ),
+    (
+        ("--redis-url",),
+        {
+            "default": None,
+            "help": "an existing Redis or Redis Cluster (needs --allow-existing-server); "
+            "default: a throwaway server",
+        },
+    ),
+    (
+        ("--allow-existing-server",),
+        {"action": "store_true", "help": "write (marked) keys to --redis-url and run KEYS there"},
+    ),
+    (
+        ("--cluster",),
+        {
+            "action": "store_true",
+            "help": "a throwaway local Redis Cluster (of --primaries) instead of a throwaway "
+            "server",
+        },
+    ),
+    (
+        ("--primaries",),
+        {"type": int, "default": 3, "help": "primaries of the --cluster (default 3)"},
+    ),
+    (("--out",), {"default": "bench", "help": "folder for bench.csv and bench.json"}),
+    (
+        ("--markdown",),
+        {"action": "store_true", "help": "print the docs table (and write bench.md)"},
+    ),
+    (("--no-probe",), {"action": "store_true", "help": "no blocking probe"}),
+    (("--probe-mode",), {"choices": ("process", "thread"), "default": "process"}),
+    (
+        ("--no-full-fetch",),
+        {
+            "action": "store_true",
+            "help": "only list keys (no gem_keys_mget / scan_chunked_mget rows)",
+        },
+    ),
+    (
+        ("--cell-budget",),
+        {
+            "type": float,
+            "default": CELL_BUDGET_S,
+            "help": "seconds per cell before repeats are cut short",
+        },
+    ),
+    (("--slowlog-threshold-us",), {"type": int, "default": SLOWLOG_THRESHOLD_US}),
+    NO_PROGRESS,
+)
+
+LOAD_SPEED_OPTIONS: tuple[Option, ...] = (
+    (("--records",), {"type": int, "default": 1_000_000}),
+    (("--repeats",), {"type": int, "default": 3}),
+    (("--no-gem-path",), {"action": "store_true", "help": "skip the gem's read path"}),
+    (("--no-probe",), {"action": "store_true", "help": "no PING probe / SLOWLOG check"}),
+    (("--out",), {"default": None, "help": "folder for load_speed.csv / .json"}),
+    NO_PROGRESS,
+)
+
+SNAPSHOT_SPEED_OPTIONS: tuple[Option, ...] = (
+    (("--records",), {"type": int, "default": 1_000_000}),
+    (("--repeats",), {"type": int, "default": 3}),
+    (("--no-gem-path",), {"action": "store_true", "help": "skip the gem's read path"}),
+    (("--out",), {"default": None, "help": "folder for snapshot_speed.csv / .json"}),
+    NO_PROGRESS,
+)
+
+ARCHIVE_SPEED_OPTIONS: tuple[Option, ...] = (
+    (("--records",), {"type": int, "default": 1_000_000, "help": "records in the snapshot"}),
+    (("--days",), {"type": int, "default": 30, "help": "days of the many-day archive"}),
+    (("--per-day",), {"type": int, "default": 100_000, "help": "requests a day in it"}),
+    (("--repeat", "--repeats"), {"dest": "repeats", "type": int, "default": 3}),
+    (("--seed",), {"type": int, "default": 1}),
+    (
+        ("--out",),
+        {"default": "docs/bench/archive", "help": "folder for archive_speed.json / .md"},
+    ),
+    NO_PROGRESS,
+)
+
+CLUSTER_BENCH_OPTIONS: tuple[Option, ...] = (
+    (("--records",), {"type": int, "default": 1_000_000}),
+    (("--primaries",), {"type": int, "default": 3}),
+    (("--repeats",), {"type": int, "default": 3}),
+    (("--out",), {"help": "write the rows as JSON here"}),
+)
+
+WALK_BENCH_OPTIONS: tuple[Option, ...] = (
+    (("--records",), {"type": int, "default": 1_000_000, "help": "request records"}),
+    (("--repeats",), {"type": int, "default": 3}),
+    (("--seed",), {"type": int, "default": 1}),
+    (
+        ("--others-rps",),
+        {
+            "type": float,
+            "default": OTHERS_RPS,
+            "help": "rate of the report's other kinds (synth requests a second)",
+        },
+    ),
+    (("--out",), {"default": "walks", "help": "folder for walks.json and walks.md"}),
+)
+
+
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Register the benchmark commands on the CLI's subparsers; returns the ``bench`` parser."""
-    bench = subparsers.add_parser(
-        "bench", help="measure KEYS against SCAN (a throwaway Redis unless told otherwise)"
-    )
-    bench.add_argument(
-        "--sizes",
-        type=parse_sizes,
-        default=list(DEFAULT_SIZES),
-        help="records per keyspace, comma-separated (default 100,1000,10000,100000,1000000)",
-    )
-    bench.add_argument(
-        "--counts",
-        type=parse_counts,
-        default=list(DEFAULT_COUNTS),
-        help="SCAN COUNT hints, auto and/or adaptive (default 10,100,1000,10000,auto; "
-        "adaptive uses $RP_SCAN_BUDGET_MS, default 1 ms)",
-    )
-    bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument(
-        "--noise", type=float, default=0.0, help="unrelated keys per record (default 0)"
-    )
-    bench.add_argument(
-        "--queries",
-        type=lambda t: [q for q in t.split(",") if q],
-        default=list(QUERIES),
-        help="day,controller,request_id",
-    )
-    bench.add_argument(
-        "--redis-url",
-        default=None,
-        help="an existing Redis or Redis Cluster (needs --allow-existing-server); default: a "
-        "throwaway server",
-    )
-    bench.add_argument(
-        "--allow-existing-server",
-        action="store_true",
-        help="write (marked) keys to --redis-url and run KEYS there",
-    )
-    bench.add_argument(
-        "--cluster",
-        action="store_true",
-        help="a throwaway local Redis Cluster (of --primaries) instead of a throwaway server",
-    )
-    bench.add_argument(
-        "--primaries", type=int, default=3, help="primaries of the --cluster (default 3)"
-    )
-    bench.add_argument("--out", default="bench", help="folder for bench.csv and bench.json")
-    bench.add_argument(
-        "--markdown", action="store_true", help="print the docs table (and write bench.md)"
-    )
-    bench.add_argument("--no-probe", action="store_true", help="no blocking probe")
-    bench.add_argument("--probe-mode", choices=("process", "thread"), default="process")
-    bench.add_argument(
-        "--no-full-fetch",
-        action="store_true",
-        help="only list keys (no gem_keys_mget / scan_chunked_mget rows)",
-    )
-    bench.add_argument(
-        "--cell-budget",
-        type=float,
-        default=CELL_BUDGET_S,
-        help="seconds per cell before repeats are cut short",
-    )
-    bench.add_argument("--slowlog-threshold-us", type=int, default=SLOWLOG_THRESHOLD_US)
-    bench.add_argument("--no-progress", action="store_true")
-    bench.set_defaults(func=cmd_bench)
-
-    speed = subparsers.add_parser(
-        "load-speed", help="rp.load against the raw transfer (and the gem's read path)"
-    )
-    speed.add_argument("--records", type=int, default=1_000_000)
-    speed.add_argument("--repeats", type=int, default=3)
-    speed.add_argument("--no-gem-path", action="store_true", help="skip the gem's read path")
-    speed.add_argument("--no-probe", action="store_true", help="no PING probe / SLOWLOG check")
-    speed.add_argument("--out", default=None, help="folder for load_speed.csv / .json")
-    speed.add_argument("--no-progress", action="store_true")
-    speed.set_defaults(func=cmd_load_speed)
-
-    snap = subparsers.add_parser(
-        "snapshot-speed",
-        help="rp.load from an RDB snapshot against the live server (and the gem's read path)",
-    )
-    snap.add_argument("--records", type=int, default=1_000_000)
-    snap.add_argument("--repeats", type=int, default=3)
-    snap.add_argument("--no-gem-path", action="store_true", help="skip the gem's read path")
-    snap.add_argument("--out", default=None, help="folder for snapshot_speed.csv / .json")
-    snap.add_argument("--no-progress", action="store_true")
-    snap.set_defaults(func=cmd_snapshot_speed)
-
-    arch = subparsers.add_parser(
-        "archive-speed",
-        help="rp.archive of an RDB snapshot against rp.load of it (time, memory, size), and "
-        "reads of a many-day archive (a throwaway Redis)",
-    )
-    arch.add_argument("--records", type=int, default=1_000_000, help="records in the snapshot")
-    arch.add_argument("--days", type=int, default=30, help="days of the many-day archive")
-    arch.add_argument("--per-day", type=int, default=100_000, help="requests a day in it")
-    arch.add_argument("--repeat", "--repeats", dest="repeats", type=int, default=3)
-    arch.add_argument("--seed", type=int, default=1)
-    arch.add_argument(
-        "--out", default="docs/bench/archive", help="folder for archive_speed.json / .md"
-    )
-    arch.add_argument("--no-progress", action="store_true")
-    arch.set_defaults(func=cmd_archive_speed)
-
-    cluster = subparsers.add_parser(
-        "cluster-bench", help="read paths on one node against a local Redis Cluster, same data"
-    )
-    cluster.add_argument("--records", type=int, default=1_000_000)
-    cluster.add_argument("--primaries", type=int, default=3)
-    cluster.add_argument("--repeats", type=int, default=3)
-    cluster.add_argument("--out", help="write the rows as JSON here")
-    cluster.set_defaults(func=cmd_cluster_bench)
-
-    walk = subparsers.add_parser(
-        "walk-bench",
-        help="one SCAN over a two-day window against the gem's per-day KEYS, and one walk "
-        "for the report's kinds against one load per kind (a throwaway Redis)",
-    )
-    walk.add_argument("--records", type=int, default=1_000_000, help="request records")
-    walk.add_argument("--repeats", type=int, default=3)
-    walk.add_argument("--seed", type=int, default=1)
-    walk.add_argument(
-        "--others-rps",
-        type=float,
-        default=OTHERS_RPS,
-        help="rate of the report's other kinds (synth requests a second)",
-    )
-    walk.add_argument("--out", default="walks", help="folder for walks.json and walks.md")
-    walk.set_defaults(func=cmd_walk_bench)
-    return bench
+    """Register the benchmark commands (:data:`COMMANDS`) on the CLI's subparsers; returns
+    the ``bench`` parser."""
+    parsers = {}
+    for command in COMMANDS:
+        parser = subparsers.add_parser(command.name, help=command.help)
+        for flags, arguments in command.options:
+            parser.add_argument(*flags, **arguments)
+        parser.set_defaults(func=command.run)
+        parsers[command.name] = parser
+    return parsers["bench"]
 
 
 add_cli = add_commands
@@ -307,3 +339,46 @@ def cmd_walk_bench(args: argparse.Namespace) -> int:
     print(walks_markdown(results), end="")
     print(f"Results written to {out}/walks.json and {out}/walks.md", file=sys.stderr)
     return 0
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "bench",
+        "measure KEYS against SCAN (a throwaway Redis unless told otherwise)",
+        BENCH_OPTIONS,
+        cmd_bench,
+    ),
+    Command(
+        "load-speed",
+        "rp.load against the raw transfer (and the gem's read path)",
+        LOAD_SPEED_OPTIONS,
+        cmd_load_speed,
+    ),
+    Command(
+        "snapshot-speed",
+        "rp.load from an RDB snapshot against the live server (and the gem's read path)",
+        SNAPSHOT_SPEED_OPTIONS,
+        cmd_snapshot_speed,
+    ),
+    Command(
+        "archive-speed",
+        "rp.archive of an RDB snapshot against rp.load of it (time, memory, size), and "
+        "reads of a many-day archive (a throwaway Redis)",
+        ARCHIVE_SPEED_OPTIONS,
+        cmd_archive_speed,
+    ),
+    Command(
+        "cluster-bench",
+        "read paths on one node against a local Redis Cluster, same data",
+        CLUSTER_BENCH_OPTIONS,
+        cmd_cluster_bench,
+    ),
+    Command(
+        "walk-bench",
+        "one SCAN over a two-day window against the gem's per-day KEYS, and one walk "
+        "for the report's kinds against one load per kind (a throwaway Redis)",
+        WALK_BENCH_OPTIONS,
+        cmd_walk_bench,
+    ),
+)
+"""The benchmark commands, in the order ``rp-toolkit --help`` lists them."""
