@@ -38,9 +38,9 @@ from ..files import atomic_files
 from ..local import RedisServer
 from ..store import Snapshot
 from ..synth import iter_request_records, write_records
-from .environment import describe_environment, load_average
-from .snapshot_speed import redis_family_binary, save_snapshot
-from .speed import PEAK_RSS_SOURCE
+from ._environment import describe_environment, load_average
+from ._snapshot_speed import redis_family_binary, save_snapshot
+from ._speed import PEAK_RSS_SOURCE
 
 TARGET_ARCHIVE_OVER_LOAD = 1.5
 """Archiving a snapshot's requests takes at most this many times its ``rp.load``."""

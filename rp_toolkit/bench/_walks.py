@@ -64,8 +64,8 @@ from ..kinds import REQUESTS, encode_key
 from ..local import RedisServer
 from ..store import FetchStats, SeenKeys, determine_scan_count, list_keys
 from ..synth import generate, iter_request_records, write_records
-from .environment import describe_environment, load_average
-from .markdown import server_text
+from ._environment import describe_environment, load_average
+from ._markdown import server_text
 
 BENCH_END = datetime(2026, 2, 5, 2, 0, tzinfo=timezone.utc)
 """Records span ``[BENCH_END - HOURS, BENCH_END)``: 20:00 on 4 February to 02:00 on the 5th."""

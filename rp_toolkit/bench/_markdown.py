@@ -14,7 +14,7 @@ import pandas as pd
 from ..config import count_sort_key
 from ..export import is_missing
 from ..markup import markdown_text
-from .keyspace import QUERIES
+from ._keyspace import QUERIES
 
 
 def server_text(environment: dict[str, Any]) -> str:

@@ -15,16 +15,16 @@ from typing import Any
 
 from ..files import atomic_files
 from ..store import quiet_keys_notices
-from .archive_speed import archive_speed, archive_speed_summary, save_archive_speed
-from .cluster import benchmark, format_rows
-from .keyspace import QUERIES
-from .markdown import to_markdown
-from .results import save
-from .runner import CELL_BUDGET_S, DEFAULT_COUNTS, DEFAULT_SIZES, SLOWLOG_THRESHOLD_US, run
-from .snapshot_speed import snapshot_speed, snapshot_speed_summary
-from .speed import load_speed, load_speed_summary
-from .walks import OTHERS_RPS, save_walks, walks_markdown
-from .walks import benchmark as walk_benchmark
+from ._archive_speed import archive_speed, archive_speed_summary, save_archive_speed
+from ._cluster import benchmark, format_rows
+from ._keyspace import QUERIES
+from ._markdown import to_markdown
+from ._results import save
+from ._runner import CELL_BUDGET_S, DEFAULT_COUNTS, DEFAULT_SIZES, SLOWLOG_THRESHOLD_US, run
+from ._snapshot_speed import snapshot_speed, snapshot_speed_summary
+from ._speed import load_speed, load_speed_summary
+from ._walks import OTHERS_RPS, save_walks, walks_markdown
+from ._walks import benchmark as walk_benchmark
 
 
 def parse_sizes(text: str) -> list[int]:

@@ -32,12 +32,12 @@ from ..store import (
     quiet_keys_notices,
     redact_url,
 )
-from .environment import describe_environment, load_average
-from .keyspace import EXISTING_SERVER_TTL_S, QUERIES, Keyspace
-from .probe import NoProbe, Probe, ProbeStats
-from .results import to_frame
-from .server_stats import WATCHED, CountingCluster, CountingRedis, ServerStats
-from .target import Target
+from ._environment import describe_environment, load_average
+from ._keyspace import EXISTING_SERVER_TTL_S, QUERIES, Keyspace
+from ._probe import NoProbe, Probe, ProbeStats
+from ._results import to_frame
+from ._server_stats import WATCHED, CountingCluster, CountingRedis, ServerStats
+from ._target import Target
 
 logger = logging.getLogger("rp_toolkit")
 
