@@ -46,7 +46,9 @@ def benchmark(
     with RedisServer() as single, LocalCluster(primaries) as local:
         targets = {"single": single.url, "cluster": local.url}
         software = " ".join(single.software())  # the cluster's nodes run the same binary
-        rows = [write_rows(target, url, records, seed, software) for target, url in targets.items()]
+        rows = [
+            timed_write(target, url, records, seed, software) for target, url in targets.items()
+        ]
         found: dict[str, int] = {}
         for operation, (flags, call) in operations(pattern).items():
             for target, url in targets.items():
@@ -61,7 +63,7 @@ def benchmark(
     return rows
 
 
-def write_rows(target: str, url: str, records: int, seed: int, software: str) -> dict[str, Any]:
+def timed_write(target: str, url: str, records: int, seed: int, software: str) -> dict[str, Any]:
     """Write the ``records`` request records to ``url``; the ``write`` row of ``target``."""
     client = get_client(url)
     started = time.perf_counter()
