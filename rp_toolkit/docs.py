@@ -23,8 +23,7 @@ from typing import Any
 import pandas as pd
 
 from . import bench
-from .bench import findings
-from .bench.markdown import server_text
+from .bench import findings, server_text
 from .files import atomic_files
 from .markup import code_span
 from .reports import plots

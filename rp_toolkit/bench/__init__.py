@@ -5,8 +5,8 @@ real :func:`rp_toolkit.fetch_keys` with KEYS and with SCAN at several COUNT hint
 second connection PINGs Redis in a tight loop to see how long other clients are kept waiting.
 One row per measurement; ``save`` / ``load_results`` / ``to_markdown`` turn the rows into
 files and the docs table; ``rp_toolkit.reports.plots`` draws them. Also here: ``load_speed``
-(``rp.load`` against the raw transfer) and ``cluster.benchmark`` (one node against a local
-Redis Cluster).
+(``rp.load`` against the raw transfer) and ``cluster-bench`` (one node against a local Redis
+Cluster).
 
 Method
 ======
@@ -132,58 +132,39 @@ On a Redis Cluster
 Modules
 =======
 
-:mod:`.keyspace` (the dataset), :mod:`.probe` with :mod:`.probe_process` (the blocking probe),
-:mod:`.server_stats` (commands counted, INFO commandstats, SLOWLOG), :mod:`.target` (one
-server or a cluster's primaries: the clients a run uses), :mod:`.environment`,
-:mod:`.results` (typed rows, files) and :mod:`.markdown` (the docs tables), :mod:`.runner`
-(the measuring and :func:`run`), :mod:`.speed` (``load_speed``), :mod:`.cluster` (single node
-against a cluster), :mod:`.walks` (one walk of the keyspace against the gem's per-day KEYS)
-and :mod:`.cli` (the ``bench``, ``load-speed``, ``cluster-bench`` and ``walk-bench``
-commands).
+The modules are private; this package exports what the CLI, the notebooks, the docs and the
+tests use. :mod:`._keyspace` (the dataset), :mod:`._probe` with :mod:`._probe_process` (the
+blocking probe, run as a script by its path), :mod:`._server_stats` (commands counted, INFO
+commandstats, SLOWLOG), :mod:`._target` (one server or a cluster's primaries: the clients a
+run uses), :mod:`._environment`, :mod:`._results` (typed rows, files) and :mod:`._markdown`
+(the docs tables), :mod:`._runner` (the measuring and :func:`run`), :mod:`._speed`
+(``load_speed``), :mod:`._snapshot_speed` and :mod:`._archive_speed`, :mod:`._cluster`
+(single node against a cluster), :mod:`._walks` (one walk of the keyspace against the gem's
+per-day KEYS) and :mod:`._cli` (the ``bench``, ``load-speed``, ``snapshot-speed``,
+``archive-speed``, ``cluster-bench`` and ``walk-bench`` commands). :mod:`.findings` (the
+report's sentences, computed from a run's results) is public: the notebook and the docs call
+its functions by the module's name.
 """
 
 from __future__ import annotations
 
 from ..exceptions import BenchmarkError
-from . import cluster, walks
-from .cli import add_cli, add_commands
-from .keyspace import (
-    EXISTING_SERVER_TTL_S,
-    QUERIES,
-    QUERY_CONTROLLER,
-    Keyspace,
-    glob_regex,
-    mark_key,
-    unlink_keys,
-)
-from .markdown import to_markdown
-from .probe import NoProbe, Probe, ProbeStats
-from .results import COLUMNS, load_results, save, to_frame
-from .runner import (
-    CELL_BUDGET_S,
-    DEFAULT_COUNTS,
-    DEFAULT_SIZES,
-    IDLE_PROBE_S,
-    MIN_PRIMARIES,
-    SLOWLOG_THRESHOLD_US,
-    check_parameters,
-    check_target,
-    run,
-    validate_parameters,
-)
-from .server_stats import CountingCluster, CountingRedis, ServerStats
-from .speed import load_speed, load_speed_summary
-from .target import Target
-from .walks import WalkResults, save_walks, walks_markdown
+from . import findings
+from ._archive_speed import archive_speed_summary
+from ._cli import add_cli, add_commands
+from ._keyspace import EXISTING_SERVER_TTL_S, QUERIES, QUERY_CONTROLLER, Keyspace
+from ._markdown import server_text, to_markdown
+from ._results import COLUMNS, load_results, save, to_frame
+from ._runner import SLOWLOG_THRESHOLD_US, check_parameters, check_target, run, validate_parameters
+from ._server_stats import CountingCluster, CountingRedis, ServerStats
+from ._snapshot_speed import redis_family_binary, snapshot_speed, snapshot_speed_summary
+from ._speed import load_speed, load_speed_summary
+from ._target import Target
+from ._walks import save_walks, walks_markdown
 
 __all__ = [
-    "CELL_BUDGET_S",
     "COLUMNS",
-    "DEFAULT_COUNTS",
-    "DEFAULT_SIZES",
     "EXISTING_SERVER_TTL_S",
-    "IDLE_PROBE_S",
-    "MIN_PRIMARIES",
     "QUERIES",
     "QUERY_CONTROLLER",
     "SLOWLOG_THRESHOLD_US",
@@ -191,29 +172,26 @@ __all__ = [
     "CountingCluster",
     "CountingRedis",
     "Keyspace",
-    "NoProbe",
-    "Probe",
-    "ProbeStats",
     "ServerStats",
     "Target",
-    "WalkResults",
     "add_cli",
     "add_commands",
+    "archive_speed_summary",
     "check_parameters",
     "check_target",
-    "cluster",
-    "glob_regex",
+    "findings",
     "load_results",
     "load_speed",
     "load_speed_summary",
-    "mark_key",
+    "redis_family_binary",
     "run",
     "save",
     "save_walks",
+    "server_text",
+    "snapshot_speed",
+    "snapshot_speed_summary",
     "to_frame",
     "to_markdown",
-    "unlink_keys",
     "validate_parameters",
-    "walks",
     "walks_markdown",
 ]

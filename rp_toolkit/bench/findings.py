@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..markup import markdown_text
-from .markdown import format_ms, format_ratio, server_text
+from ._markdown import format_ms, format_ratio, server_text
 
 NEAR_IDLE_MS = 1.0
 """A fetch "stays near idle" when the probe's slowest PING during it is within this many

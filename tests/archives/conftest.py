@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from rp_toolkit import synth
-from rp_toolkit.bench.snapshot_speed import redis_family_binary
+from rp_toolkit.bench import redis_family_binary
 from rp_toolkit.exceptions import BenchmarkError
 from rp_toolkit.kinds import KINDS, TABULAR_KINDS
 from tests.entry.test_hostile_records import hostile_records

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from rp_toolkit.bench.archive_speed import archive_speed_summary, summary_markdown
-from rp_toolkit.bench.snapshot_speed import redis_family_binary
+from rp_toolkit.bench import archive_speed_summary, redis_family_binary
+from rp_toolkit.bench._archive_speed import summary_markdown
 from rp_toolkit.cli import main
 from rp_toolkit.exceptions import BenchmarkError
 

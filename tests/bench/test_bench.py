@@ -19,7 +19,7 @@ import redis
 from matplotlib.figure import Figure
 
 from rp_toolkit import bench
-from rp_toolkit.bench import runner
+from rp_toolkit.bench import _runner as runner
 from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
 from rp_toolkit.files import unwind_on_signals

@@ -22,6 +22,7 @@ from redis.cluster import RedisCluster
 
 import rp_toolkit as rp
 from rp_toolkit import bench, notebooks
+from rp_toolkit.bench._target import node_url
 from rp_toolkit.exceptions import SettingsError
 from rp_toolkit.local import LocalCluster
 from tests.support import ROOT, run_cli, write_user_keys
@@ -105,10 +106,10 @@ def test_target_sums_dbsize_over_the_primaries(local_cluster, nodes) -> None:
 def test_a_cluster_url_scheme_and_node_urls_keep_the_url(local_cluster) -> None:
     port = local_cluster.servers[1].port
     url = "rediss+cluster://user:p%40ss@example.org:7000/0?ssl_cert_reqs=none"
-    assert bench.target.node_url(url, "10.0.0.2", port) == (
+    assert node_url(url, "10.0.0.2", port) == (
         f"rediss://user:p%40ss@10.0.0.2:{port}/0?ssl_cert_reqs=none"
     )
-    assert bench.target.node_url("redis://h:1", "::1", 7001) == "redis://[::1]:7001"
+    assert node_url("redis://h:1", "::1", 7001) == "redis://[::1]:7001"
     explicit = local_cluster.url.replace("redis://", "redis+cluster://")
     target = bench.Target.connect(explicit)
     try:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import rp_toolkit as rp
+from rp_toolkit.bench._cluster import format_rows
 from rp_toolkit.cli import main
 from rp_toolkit.local import binary_version, find_redis_server
 
@@ -25,7 +25,7 @@ def test_cluster_benchmark_smoke(tmp_path) -> None:
     assert by[("cluster", "fetch_from_redis SCAN raw")]["keys"] == 2000
     assert by[("single", "load requests SCAN")]["keys"] == 2000
     assert "same slot" in by[("cluster", "gem KEYS + one MGET")]["error"]
-    assert "| write | cluster |" in rp.bench.cluster.format_rows(rows)
+    assert "| write | cluster |" in format_rows(rows)
     name, version = binary_version(find_redis_server())
     assert document["environment"]["server_software"] == f"{name} {version}"
     assert document["environment"]["records"] == 2000

@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from rp_toolkit.bench import findings
-from rp_toolkit.bench.markdown import format_ms, format_ratio, to_markdown
-from rp_toolkit.bench.results import COLUMNS, to_frame
+from rp_toolkit.bench import COLUMNS, findings, to_frame, to_markdown
+from rp_toolkit.bench._markdown import format_ms, format_ratio
 from tests.support import Page
 
 COUNTS = (10, 100, 1000)

@@ -8,17 +8,17 @@ from datetime import datetime, timezone
 import pytest
 
 import rp_toolkit as rp
-from rp_toolkit.bench import speed
+from rp_toolkit.bench import _speed as speed
 from rp_toolkit.kinds import REQUESTS
 
 
 @pytest.mark.slow
 def test_load_speed_smoke() -> None:
-    frame = speed.load_speed(3000, repeats=1, progress=False)
+    frame = rp.bench.load_speed(3000, repeats=1, progress=False)
     gem = "gem_read_path_ruby" if speed.ruby_with_redis() else "gem_read_path_python_emulation"
     assert set(frame["method"]) == {"naive_transfer", "rp_load", "rp_iter_load", gem}
     assert (frame["found"] == 3000).all()
-    summary = speed.load_speed_summary(frame)
+    summary = rp.bench.load_speed_summary(frame)
     assert summary["all_found"] and summary["records"] == 3000
     assert 50 < summary["iter_load_peak_rss_mib"] < 1024
     for name in ("auto", "low_impact"):

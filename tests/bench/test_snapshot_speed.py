@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rp_toolkit.bench.snapshot_speed import snapshot_speed, snapshot_speed_summary
+from rp_toolkit.bench import snapshot_speed, snapshot_speed_summary
 from rp_toolkit.exceptions import BenchmarkError
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rp_toolkit as rp
-from rp_toolkit.bench import walks
+from rp_toolkit.bench import _walks as walks
 from rp_toolkit.kinds import REQUESTS
 from tests.support import run_cli
 

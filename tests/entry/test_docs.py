@@ -94,7 +94,7 @@ def test_the_request_id_count_is_the_one_the_data_favour() -> None:
 
 def test_no_gem_figure_is_a_constant() -> None:
     """The gem's read path is measured in the run that quotes it, never typed in."""
-    from rp_toolkit.bench import speed
+    from rp_toolkit.bench import _speed as speed
 
     assert not hasattr(speed, "GEM_RUBY_READ_1M_S")
     assert "54.4" not in "".join(docs.blocks(RESULTS).values())

@@ -20,7 +20,7 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit import synth
-from rp_toolkit.bench.snapshot_speed import redis_family_binary
+from rp_toolkit.bench import redis_family_binary
 from rp_toolkit.exceptions import BenchmarkError, SnapshotDatabaseWarning
 from rp_toolkit.local import RedisServer
 from tests.support import run_cli

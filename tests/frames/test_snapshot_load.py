@@ -19,7 +19,7 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit import reports, synth
-from rp_toolkit.bench.snapshot_speed import redis_family_binary
+from rp_toolkit.bench import redis_family_binary
 from rp_toolkit.exceptions import BenchmarkError, RedisCommandError, SettingsError, SnapshotError
 from rp_toolkit.kinds import KINDS, REQUESTS, TRACE
 from rp_toolkit.local import RedisServer

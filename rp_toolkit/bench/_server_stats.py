@@ -17,6 +17,8 @@ import redis
 from redis import exceptions as redis_errors
 from redis.cluster import RedisCluster
 
+from ..exceptions import InvalidArgumentError
+
 logger = logging.getLogger("rp_toolkit")
 
 SLOWLOG_MAX_LEN = 10_000
@@ -86,7 +88,7 @@ class ServerStats:
     ) -> None:
         self.nodes: list[redis.Redis] = [admin] if isinstance(admin, redis.Redis) else list(admin)
         if not self.nodes:
-            raise ValueError("ServerStats needs at least one admin connection.")
+            raise InvalidArgumentError("ServerStats needs at least one admin connection.")
         self.admin = self.nodes[0]
         self.owns_server = owns_server
         self.threshold_us: float = math.nan

@@ -38,8 +38,8 @@ from ..local import RedisServer
 from ..store import scan_match
 from ..synth import iter_request_records, write_records
 from ..version import server_label
-from .probe import Probe, ProbeStats
-from .server_stats import ServerStats
+from ._probe import Probe, ProbeStats
+from ._server_stats import ServerStats
 
 SLOWLOG_THRESHOLD_US = 1000
 """Commands slower than this are logged while ``rp.load`` runs (the target is 2 ms)."""

@@ -6,6 +6,7 @@ What the server said (its version, errors, SLOWLOG's command, a node's address) 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from ..config import count_sort_key
 from ..export import is_missing
 from ..markup import markdown_text
-from .keyspace import QUERIES
+from ._keyspace import QUERIES
 
 
 def server_text(environment: dict[str, Any]) -> str:
@@ -46,22 +47,16 @@ def format_ratio(ratio: float) -> str:
     return "–" if is_missing(ratio) else f"{ratio:.3g}×"
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    """The docs tables: times per method and COUNT, overheads, the probe's worst wait.
+@dataclass
+class Cells:
+    """Writes the tables' cells, and remembers whether one had fewer repeats than wanted
+    (``wanted``: the run's ``repeats``), for the notes."""
 
-    Deterministic: the same results always give the same text.
-    """
-    environment = frame.attrs.get("environment", {})
-    wanted = environment.get("parameters", {}).get("repeats")
-    counts = sorted(
-        set(frame.loc[frame["method"] == "SCAN", "count"].dropna()),
-        key=count_sort_key,
-    )
-    fewer = False
+    wanted: int | None
+    fewer: bool = False
 
-    def cell(rows: pd.DataFrame, ratio: bool = False) -> tuple[str, pd.Series | None]:
-        """``time (overhead×, COUNT n, k runs)`` for the first of ``rows``."""
-        nonlocal fewer
+    def cell(self, rows: pd.DataFrame, ratio: bool = False) -> tuple[str, pd.Series | None]:
+        """``time (overhead×, COUNT n, k runs)`` for the first of ``rows``, and that row."""
         if rows.empty:
             return "–", None
         row = rows.iloc[0]
@@ -72,12 +67,42 @@ def to_markdown(frame: pd.DataFrame) -> str:
             notes.append(f"COUNT {row['scan_count']}")
         if not is_missing(row["count"]) and row["count"] == "adaptive":
             notes.append(f"COUNT {row['scan_count_min']}–{row['scan_count_max']}")
-        if wanted and row["repeats_done"] < wanted:
+        if self.wanted and row["repeats_done"] < self.wanted:
             notes.append(f"{row['repeats_done']} runs")
-            fewer = True
+            self.fewer = True
         text = format_seconds(row["wall_median_s"])
         return (f"{text} ({', '.join(notes)})" if notes else text), row
 
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """The docs tables: times per method and COUNT, overheads, the probe's worst wait.
+
+    Deterministic: the same results always give the same text.
+    """
+    environment = frame.attrs.get("environment", {})
+    cells = Cells(environment.get("parameters", {}).get("repeats"))
+    order = table_order(frame)
+    text = count_table(frame, order, cells)
+    text += full_fetch_table(frame, order, cells)
+    text += adaptive_table(frame, order)
+    return text + "\n" + "\n".join(notes_of(frame, environment, cells)) + "\n"
+
+
+def table_order(frame: pd.DataFrame) -> list[tuple[Any, Any]]:
+    """The (size, query) pairs of ``frame``: sizes ascending, queries as :data:`QUERIES`."""
+    groups = frame.groupby(["size", "query"], sort=False)
+    return sorted(
+        groups.groups,
+        key=lambda k: (int(k[0]), QUERIES.index(k[1]) if k[1] in QUERIES else 99, k[1]),
+    )
+
+
+def count_table(frame: pd.DataFrame, order: Sequence[tuple[Any, Any]], cells: Cells) -> str:
+    """KEYS and SCAN at each COUNT per (size, query), with the probe's longest waits."""
+    counts = sorted(
+        set(frame.loc[frame["method"] == "SCAN", "count"].dropna()),
+        key=count_sort_key,
+    )
     lines = [
         "| records | query | KEYS | "
         + " | ".join(f"SCAN {c}" for c in counts)
@@ -85,17 +110,13 @@ def to_markdown(frame: pd.DataFrame) -> str:
         "|---:|---|---:|" + "---:|" * len(counts) + "---:|---:|---:|",
     ]
     groups = frame.groupby(["size", "query"], sort=False)
-    order = sorted(
-        groups.groups,
-        key=lambda k: (int(k[0]), QUERIES.index(k[1]) if k[1] in QUERIES else 99, k[1]),
-    )
     for size, query in order:
         rows = groups.get_group((size, query))
-        keys_text, keys_row = cell(rows[rows["method"] == "KEYS"])
+        keys_text, keys_row = cells.cell(rows[rows["method"] == "KEYS"])
         parts = [f"{int(size):,}", str(query), keys_text]
         auto_row = None
         for count in counts:
-            text, row = cell(
+            text, row = cells.cell(
                 rows[(rows["method"] == "SCAN") & (rows["count"] == count)], ratio=True
             )
             if count == "auto":
@@ -105,27 +126,35 @@ def to_markdown(frame: pd.DataFrame) -> str:
         parts.append(format_ms(auto_row["probe_max_ms"]) if auto_row is not None else "–")
         parts.append(format_ms(rows["probe_idle_max_ms"].iloc[0]))
         lines.append("| " + " | ".join(parts) + " |")
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
+
+def full_fetch_table(frame: pd.DataFrame, order: Sequence[tuple[Any, Any]], cells: Cells) -> str:
+    """The gem's KEYS + one MGET against rp_toolkit's full fetch, per (size, query); empty
+    when the results have no full fetches."""
     full = frame[frame["method"].isin(["gem_keys_mget", "scan_chunked_mget"])]
-    if not full.empty:
-        text += (
-            "\n| records | query | gem: KEYS + one MGET | rp_toolkit: SCAN auto + chunked MGET "
-            "| probe max, gem | probe max, rp_toolkit | slowest command, gem | "
-            "slowest command, rp_toolkit |\n|---:|---|---:|---:|---:|---:|---:|---:|\n"
-        )
-        for size, query in order:
-            rows = full[(full["size"] == size) & (full["query"] == query)]
-            if rows.empty:
-                continue
-            gem_text, gem = cell(rows[rows["method"] == "gem_keys_mget"])
-            rp_text, rp = cell(rows[rows["method"] == "scan_chunked_mget"], ratio=True)
-            parts = [f"{int(size):,}", str(query), gem_text, rp_text]
-            parts += [format_ms(r["probe_max_ms"]) if ran(r) else "–" for r in (gem, rp)]
-            parts += [_slowest(r) for r in (gem, rp)]
-            text += "| " + " | ".join(parts) + " |\n"
+    if full.empty:
+        return ""
+    text = (
+        "\n| records | query | gem: KEYS + one MGET | rp_toolkit: SCAN auto + chunked MGET "
+        "| probe max, gem | probe max, rp_toolkit | slowest command, gem | "
+        "slowest command, rp_toolkit |\n|---:|---|---:|---:|---:|---:|---:|---:|\n"
+    )
+    for size, query in order:
+        rows = full[(full["size"] == size) & (full["query"] == query)]
+        if rows.empty:
+            continue
+        gem_text, gem = cells.cell(rows[rows["method"] == "gem_keys_mget"])
+        rp_text, rp = cells.cell(rows[rows["method"] == "scan_chunked_mget"], ratio=True)
+        parts = [f"{int(size):,}", str(query), gem_text, rp_text]
+        parts += [format_ms(r["probe_max_ms"]) if ran(r) else "–" for r in (gem, rp)]
+        parts += [_slowest(r) for r in (gem, rp)]
+        text += "| " + " | ".join(parts) + " |\n"
+    return text
 
-    text += adaptive_table(frame, order)
+
+def notes_of(frame: pd.DataFrame, environment: dict[str, Any], cells: Cells) -> list[str]:
+    """The notes under the tables: what the figures mean, the failures, where it ran."""
     notes = [
         "Times are medians of the repeats (wall clock around the call). n× is the time over "
         "the KEYS time of the same size and query (second table: over the gem's KEYS + MGET); "
@@ -139,9 +168,9 @@ def to_markdown(frame: pd.DataFrame) -> str:
             "over the fastest fixed COUNT of the same run, and the probe's longest wait during "
             "each (target: at most the budget + 1 ms)."
         )
-    if fewer:
+    if cells.fewer:
         notes.append(
-            f"k runs: fewer than {wanted} repeats fitted in the cell's time budget "
+            f"k runs: fewer than {cells.wanted} repeats fitted in the cell's time budget "
             f"({environment.get('parameters', {}).get('cell_budget_s')} s)."
         )
     errors = frame["error"].dropna().unique() if "error" in frame else []
@@ -156,19 +185,24 @@ def to_markdown(frame: pd.DataFrame) -> str:
             f"({markdown_text(environment.get('probe_node'))})."
         )
     if environment:
-        where = (
-            f" (cluster, {environment.get('primaries')} primaries)"
-            if environment.get("cluster")
-            else ""
-        )
-        notes.append(
-            f"{server_text(environment)}{where}, "
-            f"redis-py {environment.get('redis_py')}"
-            f" (hiredis {environment.get('hiredis')}), Python {environment.get('python')}, "
-            f"{environment.get('cpu_count')} CPUs, {environment.get('platform')}, "
-            f"{environment.get('date')}."
-        )
-    return text + "\n" + "\n".join(notes) + "\n"
+        notes.append(environment_note(environment))
+    return notes
+
+
+def environment_note(environment: dict[str, Any]) -> str:
+    """Where the results were measured, in one sentence."""
+    where = (
+        f" (cluster, {environment.get('primaries')} primaries)"
+        if environment.get("cluster")
+        else ""
+    )
+    return (
+        f"{server_text(environment)}{where}, "
+        f"redis-py {environment.get('redis_py')}"
+        f" (hiredis {environment.get('hiredis')}), Python {environment.get('python')}, "
+        f"{environment.get('cpu_count')} CPUs, {environment.get('platform')}, "
+        f"{environment.get('date')}."
+    )
 
 
 def adaptive_table(frame: pd.DataFrame, order: Sequence[tuple[Any, Any]]) -> str:

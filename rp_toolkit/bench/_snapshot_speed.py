@@ -29,7 +29,7 @@ from ..local import RedisServer, find_redis_server
 from ..store import Snapshot
 from ..synth import iter_request_records, write_records
 from ..version import server_label
-from .speed import gem_methods, peak_rss, ruby_with_redis, time_methods
+from ._speed import gem_methods, peak_rss, ruby_with_redis, time_methods
 
 TARGET_OVER_GEM = 25.0
 """Issue 22 (issue 14 asked 20): a load from the snapshot at least this many times faster

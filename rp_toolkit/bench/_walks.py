@@ -21,7 +21,9 @@ D E ...), gc before each:
 ``scan_bare``       the same walk as a bare redis-py loop (``SCAN`` with the same COUNT until
                     the cursor is 0; no readiness check, statistics or de-duplication): the
                     floor ``scan_covering`` stands on. Right after it, outside its time, the
-                    de-duplication ``list_keys`` does is timed on its fresh keys (``dedup_s``).
+                    de-duplication ``list_keys`` does is timed on its fresh keys (``dedup_s``):
+                    :class:`rp_toolkit.store.SeenKeys` handed them a round trip
+                    (``mget_chunk × pipeline_depth`` keys) at a time, as the walk hands them on.
 ``load_many``       the request report's loads: ``rp.load_many(REPORT_KINDS, ...)`` as the
                     notebook calls it (resources over the last 24 hours).
 ``load_each``       the same kinds one by one: ``rp.load`` per kind, then ``rp.load_events``.
@@ -53,17 +55,17 @@ from typing import Any
 import pandas as pd
 import redis
 
-from ..config import settings, setup
-from ..exceptions import BenchmarkError
+from ..config import Options, current_options, setup
+from ..exceptions import BenchmarkError, InvalidArgumentError
 from ..files import atomic_files
 from ..frames import load, load_events, load_many
 from ..frames import walks as fetch_walks
 from ..kinds import REQUESTS, encode_key
 from ..local import RedisServer
-from ..store import FetchStats, determine_scan_count, list_keys
+from ..store import FetchStats, SeenKeys, determine_scan_count, list_keys
 from ..synth import generate, iter_request_records, write_records
-from .environment import describe_environment, load_average
-from .markdown import server_text
+from ._environment import describe_environment, load_average
+from ._markdown import server_text
 
 BENCH_END = datetime(2026, 2, 5, 2, 0, tzinfo=timezone.utc)
 """Records span ``[BENCH_END - HOURS, BENCH_END)``: 20:00 on 4 February to 02:00 on the 5th."""
@@ -210,10 +212,9 @@ def gem_keys(patterns: Sequence[str], client: redis.Redis) -> Call:
     return Call(found=len(keys), walks=len(patterns), keys=keys)
 
 
-def bare_scan(pattern: str, client: redis.Redis) -> Call:
-    """One walk with redis-py alone: ``SCAN cursor MATCH pattern COUNT n`` until the cursor is
-    0, ``n`` the COUNT ``list_keys`` would send (:func:`rp_toolkit.determine_scan_count`)."""
-    count = determine_scan_count(pattern)
+def bare_scan(pattern: str, client: redis.Redis, count: int) -> Call:
+    """One walk with redis-py alone: ``SCAN cursor MATCH pattern COUNT count`` until the
+    cursor is 0 (``count``: what ``list_keys`` sends, :func:`rp_toolkit.determine_scan_count`)."""
     keys: list[bytes] = []
     cursor, calls = 0, 0
     while True:
@@ -225,11 +226,21 @@ def bare_scan(pattern: str, client: redis.Redis) -> Call:
     return Call(found=len(keys), walks=1, keys=keys, scan_calls=calls, scan_count=count)
 
 
-def dedup_seconds(keys: list[bytes]) -> float:
-    """What ``list_keys``'s de-duplication (``dict.fromkeys``) takes on ``keys``."""
+def dedup_seconds(keys: list[bytes], trip: int) -> float:
+    """What ``list_keys``'s de-duplication takes on ``keys``: an exact
+    :class:`rp_toolkit.store.SeenKeys` handed them ``trip`` keys (a round trip) at a time, as
+    the walk hands them on."""
+    batches = [keys[start : start + trip] for start in range(0, len(keys), trip)]
+    seen = SeenKeys(exact=True)
     started = time.perf_counter()
-    dict.fromkeys(keys)
+    for batch in batches:
+        seen.fresh(batch)
     return time.perf_counter() - started
+
+
+def dedup_label(trip: int) -> str:
+    """How :func:`dedup_seconds` de-duplicates, as the results say it."""
+    return f"SeenKeys, {trip:,} keys at a time"
 
 
 def distinct_fetches(frames: dict[str, pd.DataFrame]) -> list[FetchStats]:
@@ -309,6 +320,30 @@ def check_repeat(calls: dict[str, Call], records: int, covering: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Window:
+    """What the benchmark reads: the two-day window of its records, the gem's per-day
+    patterns, the one pattern covering both days, and the report's windows per kind."""
+
+    start: datetime
+    end: datetime
+    per_day: list[str]
+    covering: str
+    windows: dict[str, tuple[datetime, datetime]]
+
+    @classmethod
+    def ending(cls, end: datetime) -> Window:
+        """The window of :data:`HOURS` ending at ``end`` (resources: :data:`RESOURCES_HOURS`)."""
+        start = end - timedelta(hours=HOURS)
+        return cls(
+            start=start,
+            end=end,
+            per_day=REQUESTS.patterns(start, end),
+            covering=REQUESTS.covering_pattern(start, end),
+            windows={"resources": (end - timedelta(hours=RESOURCES_HOURS), end)},
+        )
+
+
 def benchmark(
     records: int = 1_000_000,
     repeats: int = 3,
@@ -322,12 +357,11 @@ def benchmark(
     See the module's docstring for the methods, the checks and what is measured.
     """
     if records < 1 or repeats < 1:
-        raise ValueError(f"records and repeats must be at least 1, not {records}, {repeats}.")
-    start, end = BENCH_END - timedelta(hours=HOURS), BENCH_END
-    per_day = REQUESTS.patterns(start, end)
-    covering = REQUESTS.covering_pattern(start, end)
-    windows = {"resources": (end - timedelta(hours=RESOURCES_HOURS), end)}
-    measurements: list[dict[str, Any]] = []
+        raise InvalidArgumentError(
+            f"records and repeats must be at least 1, not {records}, {repeats}."
+        )
+    options = current_options()
+    window = Window.ending(BENCH_END)
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
         admin = redis.Redis.from_url(server.url)
@@ -336,59 +370,14 @@ def benchmark(
             environment["RP_REDIS_SERVER"] = os.environ.get("RP_REDIS_SERVER")
             environment["source"] = source_state()
             dataset = write_dataset(client, records, seed, others_rps)
-            memory = admin.info("memory")
             dataset.update(
                 records=records,
                 others_rps=others_rps,
                 seed=seed,
-                dbsize=int(admin.dbsize()),
-                used_memory_rss_bytes=int(memory.get("used_memory_rss", 0)),
-                start=start.isoformat(),
-                end=end.isoformat(),
-                resources_window_hours=RESOURCES_HOURS,
-                per_day_patterns=per_day,
-                covering_pattern=covering,
-                report_kinds=list(REPORT_KINDS),
-                # The flags the reads ran with (not redis_url: this is a throwaway server).
-                settings={
-                    **{k: v for k, v in settings.as_dict().items() if k != "redis_url"},
-                    "use_scan": "per method: KEYS for gem_keys, SCAN for the others",
-                    "scan_count_auto_tune": True,
-                    "progress": False,
-                },
+                **dataset_facts(admin, window, options),
             )
-            actions: dict[str, tuple[bool, Callable[[], Call]]] = {
-                "gem_keys": (False, lambda: gem_keys(per_day, client)),
-                "scan_per_day": (True, lambda: listing(per_day, client)),
-                "scan_covering": (True, lambda: listing([covering], client)),
-                "scan_bare": (True, lambda: bare_scan(covering, client)),
-                "load_many": (
-                    True,
-                    lambda: report_call(
-                        load_many(REPORT_KINDS, client, start=start, end=end, windows=windows)
-                    ),
-                ),
-                "load_each": (True, lambda: report_call(load_each(client, start, end, windows))),
-            }
-            for repeat in range(repeats):
-                calls: dict[str, Call] = {}
-                for method, (use_scan, action) in actions.items():
-                    with setup(use_scan=use_scan, scan_count_auto_tune=True, progress=False):
-                        gc.collect()
-                        before = commandstats(admin)
-                        started = time.perf_counter()
-                        call = action()
-                        wall = time.perf_counter() - started
-                        after = commandstats(admin)
-                        mget_chunk = settings.mget_chunk
-                    if method == "scan_bare":  # fresh bytes, their hashes not computed yet
-                        call.extra["dedup_s"] = dedup_seconds(call.keys or [])
-                    calls[method] = call
-                    measurements.append(
-                        measurement(repeat, method, wall, call, before, after, mget_chunk)
-                    )
-                check_repeat(calls, dataset["written"]["requests"], covering)
-                del calls, call
+            walker = Walker(client, admin, window, options)
+            measurements = walker.measure(repeats, dataset["written"]["requests"])
             environment["load_average_end"] = load_average()
             environment["redis_peak_memory_bytes"] = int(
                 admin.info("memory").get("used_memory_peak", 0)
@@ -396,6 +385,101 @@ def benchmark(
         finally:
             client.close()
             admin.close()
+    return results_of(measurements, environment, dataset)
+
+
+def dataset_facts(admin: redis.Redis, window: Window, options: Options) -> dict[str, Any]:
+    """What the server holds and what is read from it, with the options the reads ran with
+    (not ``redis_url``: this is a throwaway server)."""
+    memory = admin.info("memory")
+    facts = {
+        "dbsize": int(admin.dbsize()),
+        "used_memory_rss_bytes": int(memory.get("used_memory_rss", 0)),
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "resources_window_hours": RESOURCES_HOURS,
+        "per_day_patterns": window.per_day,
+        "covering_pattern": window.covering,
+        "report_kinds": list(REPORT_KINDS),
+        "settings": {
+            **{k: v for k, v in options.as_dict().items() if k != "redis_url"},
+            "use_scan": "per method: KEYS for gem_keys, SCAN for the others",
+            "scan_count_auto_tune": True,
+            "progress": False,
+        },
+    }
+    return facts
+
+
+@dataclass
+class Walker:
+    """Times the methods on one server, the repeats interleaved; ``options``: the settings
+    the benchmark started with (its reads run with ``use_scan`` per method, auto-tuned COUNT
+    and no progress bar)."""
+
+    client: redis.Redis
+    admin: redis.Redis
+    window: Window
+    options: Options
+
+    def actions(self) -> dict[str, tuple[bool, Callable[[], Call]]]:
+        """Each method's ``use_scan`` and its call."""
+        client, window = self.client, self.window
+        with setup(scan_count_auto_tune=True):
+            count = determine_scan_count(window.covering)
+        start, end, windows = window.start, window.end, window.windows
+        return {
+            "gem_keys": (False, lambda: gem_keys(window.per_day, client)),
+            "scan_per_day": (True, lambda: listing(window.per_day, client)),
+            "scan_covering": (True, lambda: listing([window.covering], client)),
+            "scan_bare": (True, lambda: bare_scan(window.covering, client, count)),
+            "load_many": (
+                True,
+                lambda: report_call(
+                    load_many(REPORT_KINDS, client, start=start, end=end, windows=windows)
+                ),
+            ),
+            "load_each": (True, lambda: report_call(load_each(client, start, end, windows))),
+        }
+
+    def measure(self, repeats: int, requests: int) -> list[dict[str, Any]]:
+        """Every method ``repeats`` times, interleaved, each repeat checked (``requests``:
+        the request records written); a measurement per call."""
+        actions = self.actions()
+        measurements: list[dict[str, Any]] = []
+        for repeat in range(repeats):
+            calls: dict[str, Call] = {}
+            for method, (use_scan, action) in actions.items():
+                calls[method], measured = self.measure_call(repeat, method, use_scan, action)
+                measurements.append(measured)
+            check_repeat(calls, requests, self.window.covering)
+            del calls  # the keys of one repeat, not two, in memory
+        return measurements
+
+    def measure_call(
+        self, repeat: int, method: str, use_scan: bool, action: Callable[[], Call]
+    ) -> tuple[Call, dict[str, Any]]:
+        """One call, timed, with Redis's counts around it (and, for the bare walk, the
+        de-duplication of its keys, outside its time)."""
+        with setup(use_scan=use_scan, scan_count_auto_tune=True, progress=False):
+            gc.collect()
+            before = commandstats(self.admin)
+            started = time.perf_counter()
+            call = action()
+            wall = time.perf_counter() - started
+            after = commandstats(self.admin)
+        if method == "scan_bare":  # fresh bytes, their hashes not computed yet
+            trip = self.options.mget_chunk * self.options.pipeline_depth
+            call.extra["dedup_s"] = dedup_seconds(call.keys or [], trip)
+            call.extra["dedup_by"] = dedup_label(trip)
+        row = measurement(repeat, method, wall, call, before, after, self.options.mget_chunk)
+        return call, row
+
+
+def results_of(
+    measurements: list[dict[str, Any]], environment: dict[str, Any], dataset: dict[str, Any]
+) -> WalkResults:
+    """The results of the measurements: a row per method, the ratios and the targets."""
     rows = summarise(measurements)
     ratios = ratios_of(rows, measurements)
     return WalkResults(
@@ -480,6 +564,8 @@ def ratios_of(rows: list[dict[str, Any]], measurements: list[dict[str, Any]]) ->
     wall = frame.pivot(index="repeat", columns="method", values="wall_s")
     requests_listing = frame.loc[frame["method"] == "load_each", "requests_listing_s"]
     dedup = frame.loc[frame["method"] == "scan_bare", "dedup_s"]
+    labels = frame.loc[frame["method"] == "scan_bare"].get("dedup_by", pd.Series(dtype=object))
+    dedup_by = labels.iloc[0] if len(labels) else None
     return {
         "covering_scan_over_gem_keys_wall": over("scan_covering", "wall_median_s"),
         "covering_scan_over_gem_keys_redis": over("scan_covering", "redis_listing_median_s"),
@@ -491,6 +577,7 @@ def ratios_of(rows: list[dict[str, Any]], measurements: list[dict[str, Any]]) ->
             "scan_covering", "wall_median_s", by["scan_bare"]
         ),
         "dedup_median_s": round(float(dedup.median()), 3) if len(dedup) else float("nan"),
+        "dedup_by": dedup_by,
         "covering_scan_over_gem_keys_wall_per_repeat": [
             round(v, 3) for v in (wall["scan_covering"] / wall["gem_keys"]).tolist()
         ],
@@ -525,9 +612,16 @@ def targets_of(ratios: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, 
 
 def walks_markdown(results: WalkResults) -> str:
     """The results as a markdown table, the ratios and the targets."""
+    lines = [*context_lines(results), "", *method_table(results.rows)]
+    lines += ["", *ratio_table(results.ratios), "", *target_table(results.targets)]
+    return "\n".join(lines) + "\n"
+
+
+def context_lines(results: WalkResults) -> list[str]:
+    """Where it ran (server, Python, CPUs, load, code) and what it read."""
     env, data = results.environment, results.dataset
     source = env.get("source") or {}
-    lines = [
+    return [
         f"{server_text(env)} ({env.get('server_binary')}), Python "
         f"{env.get('python')}, {env.get('cpu_count')} CPUs, load average "
         f"{env.get('load_average_start')} at the start and {env.get('load_average_end')} at the "
@@ -540,12 +634,17 @@ def walks_markdown(results: WalkResults) -> str:
         f"({data.get('dbsize', 0):,} keys in all, Redis RSS "
         f"{data.get('used_memory_rss_bytes', 0) / 2**30:.2f} GiB); medians of "
         f"{results.rows[0]['repeats'] if results.rows else 0} interleaved repeats.",
-        "",
+    ]
+
+
+def method_table(rows: list[dict[str, Any]]) -> list[str]:
+    """A line per method: walks, commands, COUNT, keys found, times."""
+    lines = [
         "| method | what | walks | KEYS | SCAN | MGET | COUNT | found | wall s (min-max) "
         "| listing s | Redis listing s | Redis MGET s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in results.rows:
+    for row in rows:
         lines.append(
             f"| {row['method']} | {row['what']} | {row['walks']} | {row['keys_calls']:,} "
             f"| {row['scan_calls']:,} | {row['mget_calls']:,} | {row['scan_count'] or ''} "
@@ -553,9 +652,14 @@ def walks_markdown(results: WalkResults) -> str:
             f"{row['wall_max_s']:.2f}) | {row['listing_median_s']:.2f} "
             f"| {row['redis_listing_median_s']:.2f} | {row['redis_mget_median_s']:.2f} |"
         )
-    ratios = results.ratios
-    lines += [
-        "",
+    return lines
+
+
+def ratio_table(ratios: dict[str, Any]) -> list[str]:
+    """The ratios, then the per-repeat ratio and the de-duplication's time. Results saved
+    before ``dedup_by`` was recorded timed ``dict.fromkeys``."""
+    dedup_by = ratios.get("dedup_by") or "dict.fromkeys"
+    return [
         "| ratio | wall | Redis |",
         "|---|---:|---:|",
         f"| one covering SCAN / gem's per-day KEYS | {ratios['covering_scan_over_gem_keys_wall']}"
@@ -575,16 +679,18 @@ def walks_markdown(results: WalkResults) -> str:
         "",
         "Covering SCAN / gem KEYS (wall) per repeat: "
         + ", ".join(str(v) for v in ratios["covering_scan_over_gem_keys_wall_per_repeat"])
-        + f". De-duplicating the walk's keys (dict.fromkeys, as list_keys does): "
+        + f". De-duplicating the walk's keys ({dedup_by}, as list_keys does): "
         f"{ratios['dedup_median_s']} s.",
-        "",
-        "| target | wanted | measured | met |",
-        "|---|---|---:|---|",
     ]
-    for name, target in results.targets.items():
+
+
+def target_table(targets: dict[str, dict[str, Any]]) -> list[str]:
+    """Each of the issue's targets: wanted, measured, met."""
+    lines = ["| target | wanted | measured | met |", "|---|---|---:|---|"]
+    for name, target in targets.items():
         met = "yes" if target["met"] else "no"
         lines.append(f"| {name} | {target['target']} | {target['measured']} | {met} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def save_walks(results: WalkResults, out: str | Path) -> Path:

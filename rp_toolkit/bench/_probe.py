@@ -11,12 +11,16 @@ import time
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import redis
 
 from ..exceptions import BenchmarkError
-from . import probe_process
+from ._probe_process import ping_until
+
+PROBE_SCRIPT = Path(__file__).with_name("_probe_process.py")
+"""The probe process's script, run by its path (no package import: it starts fast)."""
 
 PROBE_WARM_UP_S = 0.1
 """Probe time spent right after start: the first PINGs of a fresh interpreter are slow."""
@@ -48,7 +52,7 @@ class ProbeStats:
 class Probe:
     """A second client PINGing Redis in a tight loop while something else runs.
 
-    ``mode="process"`` (default) runs it as a separate Python process (``probe_process.py``
+    ``mode="process"`` (default) runs it as a separate Python process (``_probe_process.py``
     run as a script: no GIL shared with the fetch, and none of the caller's ``__main__``
     re-imported); ``"thread"`` runs it in a thread of this process, sharing the GIL with the
     fetch.
@@ -61,7 +65,7 @@ class Probe:
         self._process: subprocess.Popen[bytes] | None = None
         if mode == "process":
             self._process = subprocess.Popen(
-                [sys.executable, "-u", probe_process.__file__],
+                [sys.executable, "-u", str(PROBE_SCRIPT)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -111,7 +115,7 @@ class Probe:
 
         def probe() -> None:
             began.set()
-            result.append(probe_process.ping_until(self._client, stop))
+            result.append(ping_until(self._client, stop))
 
         thread = threading.Thread(target=probe, daemon=True)
         thread.start()

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import redis
 
 from ..store import CLUSTER_SCHEMES, get_client, is_cluster
-from .server_stats import CountingCluster, CountingRedis
+from ._server_stats import CountingCluster, CountingRedis
 
 MEASURED_SOCKET_TIMEOUT_S = 3600
 """The measured client waits this long for a reply (KEYS over millions of keys is slow)."""

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 import redis
 from redis.cluster import key_slot
 
-from ..exceptions import BenchmarkError
+from ..exceptions import BenchmarkError, InvalidArgumentError
 from ..kinds import REQUESTS, encode_key
 from ..store import is_cluster
 from ..synth import iter_request_records, write_records
@@ -60,7 +60,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         elif char == "\\":
             out.append(re.escape(next(chars, "\\")))
         elif char == "[":
-            raise ValueError("character classes are not used by the benchmark's patterns")
+            raise InvalidArgumentError("character classes are not used by the benchmark's patterns")
         else:
             out.append(re.escape(char))
     return re.compile("".join(out), re.DOTALL)

@@ -19,7 +19,7 @@ import pandas as pd
 from redis import exceptions as redis_errors
 from tqdm.auto import tqdm
 
-from ..config import settings, setup
+from ..config import Options, current_options, setup
 from ..exceptions import BenchmarkError, first_line
 from ..files import SignalStop, unwind_on_signals
 from ..kinds import decode_key
@@ -32,12 +32,12 @@ from ..store import (
     quiet_keys_notices,
     redact_url,
 )
-from .environment import describe_environment, load_average
-from .keyspace import EXISTING_SERVER_TTL_S, QUERIES, Keyspace
-from .probe import NoProbe, Probe, ProbeStats
-from .results import to_frame
-from .server_stats import WATCHED, CountingCluster, CountingRedis, ServerStats
-from .target import Target
+from ._environment import describe_environment, load_average
+from ._keyspace import EXISTING_SERVER_TTL_S, QUERIES, Keyspace
+from ._probe import NoProbe, Probe, ProbeStats
+from ._results import to_frame
+from ._server_stats import WATCHED, CountingCluster, CountingRedis, ServerStats
+from ._target import Target
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -68,6 +68,38 @@ Action = Callable[[], Outcome]
 """A measured action: one repeat of a cell."""
 
 
+@dataclass
+class Repeats:
+    """What the repeats of one cell gathered: their wall times, the probe's round trips,
+    the server's statistics of each, and the last repeat's outcome."""
+
+    walls: list[float] = field(default_factory=list)
+    latencies: list[np.ndarray] = field(default_factory=list)
+    server: list[dict[str, Any]] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=lambda: Outcome([]))
+
+
+def server_figures(server: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The server's figures of a cell's repeats: median Redis time per command, the slowest
+    SLOWLOG entry of any repeat, the most entries a repeat logged."""
+    row: dict[str, Any] = {}
+    for name in WATCHED:
+        row[f"redis_{name}_usec"] = statistics.median(s[f"redis_{name}_usec"] for s in server)
+    row["redis_usec"] = statistics.median(
+        sum(s[f"redis_{name}_usec"] for name in WATCHED) for s in server
+    )
+    slowest = max(
+        (s for s in server if not math.isnan(s["slowlog_max_us"])),
+        key=lambda s: s["slowlog_max_us"],
+        default=None,
+    )
+    row["slowlog_max_us"] = slowest["slowlog_max_us"] if slowest else math.nan
+    row["slowlog_max_command"] = slowest["slowlog_max_command"] if slowest else None
+    entries = [s["slowlog_entries"] for s in server if not math.isnan(s["slowlog_entries"])]
+    row["slowlog_entries"] = max(entries) if entries else math.nan
+    return row
+
+
 class Runner:
     """Times the measured actions on one keyspace: repeats within the cell's time budget,
     with the probe sampling and the server's statistics read around each repeat."""
@@ -89,33 +121,41 @@ class Runner:
         self.repeats = repeats
         self.cell_budget_s = cell_budget_s
 
-    def measure(self, flags: dict[str, Any], action: Action, expected_keys: int) -> dict[str, Any]:
-        """Run ``action`` (with the settings ``flags``) repeatedly; one result row.
-
-        The row's ``_keys`` holds the keys of the last repeat (the caller pops it).
-        """
-        walls: list[float] = []
-        latencies: list[np.ndarray] = []
-        server: list[dict[str, Any]] = []
-        outcome = Outcome([])
-        while len(walls) < self.repeats:
-            if walls and sum(walls) + walls[-1] > self.cell_budget_s:
+    def measure(
+        self, flags: dict[str, Any], action: Action, expected_keys: int
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """Run ``action`` (with the settings ``flags``) repeatedly, within the cell's budget:
+        one result row, and the keys of the last repeat."""
+        done = Repeats()
+        while len(done.walls) < self.repeats:
+            if done.walls and sum(done.walls) + done.walls[-1] > self.cell_budget_s:
                 break
-            gc.collect()
-            self.client.command_counts.clear()
-            self.client.scan_counts.clear()
-            before = self.stats.before()
+            before = self._prepare()
             with setup(progress=False, **flags), self.probe.sampling() as collected:
                 started = time.perf_counter()
-                outcome = action()
-                walls.append(time.perf_counter() - started)
-            latencies.extend(collected)
-            if outcome.error is not None:
-                return self._failed(outcome, expected_keys)
-            server.append(self.stats.after(before))
-            self._check(outcome, expected_keys)
-        probe = ProbeStats.of(latencies)
-        row: dict[str, Any] = {
+                done.outcome = action()
+                done.walls.append(time.perf_counter() - started)
+            done.latencies.extend(collected)
+            if done.outcome.error is not None:
+                return self._failed(done.outcome, expected_keys), done.outcome.keys
+            done.server.append(self.stats.after(before))
+            self._check(done.outcome, expected_keys)
+        row = {**self._timing_row(done), **server_figures(done.server), "error": None}
+        return row, done.outcome.keys
+
+    def _prepare(self) -> dict[str, Any]:
+        """Before a repeat, outside its time: garbage collected, the client's counts cleared;
+        the server's statistics so far."""
+        gc.collect()
+        self.client.command_counts.clear()
+        self.client.scan_counts.clear()
+        return self.stats.before()
+
+    def _timing_row(self, done: Repeats) -> dict[str, Any]:
+        """The client's figures of a cell: times, calls, COUNTs sent, the probe's waits."""
+        outcome, walls = done.outcome, done.walls
+        probe = ProbeStats.of(done.latencies)
+        return {
             "repeats_done": len(walls),
             "wall_median_s": statistics.median(walls),
             "wall_min_s": min(walls),
@@ -134,23 +174,6 @@ class Runner:
             "probe_max_ms": probe.max_ms,
             "slowlog_threshold_us": self.stats.threshold_us,
         }
-        for name in WATCHED:
-            row[f"redis_{name}_usec"] = statistics.median(s[f"redis_{name}_usec"] for s in server)
-        row["redis_usec"] = statistics.median(
-            sum(s[f"redis_{name}_usec"] for name in WATCHED) for s in server
-        )
-        slowest = max(
-            (s for s in server if not math.isnan(s["slowlog_max_us"])),
-            key=lambda s: s["slowlog_max_us"],
-            default=None,
-        )
-        row["slowlog_max_us"] = slowest["slowlog_max_us"] if slowest else math.nan
-        row["slowlog_max_command"] = slowest["slowlog_max_command"] if slowest else None
-        entries = [s["slowlog_entries"] for s in server if not math.isnan(s["slowlog_entries"])]
-        row["slowlog_entries"] = max(entries) if entries else math.nan
-        row["error"] = None
-        row["_keys"] = outcome.keys
-        return row
 
     def _failed(self, outcome: Outcome, expected: int) -> dict[str, Any]:
         """The row of a method that cannot work on this server: its error, the keys it
@@ -169,7 +192,6 @@ class Runner:
             "redis_usec": math.nan,
             **{f"redis_{name}_usec": math.nan for name in WATCHED},
             "error": outcome.error,
-            "_keys": outcome.keys,
         }
         return row
 
@@ -328,6 +350,164 @@ check_parameters = validate_parameters
 """Another name of :func:`validate_parameters` (the benchmark notebook's check)."""
 
 
+@dataclass(frozen=True)
+class RunParameters:
+    """What :func:`run` measures, checked (see :func:`validate_parameters`)."""
+
+    sizes: list[int]
+    counts: list[int | str]
+    queries: list[str]
+    repeats: int
+    noise: float
+    full_fetch: bool
+    cell_budget_s: float
+    slowlog_threshold_us: int
+    probe: bool
+    probe_mode: str
+    idle_probe_s: float
+    day: date
+    seed: int
+    cluster: bool
+    primaries: int
+
+    def cells(self) -> int:
+        """How many cells the run measures."""
+        per_query = 1 + len(self.counts) + (2 if self.full_fetch else 0)
+        return len(self.sizes) * len(self.queries) * per_query
+
+    def described(self, marker: str, options: Options) -> dict[str, Any]:
+        """The parameters as the environment records them, with the run's ``marker`` and
+        the options the fetches ran with."""
+        return {
+            "sizes": self.sizes,
+            "counts": [str(c) for c in self.counts],
+            "repeats": self.repeats,
+            "noise": self.noise,
+            "queries": self.queries,
+            "full_fetch": self.full_fetch,
+            "cell_budget_s": self.cell_budget_s,
+            "slowlog_threshold_us": self.slowlog_threshold_us,
+            "probe": self.probe,
+            "probe_mode": self.probe_mode if self.probe else None,
+            "idle_probe_s": self.idle_probe_s,
+            "day": self.day.isoformat(),
+            "seed": self.seed,
+            "cluster": self.cluster,
+            "primaries": int(self.primaries) if self.cluster else None,
+            "marker": marker or None,
+            "mget_chunk": options.mget_chunk,
+            "pipeline_depth": options.pipeline_depth,
+            "scan_budget_ms": options.scan_budget_ms,
+        }
+
+
+@dataclass
+class Baselines:
+    """The KEYS and the gem's full fetch of one (size, query): their median time and sorted
+    keys, which every other method of the same (size, query) is checked against."""
+
+    found: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
+
+    def check(
+        self, method: str, count: int | str | None, keys: list[Any], row: dict[str, Any]
+    ) -> float:
+        """Keep ``method``'s keys if it is a baseline, check them against the reference (the
+        gem's full fetch for a full fetch, or KEYS where that failed: a cluster; KEYS
+        otherwise); the reference's time (NaN: a full fetch is timed only against the gem's).
+
+        Raises :class:`BenchmarkError` when the keys differ.
+        """
+        if method in ("KEYS", "gem_keys_mget") and row["error"] is None:
+            self.found[method] = (row["wall_median_s"], sorted(map(decode_key, keys)))
+        mget = method.endswith("mget")
+        reference = "gem_keys_mget" if mget and "gem_keys_mget" in self.found else "KEYS"
+        base_time, base_keys = self.found[reference]
+        if mget and reference == "KEYS":
+            base_time = math.nan
+        if method not in self.found and sorted(map(decode_key, keys)) != base_keys:
+            raise BenchmarkError(
+                f"{method} (COUNT {count}) and {reference} found different keys for "
+                f"{row['pattern']!r} at {row['size']:,} records: {len(keys)} against "
+                f"{len(base_keys)}."
+            )
+        return base_time
+
+
+Cell = tuple[str, int | str | None, tuple[dict[str, Any], Action]]
+"""One cell of a query: the method, its COUNT, and its flags and action."""
+
+
+@dataclass
+class Session:
+    """One run's server and instruments: what each size and query is measured with."""
+
+    parameters: RunParameters
+    target: Target
+    keyspace: Keyspace
+    probe: Probe | NoProbe
+    runner: Runner
+    stop: SignalStop
+    bar: Any
+    scan_budget_ms: float
+
+    def measure_size(self, size: int) -> list[dict[str, Any]]:
+        """Grow the keyspace to ``size`` records; the rows of every query's cells."""
+        self.bar.set_postfix_str(f"writing {size:,} records")
+        self.keyspace.grow(size, self.parameters.noise)
+        self.stop.check()
+        idle = self.probe.idle(self.parameters.idle_probe_s)
+        common = {
+            "size": size,
+            "noise_keys": self.keyspace.noise_keys,
+            "dbsize": self.target.dbsize(),
+            "probe_idle_p50_ms": idle.p50_ms,
+            "probe_idle_p99_ms": idle.p99_ms,
+            "probe_idle_max_ms": idle.max_ms,
+        }
+        rows = []
+        for query, (pattern, expected) in self.keyspace.queries(self.parameters.queries).items():
+            common_row = {**common, "query": query, "pattern": pattern}
+            rows += self.measure_query(common_row, expected)
+        return rows
+
+    def cells(self, pattern: str) -> list[Cell]:
+        """The cells of one query: KEYS, SCAN at each COUNT, and the two full fetches."""
+        runner = self.runner
+        cells: list[Cell] = [("KEYS", None, runner.keys_action(pattern))]
+        cells += [("SCAN", c, runner.scan_action(pattern, c)) for c in self.parameters.counts]
+        if self.parameters.full_fetch:
+            cells.append(("gem_keys_mget", None, runner.gem_action(pattern)))
+            cells.append(("scan_chunked_mget", "auto", runner.rp_full_action(pattern)))
+        return cells
+
+    def measure_query(self, common: dict[str, Any], expected: int) -> list[dict[str, Any]]:
+        """The rows of one (size, query): each cell measured, checked against the baselines,
+        and the adaptive COUNT compared with the best fixed one."""
+        baselines = Baselines()
+        pattern = common["pattern"]
+        rows = []
+        for method, count, (flags, action) in self.cells(pattern):
+            self.bar.set_postfix_str(
+                f"{common['size']:,} {common['query']} {method} {count or ''}".strip()
+            )
+            self.stop.check()
+            self.keyspace.keep_alive()  # between measurements, never during one
+            row, keys = self.runner.measure(flags, action, expected)
+            row = {
+                **common,
+                "method": method,
+                "count": None if count is None else str(count),
+                "scan_count": _scan_count(pattern, count),
+                **row,
+            }
+            base_time = baselines.check(method, count, keys, row)
+            row["overhead"] = row["wall_median_s"] / base_time if base_time else math.nan
+            rows.append(row)
+            self.bar.update(1)
+        _compare_adaptive(rows, self.scan_budget_ms)
+        return rows
+
+
 def run(
     sizes: Sequence[int] = DEFAULT_SIZES,
     counts: Sequence[int | str] = DEFAULT_COUNTS,
@@ -359,143 +539,107 @@ def run(
     """
     size_list, count_list, query_list = validate_parameters(sizes, counts, queries, repeats, noise)
     check_target(redis_url, allow_existing_server, cluster, primaries)
-    day = day or datetime.now(timezone.utc).date()
+    options = current_options()
+    parameters = RunParameters(
+        sizes=size_list,
+        counts=count_list,
+        queries=query_list,
+        repeats=repeats,
+        noise=noise,
+        full_fetch=full_fetch,
+        cell_budget_s=cell_budget_s,
+        slowlog_threshold_us=slowlog_threshold_us,
+        probe=probe,
+        probe_mode=probe_mode,
+        idle_probe_s=idle_probe_s,
+        day=day or datetime.now(timezone.utc).date(),
+        seed=seed,
+        cluster=cluster,
+        primaries=primaries,
+    )
+    return to_frame(*_measure(parameters, redis_url, progress, options))
+
+
+def _measure(
+    parameters: RunParameters, redis_url: str | None, progress: bool, options: Options
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """:func:`run`'s measurements, on ``redis_url`` or a throwaway server: the rows and the
+    environment."""
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        binary: str | None = None
-        if redis_url is not None:
-            url = redis_url
-        elif cluster:
-            local = stack.enter_context(LocalCluster(int(primaries)))
-            url, binary = local.url, local.servers[0].binary
-        else:
-            server = stack.enter_context(RedisServer())
-            url, binary = server.url, server.binary
-        owns = redis_url is None
-        target = Target.connect(url, cluster=cluster if owns else None)
+        url, binary = _server_url(stack, redis_url, parameters.cluster, parameters.primaries)
+        target = Target.connect(url, cluster=parameters.cluster if redis_url is None else None)
         stack.callback(target.close)
-        client = target.client
         environment = describe_environment(target.admins[0], binary, redis_url)
         environment.update(target.describe())
-        marker = "" if owns else f"RpBench{uuid.uuid4().hex}"
-        keyspace = Keyspace(
-            client,
-            day=day,
-            seed=seed,
-            marker=marker,
-            ttl=None if owns else EXISTING_SERVER_TTL_S,
-            track=not owns,
-        )
-        stop = SignalStop()
-        if not owns:
-            stack.callback(_remove_keys, keyspace)
-            stop = stack.enter_context(unwind_on_signals())
-        stats = ServerStats(target.admins, owns, slowlog_threshold_us)
-        stack.callback(stats.restore)
-        the_probe: Probe | NoProbe = Probe(target.probe_url, probe_mode) if probe else NoProbe()
-        stack.callback(the_probe.close)
-        stack.enter_context(quiet_keys_notices())
-        runner = Runner(
-            client=client,
-            stats=stats,
-            probe=the_probe,
-            keyspace=keyspace,
-            repeats=repeats,
-            cell_budget_s=cell_budget_s,
-        )
-        per_query = 1 + len(count_list) + (2 if full_fetch else 0)
-        bar = stack.enter_context(
-            tqdm(
-                total=len(size_list) * len(query_list) * per_query,
-                desc="bench",
-                unit="cell",
-                disable=not progress,
-            )
-        )
-        rows = []
-        for size in size_list:
-            bar.set_postfix_str(f"writing {size:,} records")
-            keyspace.grow(size, noise)
-            stop.check()
-            idle = the_probe.idle(idle_probe_s)
-            common = {
-                "size": size,
-                "noise_keys": keyspace.noise_keys,
-                "dbsize": target.dbsize(),
-                "probe_idle_p50_ms": idle.p50_ms,
-                "probe_idle_p99_ms": idle.p99_ms,
-                "probe_idle_max_ms": idle.max_ms,
-            }
-            for query, (pattern, expected) in keyspace.queries(query_list).items():
-                cells: list[tuple[str, int | str | None, Any]] = [
-                    ("KEYS", None, runner.keys_action(pattern))
-                ]
-                cells += [("SCAN", c, runner.scan_action(pattern, c)) for c in count_list]
-                if full_fetch:
-                    cells.append(("gem_keys_mget", None, runner.gem_action(pattern)))
-                    cells.append(("scan_chunked_mget", "auto", runner.rp_full_action(pattern)))
-                baseline: dict[str, Any] = {}
-                for method, count, (flags, action) in cells:
-                    bar.set_postfix_str(f"{size:,} {query} {method} {count or ''}".strip())
-                    stop.check()
-                    keyspace.keep_alive()  # between measurements, never during one
-                    row = runner.measure(flags, action, expected)
-                    keys = row.pop("_keys")
-                    if method in ("KEYS", "gem_keys_mget") and row["error"] is None:
-                        baseline[method] = (row["wall_median_s"], sorted(map(decode_key, keys)))
-                    mget = method.endswith("mget")
-                    # Keys are checked against the gem's full fetch, or KEYS where it failed
-                    # (a cluster); times only against the gem's.
-                    reference = "gem_keys_mget" if mget and "gem_keys_mget" in baseline else "KEYS"
-                    base_time, base_keys = baseline[reference]
-                    if mget and reference == "KEYS":
-                        base_time = math.nan
-                    if method not in baseline and sorted(map(decode_key, keys)) != base_keys:
-                        raise BenchmarkError(
-                            f"{method} (COUNT {count}) and {reference} found different keys for "
-                            f"{pattern!r} at {size:,} records: {len(keys)} against "
-                            f"{len(base_keys)}."
-                        )
-                    rows.append(
-                        {
-                            **common,
-                            "query": query,
-                            "pattern": pattern,
-                            "method": method,
-                            "count": None if count is None else str(count),
-                            "scan_count": _scan_count(pattern, count),
-                            **row,
-                            "overhead": row["wall_median_s"] / base_time if base_time else math.nan,
-                        }
-                    )
-                    bar.update(1)
-                _compare_adaptive(rows[len(rows) - len(cells) :])
+        marker = "" if redis_url is None else f"RpBench{uuid.uuid4().hex}"
+        session = _open_session(stack, parameters, target, marker, progress, options)
+        rows = [row for size in parameters.sizes for row in session.measure_size(size)]
         environment.update(
-            parameters={
-                "sizes": size_list,
-                "counts": [str(c) for c in count_list],
-                "repeats": repeats,
-                "noise": noise,
-                "queries": query_list,
-                "full_fetch": full_fetch,
-                "cell_budget_s": cell_budget_s,
-                "slowlog_threshold_us": slowlog_threshold_us,
-                "probe": probe,
-                "probe_mode": probe_mode if probe else None,
-                "idle_probe_s": idle_probe_s,
-                "day": day.isoformat(),
-                "seed": seed,
-                "cluster": cluster,
-                "primaries": int(primaries) if cluster else None,
-                "marker": marker or None,
-                "mget_chunk": settings.mget_chunk,
-                "pipeline_depth": settings.pipeline_depth,
-                "scan_budget_ms": settings.scan_budget_ms,
-            },
+            parameters=parameters.described(marker, options),
             run_seconds=round(time.perf_counter() - started, 1),
             load_average_end=load_average(),
         )
-    return to_frame(rows, environment)
+    return rows, environment
+
+
+def _server_url(
+    stack: contextlib.ExitStack, redis_url: str | None, cluster: bool, primaries: int
+) -> tuple[str, str | None]:
+    """The URL to benchmark and the binary of the server there (None: not started here):
+    ``redis_url``, else a throwaway cluster or server, stopped when ``stack`` closes."""
+    if redis_url is not None:
+        return redis_url, None
+    if cluster:
+        local = stack.enter_context(LocalCluster(int(primaries)))
+        return local.url, local.servers[0].binary
+    server = stack.enter_context(RedisServer())
+    return server.url, server.binary
+
+
+def _open_session(
+    stack: contextlib.ExitStack,
+    parameters: RunParameters,
+    target: Target,
+    marker: str,
+    progress: bool,
+    options: Options,
+) -> Session:
+    """The keyspace, statistics, probe, runner and progress bar of a run on ``target``, each
+    undone when ``stack`` closes (on a server not ours: the keys written removed, and
+    SIGTERM and SIGHUP unwinding the run like Ctrl-C)."""
+    owns = not marker
+    keyspace = Keyspace(
+        target.client,
+        day=parameters.day,
+        seed=parameters.seed,
+        marker=marker,
+        ttl=None if owns else EXISTING_SERVER_TTL_S,
+        track=not owns,
+    )
+    stop = SignalStop()
+    if not owns:
+        stack.callback(_remove_keys, keyspace)
+        stop = stack.enter_context(unwind_on_signals())
+    stats = ServerStats(target.admins, owns, parameters.slowlog_threshold_us)
+    stack.callback(stats.restore)
+    probe: Probe | NoProbe = (
+        Probe(target.probe_url, parameters.probe_mode) if parameters.probe else NoProbe()
+    )
+    stack.callback(probe.close)
+    stack.enter_context(quiet_keys_notices())
+    runner = Runner(
+        client=target.client,
+        stats=stats,
+        probe=probe,
+        keyspace=keyspace,
+        repeats=parameters.repeats,
+        cell_budget_s=parameters.cell_budget_s,
+    )
+    bar = stack.enter_context(
+        tqdm(total=parameters.cells(), desc="bench", unit="cell", disable=not progress)
+    )
+    return Session(parameters, target, keyspace, probe, runner, stop, bar, options.scan_budget_ms)
 
 
 def _scan_count(pattern: str, count: int | str | None) -> int | None:
@@ -511,13 +655,14 @@ def _scan_count(pattern: str, count: int | str | None) -> int | None:
     return int(count)
 
 
-def _compare_adaptive(rows: Sequence[dict[str, Any]]) -> None:
-    """Fill the adaptive rows of one (size, query) with the best fixed COUNT's comparison."""
+def _compare_adaptive(rows: Sequence[dict[str, Any]], scan_budget_ms: float) -> None:
+    """Fill the adaptive rows of one (size, query) with the best fixed COUNT's comparison
+    and the budget they ran with."""
     fixed = [r for r in rows if r["method"] == "SCAN" and str(r["count"]).isdigit()]
     best = min(fixed, key=lambda r: r["wall_median_s"], default=None)
     for row in rows:
         if row["method"] == "SCAN" and row["count"] == "adaptive":
-            row["scan_budget_ms"] = settings.scan_budget_ms
+            row["scan_budget_ms"] = scan_budget_ms
             if best is not None:
                 row["best_fixed_count"] = int(best["count"])
                 row["vs_best_fixed"] = row["wall_median_s"] / best["wall_median_s"]
