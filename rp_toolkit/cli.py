@@ -24,7 +24,7 @@ from .archives import archive, open_archive
 from .bench import add_commands as add_bench_commands
 from .config import as_environment, check_environment, parse_scan_count, settings, setup
 from .docs import GUIDES, blocks, render_guide
-from .exceptions import RPToolkitError, RPToolkitWarning, Stopped
+from .exceptions import InvalidArgumentError, RPToolkitError, RPToolkitWarning, Stopped
 from .export import check_export_path, export, export_batches
 from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
@@ -89,20 +89,22 @@ def _resolve_redis_url(args: argparse.Namespace) -> None:
     when the command line itself carries a password."""
     given = getattr(args, "redis_url", None)
     if getattr(args, "db", None) is not None and not getattr(args, "rdb", None):
-        raise RPToolkitError(
+        raise InvalidArgumentError(
             "--db chooses a database of the --rdb snapshot; for a server, put the database "
             "in its URL (redis://host:6379/N)."
         )
     if args.command != "archive" and getattr(args, "app", None) and not args.archive:
-        raise RPToolkitError("--app chooses an application of the --archive DIR read.")
+        raise InvalidArgumentError("--app chooses an application of the --archive DIR read.")
     if getattr(args, "archive", None) and args.command != "archive":
         if given or getattr(args, "password_file", None) or getattr(args, "rdb", None):
-            raise RPToolkitError("Give --archive DIR, --rdb FILE or --redis-url: one of them.")
+            raise InvalidArgumentError(
+                "Give --archive DIR, --rdb FILE or --redis-url: one of them."
+            )
         args.redis_url = None
         return
     if getattr(args, "rdb", None):  # a snapshot file: no server at all, not even $REDIS_URL
         if given or getattr(args, "password_file", None):
-            raise RPToolkitError("Give --rdb FILE or --redis-url, not both.")
+            raise InvalidArgumentError("Give --rdb FILE or --redis-url, not both.")
         args.redis_url = None
         return
     if given and has_secret(given):
@@ -112,10 +114,10 @@ def _resolve_redis_url(args: argparse.Namespace) -> None:
     url = args.redis_url or settings.redis_url
     if args.password_file:
         if not url:
-            raise RPToolkitError("--password-file needs a URL: --redis-url or REDIS_URL.")
+            raise InvalidArgumentError("--password-file needs a URL: --redis-url or REDIS_URL.")
         url = with_password_file(url, args.password_file)
     if args.command == "seed" and not url:
-        raise RPToolkitError("seed needs a Redis to write to: --redis-url or REDIS_URL.")
+        raise InvalidArgumentError("seed needs a Redis to write to: --redis-url or REDIS_URL.")
     args.redis_url = url
 
 
@@ -207,7 +209,7 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise RPToolkitError(f"--filter takes name=value, got {pair!r}.")
+            raise InvalidArgumentError(f"--filter takes name=value, got {pair!r}.")
         filters[name] = value
     return filters
 
@@ -228,7 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.report:
         report = getattr(reports, args.report, None)
         if report is None or args.report.startswith("_") or not callable(report):
-            raise RPToolkitError(f"Unknown report {args.report!r}.")
+            raise InvalidArgumentError(f"Unknown report {args.report!r}.")
     source = _rdb_or_url(args)
     # All or nothing: the files are renamed into place only when complete. Until then an
     # error or a signal (SIGTERM unwinds as Ctrl-C does) leaves --out as it was, and says so.
@@ -309,15 +311,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     names = args.notebooks.split(",") if args.notebooks else default
     parameters = parse_notebook_parameters(args.parameter)
     if "redis_url" in parameters:
-        raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
+        raise InvalidArgumentError("Give the Redis URL with --redis-url, not -p redis_url.")
     if args.archive:
         if {"archive", "archive_app", "snapshot"} & set(parameters):
-            raise RPToolkitError(
+            raise InvalidArgumentError(
                 "Give the archive with --archive DIR and its app with --app, not -p archive, "
                 "-p archive_app or -p snapshot."
             )
         if names != ["request_performance"]:
-            raise RPToolkitError(
+            raise InvalidArgumentError(
                 "--archive reads an archive for the request report; the benchmark measures a "
                 "live server (run it without --archive)."
             )
@@ -326,12 +328,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         parameters["archive_app"] = opened.app
     if args.rdb:
         if "snapshot" in parameters or "snapshot_db" in parameters:
-            raise RPToolkitError(
+            raise InvalidArgumentError(
                 "Give the snapshot with --rdb FILE and its database with --db N, not -p "
                 "snapshot or -p snapshot_db."
             )
         if names != ["request_performance"]:
-            raise RPToolkitError(
+            raise InvalidArgumentError(
                 "--rdb reads a snapshot for the request report; the benchmark measures a live "
                 "server (run it without --rdb)."
             )
@@ -346,7 +348,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     flags = _given_flags(args)
     both = sorted(set(flags) & set(parameters))
     if both:
-        raise RPToolkitError(
+        raise InvalidArgumentError(
             f"Give {both[0]} once: --{both[0].replace('_', '-')} or -p {both[0]}, not both."
         )
     # The kernel is another process: it reads the RP_* variables at import, as this one did,

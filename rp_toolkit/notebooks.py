@@ -26,13 +26,7 @@ from . import synth
 from .archives import Archive, open_archive
 from .bench import check_parameters, check_target
 from .config import VARIABLES, Settings, check_setting, settings, validate_scan_count
-from .exceptions import (
-    NotebookFailedError,
-    RPToolkitError,
-    RPToolkitWarning,
-    ScanCountWarning,
-    SettingsError,
-)
+from .exceptions import NotebookFailedError, RPToolkitWarning, ScanCountWarning, SettingsError
 from .files import atomic_files
 from .frames import load
 from .kinds import get_kind, window_bound
@@ -49,7 +43,7 @@ def notebooks_dir() -> Path:
     """The ``notebooks/`` folder of this checkout."""
     candidate = Path(__file__).resolve().parent.parent / "notebooks"
     if not candidate.is_dir():
-        raise RPToolkitError(
+        raise NotebookFailedError(
             f"No notebooks folder at {candidate}. Run rp-toolkit report from a clone of the "
             "rp_toolkit repository (pip install -e .)."
         )
@@ -381,22 +375,16 @@ def validate_request_parameters(
         if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
             raise SettingsError(f"days must be a positive number, got {days!r}.")
         hours = float(days) * 24
-    try:
-        opened: Snapshot | Archive | None = (
-            Snapshot(snapshot, db=snapshot_db)
-            if snapshot
-            else open_archive(archive, app=archive_app)
-            if archive
-            else None
-        )
-    except ValueError as error:  # an app name that cannot be one
-        raise SettingsError(str(error)) from None
+    opened: Snapshot | Archive | None = (
+        Snapshot(snapshot, db=snapshot_db)
+        if snapshot
+        else open_archive(archive, app=archive_app)
+        if archive
+        else None
+    )
     now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
-    try:
-        end_ts = window_bound(end, name="end", now=now) if end is not None else now
-        start_ts = window_bound(start, name="start", now=now) if start is not None else None
-    except ValueError as error:
-        raise SettingsError(str(error)) from None
+    end_ts = window_bound(end, name="end", now=now) if end is not None else now
+    start_ts = window_bound(start, name="start", now=now) if start is not None else None
     if start_ts is None:
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
             raise SettingsError(f"hours must be a positive number, got {hours!r}.")
