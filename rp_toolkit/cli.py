@@ -29,14 +29,12 @@ from .export import check_export_path, export, export_batches
 from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
 from .memory import DEFAULT_SAMPLE, memory_profile, parse_duration, parse_rate, render
-from .notebooks import NOTEBOOKS, route_parameters, run_notebook
+from .notebooks import NOTEBOOKS, check_reachable, route_parameters, run_notebook
 from .store import (
     PASSWORD_ON_COMMAND_LINE,
     Snapshot,
-    get_client,
     has_secret,
     redact_url,
-    translate_errors,
     with_password_file,
 )
 from .version import __version__
@@ -342,9 +340,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     routed = route_parameters(names, parameters)  # every -p checked before a kernel starts
     url = None if args.rdb or args.archive else args.redis_url or settings.redis_url
     if url:  # the URL and the server, before a kernel starts (5-9 s)
-        client = get_client(url)
-        with translate_errors(client, f"checking {redact_url(url)}"):
-            client.ping()
+        check_reachable(url)
     flags = _given_flags(args)
     both = sorted(set(flags) & set(parameters))
     if both:

@@ -312,6 +312,15 @@ def run_notebook(
 
 # --------------------------------------------------------------------------- parameters
 
+
+def check_reachable(url: str) -> None:
+    """Connect to the Redis at ``url`` and PING it, before anything slow starts (a kernel, a
+    benchmark): a bad URL or a server that does not answer is a one-line error now."""
+    client = get_client(url)
+    with translate_errors(client, f"checking {redact_url(url)}"):
+        client.ping()
+
+
 REQUEST_FILTERS = ("controller", "action", "format", "status", "method", "path")
 
 
@@ -411,9 +420,7 @@ def validate_request_parameters(
         )
     url = redis_url or settings.redis_url
     if url:
-        client = get_client(url)
-        with translate_errors(client, f"checking {redact_url(url)}"):
-            client.ping()
+        check_reachable(url)
     return RequestParameters(redis_url=url, start=start_ts, end=end_ts, filters=chosen)
 
 
@@ -449,9 +456,7 @@ def validate_benchmark_parameters(
             f"Refusing to benchmark the existing Redis at {redact_url(url)}: the benchmark "
             "writes keys and runs KEYS there. Set allow_existing_server=True if you mean it."
         )
-    client = get_client(url)
-    with translate_errors(client, f"checking {redact_url(url)}"):
-        client.ping()
+    check_reachable(url)
     return url
 
 
