@@ -258,8 +258,6 @@ def run_notebook(
     failing cell's error.
     """
     import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
 
     if name not in NOTEBOOKS:
         raise SettingsError(f"Unknown notebook {name!r}; known: {', '.join(NOTEBOOKS)}.")
@@ -270,12 +268,30 @@ def run_notebook(
     params = {"output_dir": str(out / name), **_clean_parameters(parameters or {})}
     # The kernel inherits the URL through REDIS_URL: no notebook holds it.
     variables = {**(environment or {}), "REDIS_URL": redis_url or None}
+    with _environment(variables):
+        _execute(name, source, executed, params, progress=progress)
+    document = nbformat.read(str(executed), as_version=4)
+    html = out / f"{name}.html"
+    with atomic_files(html) as (written,):
+        written.write_text(_html(name, document, show_code=show_code), encoding="utf-8")
+    return NotebookRun(
+        name=name, notebook=executed, html=html, warnings=notebook_warnings(document)
+    )
+
+
+def _execute(
+    name: str, source: Path, executed: Path, parameters: dict[str, Any], *, progress: bool
+) -> None:
+    """Run notebook ``source`` with papermill into ``executed``, its kernel on unix sockets
+    where there are some; a cell's error is a :class:`NotebookFailedError`."""
+    import papermill
+
     try:
-        with _environment(variables), tempfile.TemporaryDirectory(prefix="rp-kernel-") as sockets:
+        with tempfile.TemporaryDirectory(prefix="rp-kernel-") as sockets:
             papermill.execute_notebook(
                 str(source),
                 str(executed),
-                parameters=params,
+                parameters=parameters,
                 kernel_name="python3",
                 progress_bar=progress,
                 cwd=str(source.parent),
@@ -290,6 +306,12 @@ def run_notebook(
             f"Notebook {name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. "
             f"The executed notebook is at {executed}."
         ) from None
+
+
+def _html(name: str, document: Any, *, show_code: bool) -> str:
+    """An executed notebook as the report's HTML page (code cells only with ``show_code``)."""
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(
         template_name="lab",
         extra_template_paths=[str(TEMPLATES)],
@@ -298,16 +320,10 @@ def run_notebook(
         exclude_input_prompt=not show_code,
         exclude_output_prompt=True,
     )
-    document = nbformat.read(str(executed), as_version=4)
     body, _ = exporter.from_notebook_node(
         document, resources={"metadata": {"name": TITLES.get(name, name)}}
     )
-    html = out / f"{name}.html"
-    with atomic_files(html) as (written,):
-        written.write_text(body, encoding="utf-8")
-    return NotebookRun(
-        name=name, notebook=executed, html=html, warnings=notebook_warnings(document)
-    )
+    return body
 
 
 # --------------------------------------------------------------------------- parameters
@@ -367,10 +383,38 @@ def validate_request_parameters(
     get_kind(kind)
     if scan_count is not None:  # None: the setting in force ($RP_SCAN_COUNT, else 10)
         validate_scan_count(scan_count, allow_adaptive=True)
+    chosen = _chosen_filters(filters)
+    _check_place(snapshot, snapshot_db, archive, archive_app)
+    hours = _hours(hours, days)
+    opened: Snapshot | Archive | None = (
+        Snapshot(snapshot, db=snapshot_db)
+        if snapshot
+        else open_archive(archive, app=archive_app)
+        if archive
+        else None
+    )
+    now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
+    start_ts, end_ts = _window(start, end, hours, now)
+    if opened is not None:
+        return RequestParameters(None, start_ts, end_ts, chosen, **_place_fields(opened))
+    url = redis_url or settings.redis_url
+    if url:
+        check_reachable(url)
+    return RequestParameters(redis_url=url, start=start_ts, end=end_ts, filters=chosen)
+
+
+def _chosen_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters given a value (None and "" mean any), each one the report knows."""
     unknown = set(filters) - set(REQUEST_FILTERS)
     if unknown:
         raise SettingsError(f"Unknown filters {sorted(unknown)}; known: {REQUEST_FILTERS}.")
-    chosen = {name: value for name, value in filters.items() if value not in (None, "")}
+    return {name: value for name, value in filters.items() if value not in (None, "")}
+
+
+def _check_place(
+    snapshot: str | None, snapshot_db: int, archive: str | None, archive_app: str | None
+) -> None:
+    """A snapshot or an archive instead of a server, not both, each with its own options."""
     if snapshot_db and not snapshot:
         raise SettingsError(
             "snapshot_db chooses a database of the snapshot: set snapshot too (for a server, "
@@ -380,18 +424,21 @@ def validate_request_parameters(
         raise SettingsError("Set snapshot or archive, not both.")
     if archive_app and not archive:
         raise SettingsError("archive_app chooses an application of the archive: set archive too.")
-    if days is not None:
-        if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
-            raise SettingsError(f"days must be a positive number, got {days!r}.")
-        hours = float(days) * 24
-    opened: Snapshot | Archive | None = (
-        Snapshot(snapshot, db=snapshot_db)
-        if snapshot
-        else open_archive(archive, app=archive_app)
-        if archive
-        else None
-    )
-    now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
+
+
+def _hours(hours: Any, days: Any) -> Any:
+    """The window's length in hours: ``days`` (checked) when given, else ``hours`` (checked
+    by :func:`_window` where it is used)."""
+    if days is None:
+        return hours
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
+        raise SettingsError(f"days must be a positive number, got {days!r}.")
+    return float(days) * 24
+
+
+def _window(start: Any, end: Any, hours: Any, now: pd.Timestamp) -> tuple[Any, Any]:
+    """The window's start and end: ``end`` (default ``now``) and ``start``, else ``hours``
+    before the end."""
     end_ts = window_bound(end, name="end", now=now) if end is not None else now
     start_ts = window_bound(start, name="start", now=now) if start is not None else None
     if start_ts is None:
@@ -400,28 +447,14 @@ def validate_request_parameters(
         start_ts = end_ts - pd.Timedelta(hours=float(hours))
     if start_ts >= end_ts:
         raise SettingsError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
+    return start_ts, end_ts
+
+
+def _place_fields(opened: Snapshot | Archive) -> dict[str, Any]:
+    """The :class:`RequestParameters` fields that name an opened snapshot or archive."""
     if isinstance(opened, Archive):
-        return RequestParameters(
-            redis_url=None,
-            start=start_ts,
-            end=end_ts,
-            filters=chosen,
-            archive=str(opened.root.resolve()),
-            archive_app=opened.app,
-        )
-    if opened is not None:
-        return RequestParameters(
-            redis_url=None,
-            start=start_ts,
-            end=end_ts,
-            filters=chosen,
-            snapshot=str(opened.path),
-            snapshot_db=opened.db,
-        )
-    url = redis_url or settings.redis_url
-    if url:
-        check_reachable(url)
-    return RequestParameters(redis_url=url, start=start_ts, end=end_ts, filters=chosen)
+        return {"archive": str(opened.root.resolve()), "archive_app": opened.app}
+    return {"snapshot": str(opened.path), "snapshot_db": opened.db}
 
 
 def validate_benchmark_parameters(
