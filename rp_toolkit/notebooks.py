@@ -493,17 +493,17 @@ def validate_benchmark_parameters(
     return url
 
 
-# --------------------------------------------------------------------------- the source
+# --------------------------------------------------------------------------- the target
 
 
-class AnalysisSource:
-    """What a notebook or the main job analyses: an archive (``rp-toolkit archive``'s
-    directory, app ``archive_app``), an RDB snapshot (database ``snapshot_db``), the user's
-    Redis (read-only), or a throwaway server seeded with synthetic data when none is given.
-    ``url`` is what ``rp.load`` and the rest take (a URL, the
-    :class:`~rp_toolkit.store.Snapshot` or the :class:`~rp_toolkit.archives.Archive`, opened
-    and checked once); ``archive`` is the archive when it is one; ``close()`` stops a
-    throwaway server."""
+class AnalysisTarget:
+    """What the request report analyses: an archive (``rp-toolkit archive``'s directory, app
+    ``archive_app``), an RDB snapshot (database ``snapshot_db``), the user's Redis (read-only),
+    or, when none is given, a throwaway server seeded with ``hours`` of synthetic data at
+    ``rps`` (the demo). ``source`` is what ``rp.load`` and the rest take as their source (the
+    URL, or the :class:`~rp_toolkit.store.Snapshot` or :class:`~rp_toolkit.archives.Archive`,
+    opened and checked once); ``archive`` is the archive when it is one; ``description`` says
+    which in one line; ``close()`` closes the archive and stops a throwaway server."""
 
     def __init__(
         self,
@@ -519,26 +519,29 @@ class AnalysisSource:
     ):
         self.server: RedisServer | None = None
         self.synthetic = None
-        self.url: str | Snapshot | Archive
+        self.source: str | Snapshot | Archive
         self.archive: Archive | None = None
         if archive:
-            self.url = self.archive = open_archive(archive, app=archive_app)
+            self.source = self.archive = open_archive(archive, app=archive_app)
             self.description = self.archive.describe()
-            return
-        if snapshot:
-            self.url = Snapshot(snapshot, db=snapshot_db)
-            self.description = self.url.describe()
-            return
-        if url:
-            self.url = url
+        elif snapshot:
+            self.source = Snapshot(snapshot, db=snapshot_db)
+            self.description = self.source.describe()
+        elif url:
+            self.source = url
             self.description = f"Redis at {redact_url(url)} (read-only)"
-            return
+        else:
+            self._start_demo(hours=hours, rps=rps, seed=seed)
+
+    def _start_demo(self, *, hours: float, rps: float, seed: int) -> None:
+        """A throwaway server (stopped by :meth:`close`, else at exit) seeded with synthetic
+        records."""
         self.server = RedisServer().start()
         atexit.register(self.close)
-        self.url = self.server.url
-        self.synthetic = synth.write(self.url, hours=hours, rps=rps, seed=seed, progress=False)
+        self.source = self.server.url
+        self.synthetic = synth.write(self.source, hours=hours, rps=rps, seed=seed, progress=False)
         self.description = (
-            f"a throwaway Redis at {self.url} seeded with {self.synthetic.total:,} synthetic "
+            f"a throwaway Redis at {self.source} seeded with {self.synthetic.total:,} synthetic "
             f"records ({hours:g} hours at {rps:g} requests/s)"
         )
 
@@ -549,23 +552,23 @@ class AnalysisSource:
             self.server.stop()
             self.server = None
 
-    def __enter__(self) -> AnalysisSource:
+    def __enter__(self) -> AnalysisTarget:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-def previous_window(source: AnalysisSource, params: RequestParameters) -> pd.DataFrame:
+def previous_window(target: AnalysisTarget, params: RequestParameters) -> pd.DataFrame:
     """The requests of the window of the same length just before ``params``' window (same
-    filters), for the first screen's change: one more walk of the source. What it would warn
-    about the source (a snapshot database holding nothing) the report's first load has said."""
+    filters), for the first screen's change: one more walk of the target. What it would warn
+    about the target (a snapshot database holding nothing) the report's first load has said."""
     span = params.end - params.start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RPToolkitWarning)
         return load(
             "requests",
-            source.url,
+            target.source,
             start=params.start - span,
             end=params.start - pd.Timedelta(microseconds=1),
             **params.filters,
