@@ -1,85 +1,25 @@
-"""Run the bundled notebooks with papermill and publish them as HTML with nbconvert.
-
-Credentials never enter a notebook: a Redis URL reaches the kernel through the ``REDIS_URL``
-environment variable, never as a papermill parameter (papermill writes parameters into the
-executed notebook), and notebooks print only :func:`rp_toolkit.redact_url` of it.
-"""
+"""The notebooks' parameters, checked before anything runs: ``-p`` values routed to the
+notebook that takes them, the request report's window and place, the benchmark's target, and
+the server answering (:func:`check_reachable`)."""
 
 from __future__ import annotations
 
 import ast
-import atexit
-import contextlib
 import json
-import os
-import re
-import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from . import synth
-from .archives import Archive, open_archive
-from .bench import check_parameters, check_target
-from .config import VARIABLES, Settings, check_setting, settings, validate_scan_count
-from .exceptions import NotebookFailedError, RPToolkitWarning, ScanCountWarning, SettingsError
-from .files import atomic_files
-from .frames import load
-from .kinds import get_kind, window_bound
-from .local import RedisServer
-from .store import Snapshot, get_client, redact_url, translate_errors
-
-NOTEBOOKS = {
-    "request_performance": "request_performance.ipynb",
-    "scan_benchmark": "scan_benchmark.ipynb",
-}
-
-
-def notebooks_dir() -> Path:
-    """The ``notebooks/`` folder of this checkout."""
-    candidate = Path(__file__).resolve().parent.parent / "notebooks"
-    if not candidate.is_dir():
-        raise NotebookFailedError(
-            f"No notebooks folder at {candidate}. Run rp-toolkit report from a clone of the "
-            "rp_toolkit repository (pip install -e .)."
-        )
-    return candidate
-
-
-@dataclass
-class NotebookRun:
-    name: str
-    notebook: Path
-    html: Path
-    warnings: list[str] = field(default_factory=list)
-    """rp_toolkit's warnings the kernel showed (:func:`notebook_warnings`)."""
-
-
-def notebook_warnings(notebook: Any) -> list[str]:
-    """The messages of rp_toolkit's warnings (:class:`RPToolkitWarning` and its subclasses)
-    in an executed notebook's stderr outputs, in order, each once."""
-    names = {RPToolkitWarning.__name__}
-    pending = list(RPToolkitWarning.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        names.add(cls.__name__)
-        pending += cls.__subclasses__()
-    shown = re.compile(r":\d+: (\w+): (.*)$")
-    found: list[str] = []
-    for cell in notebook.get("cells", []):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") != "stream" or output.get("name") != "stderr":
-                continue
-            for line in "".join(output.get("text", "")).splitlines():
-                match = shown.search(line)
-                if match and match.group(1) in names and match.group(2) not in found:
-                    found.append(match.group(2))
-    return found
-
+from ..archives import Archive, open_archive
+from ..bench import check_parameters, check_target
+from ..config import VARIABLES, Settings, check_setting, settings, validate_scan_count
+from ..exceptions import ScanCountWarning, SettingsError
+from ..kinds import get_kind, window_bound
+from ..store import Snapshot, get_client, redact_url, translate_errors
+from ._running import NOTEBOOKS, notebooks_dir
 
 _NOT_A_LITERAL = object()
 SETTING_NAMES = frozenset(Settings().as_dict())
@@ -182,151 +122,6 @@ def route_parameters(names: list[str], parameters: Mapping[str, Any]) -> dict[st
                 )
             routed[name][key] = value
     return routed
-
-
-def _clean_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    if "redis_url" in parameters and parameters["redis_url"] is not None:
-        raise SettingsError(
-            "Pass the Redis URL with redis_url= to run_notebook (or --redis-url), not as a "
-            "notebook parameter: parameters are written into the executed notebook."
-        )
-    return dict(parameters)
-
-
-def _local_kernel_manager(sockets: str) -> type:
-    """A kernel manager that talks to the kernel over unix sockets in ``sockets`` rather than
-    TCP ports on localhost: nothing listens on the network, and ipykernel has no reason to warn
-    that the kernel runs over TCP without encryption."""
-    from jupyter_client.manager import KernelManager
-
-    class LocalKernelManager(KernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            kwargs.setdefault("transport", "ipc")
-            kwargs.setdefault("ip", os.path.join(sockets, "kernel"))
-            super().__init__(**kwargs)
-
-    return LocalKernelManager
-
-
-@contextlib.contextmanager
-def _environment(variables: Mapping[str, str | None]) -> Iterator[None]:
-    """``os.environ`` with ``variables`` set (``None``: removed) inside the block, as it was
-    after it."""
-    saved = {name: os.environ.get(name) for name in variables}
-    try:
-        _set_environment(variables)
-        yield
-    finally:
-        _set_environment(saved)
-
-
-def _set_environment(variables: Mapping[str, str | None]) -> None:
-    for name, value in variables.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-REPORT_TEMPLATE = "rp_report.html.j2"
-"""The reports' HTML template: JupyterLab's page with no script from the network."""
-TITLES = {
-    "request_performance": "Request performance (rp_toolkit)",
-    "scan_benchmark": "SCAN against KEYS (rp_toolkit)",
-}
-"""Each report's ``<title>``."""
-
-
-def run_notebook(
-    name: str,
-    output_dir: str | Path,
-    *,
-    parameters: Mapping[str, Any] | None = None,
-    redis_url: str | None = None,
-    environment: Mapping[str, str] | None = None,
-    show_code: bool = False,
-    progress: bool = True,
-) -> NotebookRun:
-    """Execute notebook ``name`` into ``output_dir`` and export it as HTML.
-
-    ``output_dir`` also receives the tables the notebook writes (its ``output_dir``
-    parameter). The kernel inherits this process's environment, so rp_toolkit's ``RP_*``
-    variables reach it; ``environment`` (e.g. :func:`rp_toolkit.config.as_environment` of the
-    command line's flags) is set on top of it for this run only, and so is ``REDIS_URL`` from
-    ``redis_url`` (None: no ``REDIS_URL`` at all). Raises :class:`NotebookFailedError` with the
-    failing cell's error.
-    """
-    import nbformat
-
-    if name not in NOTEBOOKS:
-        raise SettingsError(f"Unknown notebook {name!r}; known: {', '.join(NOTEBOOKS)}.")
-    out = Path(output_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    source = notebooks_dir() / NOTEBOOKS[name]
-    executed = out / NOTEBOOKS[name]
-    params = {"output_dir": str(out / name), **_clean_parameters(parameters or {})}
-    # The kernel inherits the URL through REDIS_URL: no notebook holds it.
-    variables = {**(environment or {}), "REDIS_URL": redis_url or None}
-    with _environment(variables):
-        _execute(name, source, executed, params, progress=progress)
-    document = nbformat.read(str(executed), as_version=4)
-    html = out / f"{name}.html"
-    with atomic_files(html) as (written,):
-        written.write_text(_html(name, document, show_code=show_code), encoding="utf-8")
-    return NotebookRun(
-        name=name, notebook=executed, html=html, warnings=notebook_warnings(document)
-    )
-
-
-def _execute(
-    name: str, source: Path, executed: Path, parameters: dict[str, Any], *, progress: bool
-) -> None:
-    """Run notebook ``source`` with papermill into ``executed``, its kernel on unix sockets
-    where there are some; a cell's error is a :class:`NotebookFailedError`."""
-    import papermill
-
-    try:
-        with tempfile.TemporaryDirectory(prefix="rp-kernel-") as sockets:
-            papermill.execute_notebook(
-                str(source),
-                str(executed),
-                parameters=parameters,
-                kernel_name="python3",
-                progress_bar=progress,
-                cwd=str(source.parent),
-                **(
-                    {"kernel_manager_class": _local_kernel_manager(sockets)}
-                    if os.name == "posix"
-                    else {}
-                ),
-            )
-    except papermill.PapermillExecutionError as error:
-        raise NotebookFailedError(
-            f"Notebook {name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. "
-            f"The executed notebook is at {executed}."
-        ) from None
-
-
-def _html(name: str, document: Any, *, show_code: bool) -> str:
-    """An executed notebook as the report's HTML page (code cells only with ``show_code``)."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_template_paths=[str(TEMPLATES)],
-        template_file=REPORT_TEMPLATE,
-        exclude_input=not show_code,
-        exclude_input_prompt=not show_code,
-        exclude_output_prompt=True,
-    )
-    body, _ = exporter.from_notebook_node(
-        document, resources={"metadata": {"name": TITLES.get(name, name)}}
-    )
-    return body
-
-
-# --------------------------------------------------------------------------- parameters
 
 
 def check_reachable(url: str) -> None:
@@ -491,85 +286,3 @@ def validate_benchmark_parameters(
         )
     check_reachable(url)
     return url
-
-
-# --------------------------------------------------------------------------- the target
-
-
-class AnalysisTarget:
-    """What the request report analyses: an archive (``rp-toolkit archive``'s directory, app
-    ``archive_app``), an RDB snapshot (database ``snapshot_db``), the user's Redis (read-only),
-    or, when none is given, a throwaway server seeded with ``hours`` of synthetic data at
-    ``rps`` (the demo). ``source`` is what ``rp.load`` and the rest take as their source (the
-    URL, or the :class:`~rp_toolkit.store.Snapshot` or :class:`~rp_toolkit.archives.Archive`,
-    opened and checked once); ``archive`` is the archive when it is one; ``description`` says
-    which in one line; ``close()`` closes the archive and stops a throwaway server."""
-
-    def __init__(
-        self,
-        url: str | None,
-        *,
-        hours: float = 4.0,
-        rps: float = 20.0,
-        seed: int = 1,
-        snapshot: str | None = None,
-        snapshot_db: int = 0,
-        archive: str | None = None,
-        archive_app: str | None = None,
-    ):
-        self.server: RedisServer | None = None
-        self.synthetic = None
-        self.source: str | Snapshot | Archive
-        self.archive: Archive | None = None
-        if archive:
-            self.source = self.archive = open_archive(archive, app=archive_app)
-            self.description = self.archive.describe()
-        elif snapshot:
-            self.source = Snapshot(snapshot, db=snapshot_db)
-            self.description = self.source.describe()
-        elif url:
-            self.source = url
-            self.description = f"Redis at {redact_url(url)} (read-only)"
-        else:
-            self._start_demo(hours=hours, rps=rps, seed=seed)
-
-    def _start_demo(self, *, hours: float, rps: float, seed: int) -> None:
-        """A throwaway server (stopped by :meth:`close`, else at exit) seeded with synthetic
-        records."""
-        self.server = RedisServer().start()
-        atexit.register(self.close)
-        self.source = self.server.url
-        self.synthetic = synth.write(self.source, hours=hours, rps=rps, seed=seed, progress=False)
-        self.description = (
-            f"a throwaway Redis at {self.source} seeded with {self.synthetic.total:,} synthetic "
-            f"records ({hours:g} hours at {rps:g} requests/s)"
-        )
-
-    def close(self) -> None:
-        if self.archive is not None:
-            self.archive.close()
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def __enter__(self) -> AnalysisTarget:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def previous_window(target: AnalysisTarget, params: RequestParameters) -> pd.DataFrame:
-    """The requests of the window of the same length just before ``params``' window (same
-    filters), for the first screen's change: one more walk of the target. What it would warn
-    about the target (a snapshot database holding nothing) the report's first load has said."""
-    span = params.end - params.start
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RPToolkitWarning)
-        return load(
-            "requests",
-            target.source,
-            start=params.start - span,
-            end=params.start - pd.Timedelta(microseconds=1),
-            **params.filters,
-        )
