@@ -15,28 +15,34 @@ import logging
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import reports, synth
 from .archives import archive, open_archive
 from .bench import add_commands as add_bench_commands
-from .config import as_environment, check_environment, parse_scan_count, settings, setup
+from .config import (
+    as_environment,
+    check_environment,
+    current_options,
+    parse_scan_count,
+    settings,
+    setup,
+)
 from .docs import GUIDES, blocks, render_guide
-from .exceptions import RPToolkitError, RPToolkitWarning, Stopped
+from .exceptions import InvalidArgumentError, RPToolkitError, RPToolkitWarning, Stopped
 from .export import check_export_path, export, export_batches
 from .files import atomic_files, unwind_on_signals
 from .frames import iter_load, load
 from .memory import DEFAULT_SAMPLE, memory_profile, parse_duration, parse_rate, render
-from .notebooks import NOTEBOOKS, route_parameters, run_notebook
+from .notebooks import NOTEBOOKS, check_reachable, route_parameters, run_notebook
 from .store import (
     PASSWORD_ON_COMMAND_LINE,
     Snapshot,
-    get_client,
     has_secret,
     redact_url,
-    translate_errors,
     with_password_file,
 )
 from .version import __version__
@@ -89,20 +95,22 @@ def _resolve_redis_url(args: argparse.Namespace) -> None:
     when the command line itself carries a password."""
     given = getattr(args, "redis_url", None)
     if getattr(args, "db", None) is not None and not getattr(args, "rdb", None):
-        raise RPToolkitError(
+        raise InvalidArgumentError(
             "--db chooses a database of the --rdb snapshot; for a server, put the database "
             "in its URL (redis://host:6379/N)."
         )
     if args.command != "archive" and getattr(args, "app", None) and not args.archive:
-        raise RPToolkitError("--app chooses an application of the --archive DIR read.")
+        raise InvalidArgumentError("--app chooses an application of the --archive DIR read.")
     if getattr(args, "archive", None) and args.command != "archive":
         if given or getattr(args, "password_file", None) or getattr(args, "rdb", None):
-            raise RPToolkitError("Give --archive DIR, --rdb FILE or --redis-url: one of them.")
+            raise InvalidArgumentError(
+                "Give --archive DIR, --rdb FILE or --redis-url: one of them."
+            )
         args.redis_url = None
         return
     if getattr(args, "rdb", None):  # a snapshot file: no server at all, not even $REDIS_URL
         if given or getattr(args, "password_file", None):
-            raise RPToolkitError("Give --rdb FILE or --redis-url, not both.")
+            raise InvalidArgumentError("Give --rdb FILE or --redis-url, not both.")
         args.redis_url = None
         return
     if given and has_secret(given):
@@ -112,10 +120,10 @@ def _resolve_redis_url(args: argparse.Namespace) -> None:
     url = args.redis_url or settings.redis_url
     if args.password_file:
         if not url:
-            raise RPToolkitError("--password-file needs a URL: --redis-url or REDIS_URL.")
+            raise InvalidArgumentError("--password-file needs a URL: --redis-url or REDIS_URL.")
         url = with_password_file(url, args.password_file)
     if args.command == "seed" and not url:
-        raise RPToolkitError("seed needs a Redis to write to: --redis-url or REDIS_URL.")
+        raise InvalidArgumentError("seed needs a Redis to write to: --redis-url or REDIS_URL.")
     args.redis_url = url
 
 
@@ -127,48 +135,69 @@ FLAG_SETTINGS = ("use_scan", "scan_count", "scan_count_auto_tune", "scan_budget_
 """The settings the fetching flags set (``--use-scan`` sets ``use_scan``, ...)."""
 
 
-def _add_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "fetching (the gem's flags): a flag given wins, else its RP_* environment variable, "
-        "else the default"
-    )
-    group.add_argument(
-        "--use-scan",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="SCAN (non-blocking) or, with --no-use-scan, the gem's blocking KEYS "
-        "(default: $RP_USE_SCAN, else SCAN)",
-    )
-    group.add_argument(
-        "--scan-count",
-        type=_scan_count,
-        default=None,
-        help="COUNT per SCAN call when auto-tune is off, or 'adaptive' (sized per call to "
-        "--scan-budget-ms) (default: $RP_SCAN_COUNT, else 10)",
-    )
-    group.add_argument(
-        "--scan-budget-ms",
-        type=float,
-        default=None,
-        help="adaptive COUNT: ms per SCAN call (default: $RP_SCAN_BUDGET_MS, else 1.0)",
-    )
-    group.add_argument(
-        "--scan-count-auto-tune",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="COUNT by query: 1000 day-scoped, 1000 request-id lookups, 100 otherwise "
-        "(default: $RP_SCAN_COUNT_AUTO_TUNE, else on)",
-    )
-    group.add_argument(
-        "--mget-chunk",
-        type=int,
-        default=None,
-        help="keys per MGET (default: $RP_MGET_CHUNK, else 1000)",
-    )
-    group.add_argument("--no-progress", action="store_true", help="no progress bars")
-    group.add_argument(
-        "--debug", action="store_true", help="log every query (default: $RP_DEBUG, else off)"
-    )
+Option = tuple[tuple[str, ...], dict[str, Any]]
+"""One ``add_argument`` call: the argument's names, then its keywords."""
+
+FLAGS_TITLE = (
+    "fetching (the gem's flags): a flag given wins, else its RP_* environment variable, "
+    "else the default"
+)
+FLAG_OPTIONS: tuple[Option, ...] = (
+    (
+        ("--use-scan",),
+        {
+            "action": argparse.BooleanOptionalAction,
+            "default": None,
+            "help": "SCAN (non-blocking) or, with --no-use-scan, the gem's blocking KEYS "
+            "(default: $RP_USE_SCAN, else SCAN)",
+        },
+    ),
+    (
+        ("--scan-count",),
+        {
+            "type": _scan_count,
+            "default": None,
+            "help": "COUNT per SCAN call when auto-tune is off, or 'adaptive' (sized per call to "
+            "--scan-budget-ms) (default: $RP_SCAN_COUNT, else 10)",
+        },
+    ),
+    (
+        ("--scan-budget-ms",),
+        {
+            "type": float,
+            "default": None,
+            "help": "adaptive COUNT: ms per SCAN call (default: $RP_SCAN_BUDGET_MS, else 1.0)",
+        },
+    ),
+    (
+        ("--scan-count-auto-tune",),
+        {
+            "action": argparse.BooleanOptionalAction,
+            "default": None,
+            "help": "COUNT by query: 1000 day-scoped, 1000 request-id lookups, 100 otherwise "
+            "(default: $RP_SCAN_COUNT_AUTO_TUNE, else on)",
+        },
+    ),
+    (
+        ("--mget-chunk",),
+        {
+            "type": int,
+            "default": None,
+            "help": "keys per MGET (default: $RP_MGET_CHUNK, else 1000)",
+        },
+    ),
+    (("--no-progress",), {"action": "store_true", "help": "no progress bars"}),
+    (
+        ("--debug",),
+        {"action": "store_true", "help": "log every query (default: $RP_DEBUG, else off)"},
+    ),
+)
+"""The fetching flags, shown as one group in each command's help that reads Redis."""
+
+
+def _add_options(parser: Any, options: Sequence[Option]) -> None:
+    for names, keywords in options:
+        parser.add_argument(*names, **keywords)
 
 
 def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -207,7 +236,7 @@ def _parse_filters(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise RPToolkitError(f"--filter takes name=value, got {pair!r}.")
+            raise InvalidArgumentError(f"--filter takes name=value, got {pair!r}.")
         filters[name] = value
     return filters
 
@@ -228,7 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.report:
         report = getattr(reports, args.report, None)
         if report is None or args.report.startswith("_") or not callable(report):
-            raise RPToolkitError(f"Unknown report {args.report!r}.")
+            raise InvalidArgumentError(f"Unknown report {args.report!r}.")
     source = _rdb_or_url(args)
     # All or nothing: the files are renamed into place only when complete. Until then an
     # error or a signal (SIGTERM unwinds as Ctrl-C does) leaves --out as it was, and says so.
@@ -305,54 +334,18 @@ def parse_notebook_parameters(pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    options = current_options()
     default = list(NOTEBOOKS) if args.command == "demo" else ["request_performance"]
     names = args.notebooks.split(",") if args.notebooks else default
     parameters = parse_notebook_parameters(args.parameter)
     if "redis_url" in parameters:
-        raise RPToolkitError("Give the Redis URL with --redis-url, not -p redis_url.")
-    if args.archive:
-        if {"archive", "archive_app", "snapshot"} & set(parameters):
-            raise RPToolkitError(
-                "Give the archive with --archive DIR and its app with --app, not -p archive, "
-                "-p archive_app or -p snapshot."
-            )
-        if names != ["request_performance"]:
-            raise RPToolkitError(
-                "--archive reads an archive for the request report; the benchmark measures a "
-                "live server (run it without --archive)."
-            )
-        opened = _rdb_or_url(args)  # checked now
-        parameters["archive"] = str(opened.root.resolve())
-        parameters["archive_app"] = opened.app
-    if args.rdb:
-        if "snapshot" in parameters or "snapshot_db" in parameters:
-            raise RPToolkitError(
-                "Give the snapshot with --rdb FILE and its database with --db N, not -p "
-                "snapshot or -p snapshot_db."
-            )
-        if names != ["request_performance"]:
-            raise RPToolkitError(
-                "--rdb reads a snapshot for the request report; the benchmark measures a live "
-                "server (run it without --rdb)."
-            )
-        parameters["snapshot"] = str(Path(_rdb_or_url(args).path).resolve())  # checked now
-        parameters["snapshot_db"] = args.db or 0
+        raise InvalidArgumentError("Give the Redis URL with --redis-url, not -p redis_url.")
+    parameters.update(_place_parameters(args, names, parameters))
     routed = route_parameters(names, parameters)  # every -p checked before a kernel starts
-    url = None if args.rdb or args.archive else args.redis_url or settings.redis_url
+    url = None if args.rdb or args.archive else args.redis_url or options.redis_url
     if url:  # the URL and the server, before a kernel starts (5-9 s)
-        client = get_client(url)
-        with translate_errors(client, f"checking {redact_url(url)}"):
-            client.ping()
-    flags = _given_flags(args)
-    both = sorted(set(flags) & set(parameters))
-    if both:
-        raise RPToolkitError(
-            f"Give {both[0]} once: --{both[0].replace('_', '-')} or -p {both[0]}, not both."
-        )
-    # The kernel is another process: it reads the RP_* variables at import, as this one did,
-    # so a flag given travels as its variable (on top of the environment the kernel inherits),
-    # and a -p parameter, set in the notebook, wins over both.
-    environment = as_environment(**flags)
+        check_reachable(url)
+    environment = _kernel_environment(args, parameters)
     for name in names:
         run = run_notebook(
             name,
@@ -361,12 +354,62 @@ def cmd_report(args: argparse.Namespace) -> int:
             redis_url=args.redis_url,
             environment=environment,
             show_code=args.show_code,
-            progress=settings.progress,
+            progress=options.progress,
         )
         for text in run.warnings:  # the kernel's, e.g. a snapshot database holding nothing
             print(f"rp-toolkit: warning: {name}: {text}", file=sys.stderr)
         print(f"{name}: {run.html}")
     return 0
+
+
+def _place_parameters(
+    args: argparse.Namespace, names: list[str], parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """The request report's parameters for ``--archive`` or ``--rdb`` (opened and checked
+    now), refused with the benchmark or with the same parameters given by ``-p``."""
+    if args.archive:
+        if {"archive", "archive_app", "snapshot"} & set(parameters):
+            raise InvalidArgumentError(
+                "Give the archive with --archive DIR and its app with --app, not -p archive, "
+                "-p archive_app or -p snapshot."
+            )
+        if names != ["request_performance"]:
+            raise InvalidArgumentError(
+                "--archive reads an archive for the request report; the benchmark measures a "
+                "live server (run it without --archive)."
+            )
+        opened = _rdb_or_url(args)
+        return {"archive": str(opened.root.resolve()), "archive_app": opened.app}
+    if args.rdb:
+        if "snapshot" in parameters or "snapshot_db" in parameters:
+            raise InvalidArgumentError(
+                "Give the snapshot with --rdb FILE and its database with --db N, not -p "
+                "snapshot or -p snapshot_db."
+            )
+        if names != ["request_performance"]:
+            raise InvalidArgumentError(
+                "--rdb reads a snapshot for the request report; the benchmark measures a live "
+                "server (run it without --rdb)."
+            )
+        snapshot = str(Path(_rdb_or_url(args).path).resolve())
+        return {"snapshot": snapshot, "snapshot_db": args.db or 0}
+    return {}
+
+
+def _kernel_environment(args: argparse.Namespace, parameters: dict[str, Any]) -> dict[str, str]:
+    """The fetching flags given, as the ``RP_*`` variables the kernel reads at import.
+
+    The kernel is another process: it reads the RP_* variables at import, as this one did, so
+    a flag given travels as its variable (on top of the environment the kernel inherits), and
+    a -p parameter, set in the notebook, wins over both; a setting given both ways is refused.
+    """
+    flags = _given_flags(args)
+    both = sorted(set(flags) & set(parameters))
+    if both:
+        raise InvalidArgumentError(
+            f"Give {both[0]} once: --{both[0].replace('_', '-')} or -p {both[0]}, not both."
+        )
+    return as_environment(**flags)
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -393,113 +436,203 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: what it is called and does, its own options, and the shared groups it
+    takes (where it reads records from, the fetching flags)."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    options: tuple[Option, ...] = ()
+    redis_url: str | None = None
+    """The help of ``--redis-url`` (and ``--password-file`` with it); None: no Redis."""
+    rdb: bool = False
+    """``--rdb FILE --db N``: a snapshot instead of a server."""
+    archive: bool = False
+    """``--archive DIR --app NAME``: an archive instead of a server."""
+    flags: bool = False
+    """The fetching flags (:data:`FLAG_OPTIONS`)."""
+
+
+def _report_options(default_notebooks: str) -> tuple[Option, ...]:
+    """``demo``'s and ``report``'s options; they differ in the notebooks run by default."""
+    return (
+        (("--out",), {"default": "reports", "help": "output folder"}),
+        (
+            ("-p", "--parameter"),
+            {
+                "nargs": 2,
+                "action": "append",
+                "default": [],
+                "metavar": ("NAME", "VALUE"),
+                "help": "a notebook parameter (papermill -p); given, it wins over the environment "
+                "(use_scan, scan_count, scan_count_auto_tune, scan_budget_ms: None or not given "
+                "means $RP_*, else the default)",
+            },
+        ),
+        (
+            ("--notebooks",),
+            {
+                "default": "",
+                "help": "comma-separated: request_performance, scan_benchmark (default: "
+                f"{default_notebooks})",
+            },
+        ),
+        (("--show-code",), {"action": "store_true", "help": "keep code in the HTML"}),
+    )
+
+
+ANALYSED = "Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)"
+READ = "Redis to read, read-only (default $REDIS_URL)"
+COMMANDS = (
+    Command(
+        "demo",
+        "the main job: both notebooks on $REDIS_URL, or on a throwaway Redis",
+        cmd_report,
+        _report_options("both"),
+        redis_url=ANALYSED,
+        rdb=True,
+        archive=True,
+        flags=True,
+    ),
+    Command(
+        "report",
+        "run notebooks with papermill and export HTML (read-only on your Redis)",
+        cmd_report,
+        _report_options("request_performance; the benchmark when asked"),
+        redis_url=ANALYSED,
+        rdb=True,
+        archive=True,
+        flags=True,
+    ),
+    Command(
+        "seed",
+        "write synthetic records in the gem's format",
+        cmd_seed,
+        (
+            (("--hours",), {"type": float, "default": 4.0}),
+            (("--rps",), {"type": float, "default": 20.0}),
+            (("--seed",), {"type": int, "default": 1}),
+            (("--kinds",), {"default": "", "help": "comma-separated kinds (default: all)"}),
+        ),
+        redis_url="where to write (never deletes; default $REDIS_URL)",
+        flags=True,
+    ),
+    Command(
+        "export",
+        "a loaded frame or report to CSV/Parquet",
+        cmd_export,
+        (
+            (("kind",), {"help": "requests, sidekiq, delayed_job, grape, rake, custom, ..."}),
+            (("--start",), {}),
+            (("--end",), {}),
+            (("--filter",), {"action": "append", "default": [], "metavar": "NAME=VALUE"}),
+            (("--report",), {"help": "a report from rp_toolkit.reports, e.g. requests"}),
+            (("--out",), {"required": True, "help": "file ending in .csv or .parquet"}),
+        ),
+        redis_url=READ,
+        rdb=True,
+        archive=True,
+        flags=True,
+    ),
+    Command(
+        "archive",
+        "keep the gem's records as Parquet beyond Redis's TTL (read-only)",
+        cmd_archive,
+        (
+            (("--out",), {"required": True, "metavar": "DIR", "help": "the archive's directory"}),
+            (("--kinds",), {"default": "", "help": "comma-separated kinds (default: every kind)"}),
+            (("--start",), {"help": "the window's start (default: every record held)"}),
+            (("--end",), {"help": "the window's end (default: now, or the snapshot's time)"}),
+            (
+                ("--app",),
+                {"help": "the application's name (default: the server's host, or the file's name)"},
+            ),
+        ),
+        redis_url=READ,
+        rdb=True,
+        flags=True,
+    ),
+    Command(
+        "memory",
+        "how much Redis the gem's records need",
+        cmd_memory,
+        (
+            (
+                ("--duration",),
+                {"help": "the gem's config.duration, e.g. 8h, 90min (default: 4h, the gem's)"},
+            ),
+            (
+                ("--rate",),
+                {
+                    "help": "Rails requests per minute (1200) or per second (20/s); default: the "
+                    "measured rate"
+                },
+            ),
+            (
+                ("--sample",),
+                {
+                    "type": int,
+                    "default": DEFAULT_SAMPLE,
+                    "help": "keys per kind measured on a server",
+                },
+            ),
+            (("--json",), {"action": "store_true", "help": "one JSON object instead of a table"}),
+        ),
+        redis_url="Redis to measure, read-only (default $REDIS_URL)",
+        rdb=True,
+        flags=True,  # the walk that finds the keys follows the fetching flags
+    ),
+)
+"""The commands before the benchmark's (:func:`rp_toolkit.bench.add_commands`), in order."""
+
+DOCS_COMMAND = Command(
+    "docs",
+    "regenerate the SCAN guide's figures from results",
+    cmd_docs,
+    (
+        (
+            ("--guide",),
+            {
+                "action": "append",
+                "default": [],
+                "help": "a guide to rewrite (repeatable; default: "
+                + ", ".join(map(str, GUIDES))
+                + ")",
+            },
+        ),
+        (("--results",), {"default": "docs/bench", "help": "the folder make guide-measure writes"}),
+        (("--images",), {"default": "docs/images"}),
+        (("--check",), {"action": "store_true", "help": "only check the guide is current"}),
+    ),
+)
+"""The last command, after the benchmark's."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rp-toolkit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"rp_toolkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    for name, text in (
-        ("demo", "the main job: both notebooks on $REDIS_URL, or on a throwaway Redis"),
-        ("report", "run notebooks with papermill and export HTML (read-only on your Redis)"),
-    ):
-        report = commands.add_parser(name, help=text)
-        _add_redis_url(
-            report, "Redis to analyse, read-only (default $REDIS_URL; none: throwaway + synthetic)"
-        )
-        _add_rdb(report)
-        _add_archive(report)
-        report.add_argument("--out", default="reports", help="output folder")
-        report.add_argument(
-            "-p",
-            "--parameter",
-            nargs=2,
-            action="append",
-            default=[],
-            metavar=("NAME", "VALUE"),
-            help="a notebook parameter (papermill -p); given, it wins over the environment "
-            "(use_scan, scan_count, scan_count_auto_tune, scan_budget_ms: None or not given "
-            "means $RP_*, else the default)",
-        )
-        report.add_argument(
-            "--notebooks",
-            default="",
-            help="comma-separated: request_performance, scan_benchmark (default: "
-            + ("both)" if name == "demo" else "request_performance; the benchmark when asked)"),
-        )
-        report.add_argument("--show-code", action="store_true", help="keep code in the HTML")
-        _add_flags(report)
-        report.set_defaults(func=cmd_report)
-
-    seed = commands.add_parser("seed", help="write synthetic records in the gem's format")
-    _add_redis_url(seed, "where to write (never deletes; default $REDIS_URL)")
-    seed.add_argument("--hours", type=float, default=4.0)
-    seed.add_argument("--rps", type=float, default=20.0)
-    seed.add_argument("--seed", type=int, default=1)
-    seed.add_argument("--kinds", default="", help="comma-separated kinds (default: all)")
-    _add_flags(seed)
-    seed.set_defaults(func=cmd_seed)
-
-    export = commands.add_parser("export", help="a loaded frame or report to CSV/Parquet")
-    export.add_argument("kind", help="requests, sidekiq, delayed_job, grape, rake, custom, ...")
-    _add_redis_url(export, "Redis to read, read-only (default $REDIS_URL)")
-    _add_rdb(export)
-    _add_archive(export)
-    export.add_argument("--start")
-    export.add_argument("--end")
-    export.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE")
-    export.add_argument("--report", help="a report from rp_toolkit.reports, e.g. requests")
-    export.add_argument("--out", required=True, help="file ending in .csv or .parquet")
-    _add_flags(export)
-    export.set_defaults(func=cmd_export)
-
-    kept = commands.add_parser(
-        "archive", help="keep the gem's records as Parquet beyond Redis's TTL (read-only)"
-    )
-    _add_redis_url(kept, "Redis to read, read-only (default $REDIS_URL)")
-    _add_rdb(kept)
-    kept.add_argument("--out", required=True, metavar="DIR", help="the archive's directory")
-    kept.add_argument("--kinds", default="", help="comma-separated kinds (default: every kind)")
-    kept.add_argument("--start", help="the window's start (default: every record held)")
-    kept.add_argument("--end", help="the window's end (default: now, or the snapshot's time)")
-    kept.add_argument(
-        "--app", help="the application's name (default: the server's host, or the file's name)"
-    )
-    _add_flags(kept)
-    kept.set_defaults(func=cmd_archive)
-
-    memory = commands.add_parser("memory", help="how much Redis the gem's records need")
-    _add_redis_url(memory, "Redis to measure, read-only (default $REDIS_URL)")
-    _add_rdb(memory)
-    memory.add_argument(
-        "--duration", help="the gem's config.duration, e.g. 8h, 90min (default: 4h, the gem's)"
-    )
-    memory.add_argument(
-        "--rate",
-        help="Rails requests per minute (1200) or per second (20/s); default: the measured rate",
-    )
-    memory.add_argument(
-        "--sample", type=int, default=DEFAULT_SAMPLE, help="keys per kind measured on a server"
-    )
-    memory.add_argument("--json", action="store_true", help="one JSON object instead of a table")
-    _add_flags(memory)  # the walk that finds the keys follows the fetching flags
-    memory.set_defaults(func=cmd_memory)
-
+    for command in COMMANDS:
+        _add_command(commands, command)
     add_bench_commands(commands)
-
-    docs = commands.add_parser("docs", help="regenerate the SCAN guide's figures from results")
-    docs.add_argument(
-        "--guide",
-        action="append",
-        default=[],
-        help="a guide to rewrite (repeatable; default: " + ", ".join(map(str, GUIDES)) + ")",
-    )
-    docs.add_argument(
-        "--results", default="docs/bench", help="the folder make guide-measure writes"
-    )
-    docs.add_argument("--images", default="docs/images")
-    docs.add_argument("--check", action="store_true", help="only check the guide is current")
-    docs.set_defaults(func=cmd_docs)
+    _add_command(commands, DOCS_COMMAND)
     return parser
+
+
+def _add_command(commands: Any, command: Command) -> None:
+    parser = commands.add_parser(command.name, help=command.help)
+    if command.redis_url is not None:
+        _add_redis_url(parser, command.redis_url)
+    if command.rdb:
+        _add_rdb(parser)
+    if command.archive:
+        _add_archive(parser)
+    _add_options(parser, command.options)
+    if command.flags:
+        _add_options(parser.add_argument_group(FLAGS_TITLE), FLAG_OPTIONS)
+    parser.set_defaults(func=command.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

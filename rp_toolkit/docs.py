@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import bench
 from .bench import findings, server_text
+from .exceptions import InvalidArgumentError
 from .files import atomic_files
 from .markup import code_span
 from .reports import plots
@@ -403,7 +404,7 @@ def render_guide(
     def replace(match: re.Match[str]) -> str:
         name = match["name"]
         if name not in generated:
-            raise ValueError(f"{guide}: no results for the generated block {name!r}.")
+            raise InvalidArgumentError(f"{guide}: no results for the generated block {name!r}.")
         return f"{match.group(1)}{generated[name]}{match.group(4)}"
 
     text = _BLOCK.sub(replace, text)
