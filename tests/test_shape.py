@@ -18,7 +18,8 @@ from __future__ import annotations
 import ast
 import importlib
 import re
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -137,15 +138,33 @@ def module_of(path: Path) -> ModuleType:
     return importlib.import_module(".".join(parts))
 
 
+def outside_the_root(classes: Iterable[tuple[str, str, type]]) -> list[str]:
+    """``place name(bases)`` of each error class (not a warning) outside RPToolkitError and not
+    documented in NOT_UNDER_THE_ROOT."""
+    return [
+        f"{place} {name}({', '.join(base.__name__ for base in cls.__bases__)})"
+        for place, name, cls in classes
+        if not issubclass(cls, (Warning, exceptions.RPToolkitError))
+        and name not in NOT_UNDER_THE_ROOT
+    ]
+
+
 def test_every_exception_is_under_the_root_or_documented() -> None:
-    offences = []
-    for path, node, cls in exception_classes():
-        if issubclass(cls, Warning):
-            continue
-        if not issubclass(cls, exceptions.RPToolkitError) and node.name not in NOT_UNDER_THE_ROOT:
-            bases = ", ".join(base.__name__ for base in cls.__bases__)
-            offences.append(f"{where(path, node)} {node.name}({bases})")
+    classes = [(where(path, node), node.name, cls) for path, node, cls in exception_classes()]
+    offences = outside_the_root(classes)
     assert not offences, report(offences, "exception classes outside RPToolkitError")
+
+
+def test_the_root_check_catches_a_stray_error_class() -> None:
+    class ProbeError(ValueError):
+        pass
+
+    class ProbeWarning(UserWarning):
+        pass
+
+    classes = [("x.py:1", "ProbeError", ProbeError), ("x.py:2", "ProbeWarning", ProbeWarning)]
+    classes.append(("x.py:3", "Stopped", exceptions.Stopped))
+    assert outside_the_root(classes) == ["x.py:1 ProbeError(ValueError)"]
 
 
 def test_every_warning_is_a_warning_class() -> None:
@@ -158,15 +177,15 @@ def test_every_warning_is_a_warning_class() -> None:
 TREE_LINE = re.compile(r"^(?P<indent>[ │├└─]*?)(?P<name>[A-Z]\w+)(?: \((?P<builtin>\w+)\))?")
 
 
-def drawn_tree() -> dict[str, list[str]]:
-    """The bases each class has in ``exceptions.py``'s docstring tree: its parent in the drawing
-    (``├──``/``└──``, four columns a level) and the built-in in parentheses."""
-    doc = exceptions.__doc__ or ""
-    drawing = doc.split("::", 1)[1]
+def drawn_tree(doc: str) -> dict[str, list[str]]:
+    """The bases each class has in the tree ``doc`` draws after ``::`` (``exceptions.py``'s
+    docstring): its parent in the drawing (``├──``/``└──``, four columns a level) and the
+    built-in in parentheses."""
+    drawing = textwrap.dedent(doc.split("::", 1)[1])
     bases: dict[str, list[str]] = {}
     parents: list[str] = []
     for line in drawing.splitlines():
-        match = TREE_LINE.match(line.removeprefix("    "))
+        match = TREE_LINE.match(line)
         if not line.strip() or not match:
             continue
         depth = len(match["indent"]) // 4
@@ -176,6 +195,18 @@ def drawn_tree() -> dict[str, list[str]]:
     return bases
 
 
+def tree_mismatches(real: dict[str, list[str]], drawn: dict[str, list[str]]) -> list[str]:
+    """Classes missing from the drawing, drawn but not defined, or drawn under other bases."""
+    offences = [f"{name}: not drawn" for name in real if name not in drawn]
+    offences += [f"{name}: drawn, not defined" for name in drawn if name not in real]
+    offences += [
+        f"{name}: drawn under {drawn[name]}, derives from {bases}"
+        for name, bases in real.items()
+        if name in drawn and drawn[name] != [base for base in bases if base != "Exception"]
+    ]
+    return offences
+
+
 def test_the_drawn_error_tree_is_the_real_one() -> None:
     """Every class exceptions.py defines is drawn in its docstring, under its real bases."""
     real = {
@@ -183,13 +214,32 @@ def test_the_drawn_error_tree_is_the_real_one() -> None:
         for path, node, cls in exception_classes()
         if path.name == "exceptions.py"
     }
-    drawn = drawn_tree()
-    missing = sorted(set(real) - set(drawn))
-    assert not missing, f"classes of exceptions.py not drawn in its docstring: {missing}"
-    assert not sorted(set(drawn) - set(real)), "drawn but not defined in exceptions.py"
-    wrong = [f"{name}: drawn {drawn[name]}, is {bases}" for name, bases in real.items()
-             if drawn[name] != [b for b in bases if b not in ("Exception",)]]  # fmt: skip
-    assert not wrong, report(wrong, "classes drawn under other bases than they have")
+    offences = tree_mismatches(real, drawn_tree(exceptions.__doc__ or ""))
+    assert not offences, report(offences, "differences between exceptions.py and its drawing")
+
+
+def test_the_tree_check_catches_a_wrong_drawing() -> None:
+    doc = """Errors::
+
+        RPToolkitError
+        ├── InvalidArgumentError (ValueError)   a bad argument
+        │   └── SettingsError                   an unknown setting
+        └── GoneError                           not defined
+
+        Stopped (SystemExit)                    a signal
+    """
+    real = {
+        "RPToolkitError": ["Exception"],
+        "InvalidArgumentError": ["RPToolkitError", "ValueError"],
+        "SettingsError": ["RPToolkitError"],
+        "Stopped": ["SystemExit"],
+        "SnapshotError": ["RPToolkitError"],
+    }
+    assert tree_mismatches(real, drawn_tree(doc)) == [
+        "SnapshotError: not drawn",
+        "GoneError: drawn, not defined",
+        "SettingsError: drawn under ['InvalidArgumentError'], derives from ['RPToolkitError']",
+    ]
 
 
 # -- 2. No function pops from its inputs ----------------------------------------------------
@@ -245,15 +295,39 @@ def _pops_below(node: ast.AST, function: Function, inputs: set[str]) -> Iterator
         yield from _pops_below(child, function, inputs)
 
 
+def input_pops(path: Path, tree: ast.AST) -> list[str]:
+    return sorted(
+        {
+            f"{where(path, call)} {function.name}: {receiver}.{call.func.attr}"  # type: ignore[attr-defined]
+            for function in functions(tree)
+            for call, receiver in pops_in(function, parameters(function))
+        }
+    )
+
+
 def test_no_function_pops_from_its_inputs() -> None:
     """A caller's dict, list or statistics are the caller's: read them, copy them, never
     ``.pop``/``.popitem`` them (a local the function made itself it may pop)."""
-    offences = []
-    for path in modules():
-        for function in functions(tree_of(path)):
-            for call, receiver in pops_in(function, parameters(function)):
-                offences.append(f"{where(path, call)} {function.name}: {receiver}.{call.func.attr}")  # type: ignore[attr-defined]
-    assert not offences, report(sorted(set(offences)), "pops from a function's inputs")
+    offences = [offence for path in modules() for offence in input_pops(path, tree_of(path))]
+    assert not offences, report(offences, "pops from a function's inputs")
+
+
+def test_the_pop_check_tells_inputs_from_locals() -> None:
+    code = textwrap.dedent(
+        """
+        def merge(stats, options, **changes):
+            stats.extra.pop("a")          # 3: the caller's
+            changes.pop("b", None)        # the call's own dict
+            mine = dict(options)
+            mine.pop("c")                 # a copy the function made
+            def inner(options):
+                options.pop("d")          # 8: inner's own input
+            options = dict(options)
+            options.pop("e")              # rebound to a copy first
+        """
+    )
+    found = [offence.split(" ", 1)[1] for offence in input_pops(PACKAGE / "x.py", ast.parse(code))]
+    assert found == ["merge: stats.extra.pop", "inner: options.pop"]
 
 
 def test_nothing_pops_from_fetch_statistics() -> None:
