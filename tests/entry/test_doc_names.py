@@ -185,13 +185,16 @@ not a setting's one word, a Redis command (KEYS) nor a plain word."""
 
 @cache
 def defined_names() -> frozenset[str]:
-    """Every name rp_toolkit and its tests define: functions, classes, what they assign (names,
-    attributes, fields), parameters, what they import, their modules and packages; and
-    Python's built-ins."""
-    files = [*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
-    names = {path.stem for path in files} | set(dir(builtins))
+    """Every name rp_toolkit defines: functions, classes, what it assigns (names, attributes,
+    fields), parameters, what it imports, its modules and packages; the tests' modules and
+    functions (the rules name them); and Python's built-ins."""
+    tests = list((ROOT / "tests").rglob("*.py"))
+    names = {path.stem for path in [*PACKAGE.rglob("*.py"), *tests]} | set(dir(builtins))
     names |= {path.name for path in PACKAGE.rglob("*") if path.is_dir()}
-    for path in files:
+    for path in tests:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
