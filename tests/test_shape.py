@@ -266,11 +266,20 @@ def rebound_lines(function: Function, name: str) -> list[int]:
             targets = node.targets
         elif isinstance(node, (ast.AnnAssign, ast.NamedExpr, ast.For, ast.comprehension)):
             targets = [node.target]
-        for target in targets:
-            names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-            if name in names:
-                lines.append(node.lineno if hasattr(node, "lineno") else function.lineno)
+        if any(name in bound_names(target) for target in targets):
+            lines.append(getattr(node, "lineno", function.lineno))
     return lines
+
+
+def bound_names(target: ast.AST) -> list[str]:
+    """The names an assignment target binds (``a``, ``a, *b``), not ``a.x`` nor ``a[0]``."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Starred):
+        return bound_names(target.value)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in bound_names(element)]
+    return []
 
 
 Pop = tuple[ast.Call, str]
@@ -296,13 +305,13 @@ def _pops_below(node: ast.AST, function: Function, inputs: set[str]) -> Iterator
 
 
 def input_pops(path: Path, tree: ast.AST) -> list[str]:
-    return sorted(
-        {
-            f"{where(path, call)} {function.name}: {receiver}.{call.func.attr}"  # type: ignore[attr-defined]
-            for function in functions(tree)
-            for call, receiver in pops_in(function, parameters(function))
-        }
-    )
+    """``path:line function: receiver.pop`` for each pop from a function's inputs."""
+    pops = {
+        f"{where(path, call)} {function.name}: {receiver}.{call.func.attr}"  # type: ignore[attr-defined]
+        for function in functions(tree)
+        for call, receiver in pops_in(function, parameters(function))
+    }
+    return sorted(pops, key=by_place)
 
 
 def test_no_function_pops_from_its_inputs() -> None:
@@ -324,10 +333,12 @@ def test_the_pop_check_tells_inputs_from_locals() -> None:
                 options.pop("d")          # 8: inner's own input
             options = dict(options)
             options.pop("e")              # rebound to a copy first
+            stats.extra = {}
+            stats.pop("f")                # 12: still the caller's
         """
     )
     found = [offence.split(" ", 1)[1] for offence in input_pops(PACKAGE / "x.py", ast.parse(code))]
-    assert found == ["merge: stats.extra.pop", "inner: options.pop"]
+    assert found == ["merge: stats.extra.pop", "inner: options.pop", "merge: stats.pop"]
 
 
 def test_nothing_pops_from_fetch_statistics() -> None:
