@@ -395,12 +395,11 @@ def absolute_module(path: Path, node: ast.ImportFrom) -> str:
     return ".".join(package + ([node.module] if node.module else []))
 
 
-def settings_reads(path: Path) -> Iterator[tuple[ast.AST, str]]:
+def settings_reads(path: Path, tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
     """Imports of ``settings`` from rp_toolkit or its config and each use of the imported name,
     and ``config.settings``/``rp.settings`` through any alias of those modules."""
     holders: set[str] = set()  # local names of rp_toolkit and rp_toolkit.config
     imported: set[str] = set()  # local names of the settings object
-    tree = tree_of(path)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             source = absolute_module(path, node)
@@ -433,7 +432,7 @@ def test_only_entry_points_read_the_global_settings() -> None:
         f"{where(path, node)} {what}"
         for path in modules()
         if not may_read_settings(path)
-        for node, what in settings_reads(path)
+        for node, what in settings_reads(path, tree_of(path))
     ]
     assert not offences, report(offences, "reads of the global settings outside entry points")
 
@@ -460,20 +459,58 @@ def test_nothing_compares_kind_names() -> None:
     """``kind.name == "events"``, ``name in ("trace", "events")``, ``system == "grape"``: ask
     the kind (``tabular``, ``duration_field``, ``window``, ``prefix``) instead. Tables keyed by
     kind name are data, not comparisons."""
-    offences = []
-    for path in modules():
-        if path == PACKAGE / "kinds.py":
-            continue
-        for node in ast.walk(tree_of(path)):
-            names: list[str] = []
-            if isinstance(node, ast.Compare) and set(map(type, node.ops)) & COMPARISONS:
-                for operand in (node.left, *node.comparators):
-                    names += kind_names_in(operand)
-            elif isinstance(node, ast.MatchValue):
-                names = kind_names_in(node.value)
-            if names and ast.unparse(node) not in NOT_KIND_COMPARISONS:
-                offences.append(f"{where(path, node)} {ast.unparse(node)[:70]}")
+    offences = [
+        offence
+        for path in modules()
+        if path != PACKAGE / "kinds.py"
+        for offence in kind_comparisons(path, tree_of(path))
+    ]
     assert not offences, report(offences, "comparisons with kind names")
+
+
+def kind_comparisons(path: Path, tree: ast.AST) -> list[str]:
+    offences = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Compare) and set(map(type, node.ops)) & COMPARISONS:
+            for operand in (node.left, *node.comparators):
+                names += kind_names_in(operand)
+        elif isinstance(node, ast.MatchValue):
+            names = kind_names_in(node.value)
+        if names and ast.unparse(node) not in NOT_KIND_COMPARISONS:
+            offences.append(f"{where(path, node)} {ast.unparse(node)[:70]}")
+    return offences
+
+
+def test_the_settings_and_kind_checks_catch_what_they_look_for() -> None:
+    code = textwrap.dedent(
+        """
+        import rp_toolkit as rp
+        from .. import config
+        from ..config import settings as global_settings, current_options
+
+        def load(kind, options=None):
+            options = options or current_options()   # the way: no offence
+            if global_settings.use_scan or rp.settings.debug:
+                chunk = config.settings.mget_chunk
+            labels = {"grape": "Grape"}              # a table: no offence
+            if kind.name in ("trace", "events") or kind == "grape":
+                return labels
+            match kind:
+                case "requests":
+                    return options
+        """
+    )
+    path = PACKAGE / "store" / "probe.py"
+    reads = [what for _, what in settings_reads(path, ast.parse(code))]
+    assert sorted(reads) == [
+        "config.settings",
+        "from rp_toolkit.config import settings",
+        "global_settings.use_scan",
+        "rp.settings",
+    ]
+    found = [offence.split(" ", 1)[1] for offence in kind_comparisons(path, ast.parse(code))]
+    assert found == ["kind.name in ('trace', 'events')", "kind == 'grape'", "'requests'"]
 
 
 # -- 8. rp's public attributes ----------------------------------------------------------------
