@@ -110,14 +110,14 @@ __all__ = [
 ]
 
 
-_ON_FIRST_USE = ("bench", "notebooks", "plots")
+_ON_FIRST_USE = {"bench": ".bench", "notebooks": ".notebooks", "plots": ".reports.plots"}
 """Imported when first used (``rp.plots``, ``rp.bench``...): they bring matplotlib and
 papermill's helpers, about 30 MiB that a script that only loads data does not need."""
 
 
 def __getattr__(name: str) -> _ModuleType:
     if name in _ON_FIRST_USE:
-        module = _importlib.import_module(f".{name}", __name__)
+        module = _importlib.import_module(_ON_FIRST_USE[name], __name__)
         globals()[name] = module
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,13 +2,16 @@
 
 ``ACL SETUSER rp_reader reset on >PASSWORD <analysis_acl_rules()>`` creates a user that can
 list and read the gem's records but cannot write, delete, flush, expire or reconfigure. The
-README's production section shows the same rules (a test checks that they agree).
+production guide (docs/PRODUCTION.md) shows the same rules (a test checks that they agree); the
+key patterns come from the kinds' prefixes.
 
 Redis 6.2 has no read-only key permissions (``%R~`` came in Redis 7), so writes are denied by
 granting no write command at all: ``-@all`` first, then only the read commands below.
 """
 
 from __future__ import annotations
+
+from .kinds import KINDS, escape_glob
 
 #: Each command the analysis user may run, and why rp_toolkit (or redis-py) needs it.
 ANALYSIS_COMMANDS: dict[str, str] = {
@@ -25,17 +28,10 @@ ANALYSIS_COMMANDS: dict[str, str] = {
     "subcommand",
 }
 
-#: The gem's key prefixes (SCHEMA.md): every kind, traces, resources and deploy events.
-ANALYSIS_KEY_PATTERNS: tuple[str, ...] = (
-    "performance|*",
-    "sidekiq|*",
-    "delayed_job|*",
-    "grape|*",
-    "rake|*",
-    "custom|*",
-    "resource|*",
-    "trace|*",
-    "rails_performance:*",
+#: The gem's key prefixes, one per kind (:attr:`rp_toolkit.kinds.RecordKind.prefix`): every
+#: record kind, traces, resources and deploy events.
+ANALYSIS_KEY_PATTERNS: tuple[str, ...] = tuple(
+    escape_glob(kind.prefix) + "*" for kind in KINDS.values()
 )
 
 DEFAULT_USER = "rp_reader"

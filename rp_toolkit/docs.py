@@ -22,11 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from . import bench, plots
+from . import bench
 from .bench import findings
 from .bench.markdown import server_text
 from .files import atomic_files
 from .markup import code_span
+from .reports import plots
 
 GUIDE = Path("docs/SCAN_MIGRATION.md")
 GUIDES = (GUIDE, Path("docs/SNAPSHOTS.md"), Path("docs/PRODUCTION.md"))

@@ -2,13 +2,13 @@
 
 Each :class:`RecordKind` is the single place where a key layout is written down. It drives:
 
-* parsing (:mod:`rp_toolkit.frames.parse` splits keys by the template's parts),
+* parsing (:mod:`rp_toolkit.frames` splits keys by the template's parts),
 * query building (:meth:`RecordKind.patterns` builds the gem's glob patterns),
 * writing (:mod:`rp_toolkit.synth` formats keys with :meth:`RecordKind.format_key`).
 
 It also holds what every layer shares about keys and time: the key codec
 (:func:`encode_key`/:func:`decode_key`), glob escaping, the schema version and the dashboard's
-time windows. Pure: no I/O.
+time windows (:func:`resolve_window`, the one rule for a question's window). Pure: no I/O.
 
 A template is the key with ``{field}`` where a value goes. Parts are separated by ``|``; a
 part is a literal, a ``{field}``, or a literal prefix followed by a ``{field}``. One field may
@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from .exceptions import InvalidArgumentError
 
 SCHEMA_VERSION = "1.0.2"
 """The version the gem writes at the end of every record key (``...|END|1.0.2``)."""
@@ -79,15 +81,15 @@ def window_bound(value: Any, *, name: str, now: pd.Timestamp | None = None) -> p
 
     A datetime, a date (its midnight), an ISO 8601 string or a pandas Timestamp is that moment
     (naive means UTC); a timedelta is relative to ``now`` (``timedelta(hours=-2)``: two hours
-    ago). Anything else, a bare number for one (seconds? nanoseconds?), is a ``ValueError``
-    naming ``name``.
+    ago). Anything else, a bare number for one (seconds? nanoseconds?), is an
+    :class:`~rp_toolkit.exceptions.InvalidArgumentError` naming ``name``.
     """
     if isinstance(value, (timedelta, pd.Timedelta)):
         return (now if now is not None else pd.Timestamp.now(tz="UTC")) + pd.Timedelta(value)
     if isinstance(value, bool) or not isinstance(
         value, (str, date, datetime, pd.Timestamp, np.datetime64)
     ):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name}={value!r} is not a time. Pass a datetime, a date, an ISO 8601 string "
             "('2026-11-27 08:00', naive = UTC) or a timedelta relative to now "
             "(timedelta(hours=-2))."
@@ -95,13 +97,52 @@ def window_bound(value: Any, *, name: str, now: pd.Timestamp | None = None) -> p
     try:
         stamp = utc_timestamp(value)
     except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name}={value!r} is not a time pandas can read; use ISO 8601, e.g. "
             "'2026-11-27 08:00' or '2026-11-27T08:00:00Z'."
         ) from None
     if stamp is pd.NaT:
-        raise ValueError(f"{name}={value!r} is not a time.")
+        raise InvalidArgumentError(f"{name}={value!r} is not a time.")
     return stamp
+
+
+def resolve_window(
+    kind: str | RecordKind,
+    start: Any = None,
+    end: Any = None,
+    on: Any = None,
+    *,
+    now: pd.Timestamp | None = None,
+    span: timedelta | pd.Timedelta | None = None,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The UTC window ``[start, end]`` (both included) of a question about ``kind``: the one
+    rule every loader, the archive and the notebooks follow.
+
+    * ``on``: that whole UTC day, ``00:00:00`` to ``23:59:59`` (not with ``start``/``end``);
+    * each bound is read by :func:`window_bound` (a moment, naive = UTC, or a timedelta
+      relative to ``now``: the clock, or a snapshot's creation time);
+    * ``end`` defaults to ``now``; ``start`` to ``end - span``, ``span`` defaulting to the
+      kind's :attr:`RecordKind.window` (the gem's: four hours, 24 for resources);
+    * a window that starts after it ends is an error; ``start == end`` is one instant.
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    if on is not None:
+        if start is not None or end is not None:
+            raise InvalidArgumentError("Pass either on= (a day) or start=/end=, not both.")
+        day = window_bound(on, name="on", now=now).normalize()
+        return day, day + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    span = pd.Timedelta(get_kind(kind).window if span is None else span)
+    last = window_bound(end, name="end", now=now) if end is not None else now
+    first = window_bound(start, name="start", now=now) if start is not None else last - span
+    if first > last:
+        raise InvalidArgumentError(f"The window starts ({first}) after it ends ({last}).")
+    return first, last
+
+
+def window_before(start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window of the same length just before ``[start, end]``: it ends one microsecond
+    before ``start`` (windows include both ends), so no record is in both."""
+    return start - (end - start), start - pd.Timedelta(microseconds=1)
 
 
 def window_of(kind: str | RecordKind) -> timedelta:
@@ -158,15 +199,17 @@ class RecordKind:
             if match:
                 parts.append(TemplatePart(match["prefix"], match["field"]))
             elif "{" in text or "}" in text:
-                raise ValueError(f"{self.name}: bad template part {text!r}")
+                raise InvalidArgumentError(f"{self.name}: bad template part {text!r}")
             else:
                 parts.append(TemplatePart(text))
         object.__setattr__(self, "parts", tuple(parts))
         unknown = set(self.key_fields) ^ set(self.key_types)
         if unknown:
-            raise ValueError(f"{self.name}: key_types and template disagree on {unknown}")
+            raise InvalidArgumentError(f"{self.name}: key_types and template disagree on {unknown}")
         if self.free_field is not None and self.free_field not in self.key_fields:
-            raise ValueError(f"{self.name}: free field {self.free_field!r} not in template")
+            raise InvalidArgumentError(
+                f"{self.name}: free field {self.free_field!r} not in template"
+            )
 
     @functools.cached_property
     def key_fields(self) -> tuple[str, ...]:
@@ -194,6 +237,12 @@ class RecordKind:
         ``rails_performance:records:events:``): what an ACL grants and a walk starts from."""
         first = self.parts[0]
         return first.literal if first.is_field else first.literal + "|"
+
+    @property
+    def timed(self) -> bool:
+        """Whether each record carries its time (``datetimei``), so that a window can hold it:
+        every kind but traces, which are read one request at a time."""
+        return "datetimei" in self.key_types
 
     @property
     def version(self) -> str:
@@ -233,7 +282,7 @@ class RecordKind:
         filters = dict(filters or {})
         unknown = set(filters) - set(self.key_fields)
         if unknown:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{self.name} records cannot be filtered by {sorted(unknown)}; "
                 f"their key fields are {list(self.key_fields)}."
             )
@@ -242,7 +291,9 @@ class RecordKind:
                 escape_glob(part.literal) + ("*" if part.is_field else "") for part in self.parts
             )
         if not self.filterable:
-            raise ValueError(f"{self.name} records have no named key fields to filter on.")
+            raise InvalidArgumentError(
+                f"{self.name} records have no named key fields to filter on."
+            )
         fragments = []
         for name in self.key_fields:
             if name == self.day_field and days:
@@ -283,7 +334,7 @@ def days_glob(days: list[date]) -> str:
     ``20261[12][03][01]``); the reader keeps only the records in its window."""
     texts = sorted({f"{day:%Y%m%d}" for day in days})
     if not texts:
-        raise ValueError("days_glob needs at least one day.")
+        raise InvalidArgumentError("days_glob needs at least one day.")
     glob = []
     for position in range(8):
         digits = sorted({text[position] for text in texts})
@@ -474,7 +525,7 @@ TRACE = RecordKind(
     name="trace",
     template="trace|{request_id}|END|" + SCHEMA_VERSION,
     key_types={"request_id": "text"},
-    value_schema=_schema(),  # a JSON array of steps; see frames.load_trace
+    value_schema=_schema(),  # a JSON array of steps; see rp.load_trace
     ttl_seconds=1 * _HOURS,
     day_field=None,
     description="Per-request traces: SQL and view steps",
@@ -486,7 +537,7 @@ EVENTS = RecordKind(
     name="events",
     template="rails_performance:records:events:{datetimei}|" + EVENTS_SCHEMA_VERSION,
     key_types={"datetimei": "epoch"},
-    value_schema=_schema(),  # {name, datetime, datetimei, options}; see frames.load_events
+    value_schema=_schema(),  # {name, datetime, datetimei, options}; see rp.load_events
     ttl_seconds=0,  # events do not expire
     day_field=None,
     description="Annotations such as deploy markers",
@@ -508,6 +559,6 @@ def get_kind(kind: str | RecordKind) -> RecordKind:
     try:
         return KINDS[kind]
     except KeyError:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Unknown record kind {kind!r}; known kinds: {', '.join(KINDS)}."
         ) from None

@@ -3,16 +3,17 @@
 Paths, controllers, exceptions, deploy labels, job names, SQL, request ids and host names come
 from the internet. Whatever shows them goes through this module, so none of it becomes markup:
 
-* **Markdown** (the report's sentences, :mod:`rp_toolkit.findings`, displayed with
+* **Markdown** (the report's sentences, :mod:`rp_toolkit.reports.findings`, displayed with
   ``IPython.display.Markdown``; nbconvert's mistune renderer passes raw HTML and
   ``javascript:`` links through and reads ``$...$`` as math): :func:`code_span` shows any text
   as it is and is what recorded text in a sentence should be (MathJax leaves code alone);
   :func:`markdown_text` escapes text for running text and table cells.
-* **HTML** (the tables' cells and tooltips, :mod:`rp_toolkit.tables`): :func:`html_text`, for
-  element content and quoted attribute values alike; :data:`NO_MATH_CLASSES` on an element
-  keeps MathJax (the HTML report's and JupyterLab's) from typesetting ``$...$`` in it.
-* **Charts** (:mod:`rp_toolkit.plots`): :func:`chart_text`, so matplotlib draws ``$x$`` as it
-  is rather than as mathtext.
+* **HTML** (the tables' cells and tooltips, :mod:`rp_toolkit.reports.tables`):
+  :func:`html_text`, for element content and quoted attribute values alike;
+  :data:`NO_MATH_CLASSES` on an element keeps MathJax (the HTML report's and JupyterLab's)
+  from typesetting ``$...$`` in it.
+* **Charts** (:mod:`rp_toolkit.reports.plots`): :func:`chart_text`, so matplotlib draws
+  ``$x$`` as it is rather than as mathtext.
 
 Each first makes the text :func:`visible`: line breaks become spaces (a label stays on its
 line), other control characters and lone surrogates (bytes that were not UTF-8) the

@@ -35,7 +35,7 @@ from .exceptions import (
 )
 from .files import atomic_files
 from .frames import load
-from .kinds import get_kind, window_bound
+from .kinds import get_kind, resolve_window, window_before
 from .local import RedisServer
 from .store import Snapshot, get_client, redact_url, translate_errors
 
@@ -392,17 +392,15 @@ def validate_request_parameters(
     except ValueError as error:  # an app name that cannot be one
         raise SettingsError(str(error)) from None
     now = opened.now() if opened is not None else pd.Timestamp.now(tz="UTC")
+    if start is None and (
+        isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0
+    ):
+        raise SettingsError(f"hours must be a positive number, got {hours!r}.")
+    span = None if start is not None else pd.Timedelta(hours=float(hours))
     try:
-        end_ts = window_bound(end, name="end", now=now) if end is not None else now
-        start_ts = window_bound(start, name="start", now=now) if start is not None else None
+        start_ts, end_ts = resolve_window(kind, start, end, now=now, span=span)
     except ValueError as error:
         raise SettingsError(str(error)) from None
-    if start_ts is None:
-        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
-            raise SettingsError(f"hours must be a positive number, got {hours!r}.")
-        start_ts = end_ts - pd.Timedelta(hours=float(hours))
-    if start_ts >= end_ts:
-        raise SettingsError(f"The window starts ({start_ts}) after it ends ({end_ts}).")
     if isinstance(opened, Archive):
         return RequestParameters(
             redis_url=None,
@@ -534,13 +532,7 @@ def previous_window(source: AnalysisSource, params: RequestParameters) -> pd.Dat
     """The requests of the window of the same length just before ``params``' window (same
     filters), for the first screen's change: one more walk of the source. What it would warn
     about the source (a snapshot database holding nothing) the report's first load has said."""
-    span = params.end - params.start
+    first, last = window_before(params.start, params.end)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RPToolkitWarning)
-        return load(
-            "requests",
-            source.url,
-            start=params.start - span,
-            end=params.start - pd.Timedelta(microseconds=1),
-            **params.filters,
-        )
+        return load("requests", source.url, start=first, end=last, **params.filters)

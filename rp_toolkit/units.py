@@ -1,6 +1,7 @@
 """Numbers for people: one rounding of milliseconds, percentages, counts and bytes, shared by
-the tables (:mod:`rp_toolkit.tables`), the sentences (:mod:`rp_toolkit.findings`) and the
-chart axes (:mod:`rp_toolkit.plots`), so a figure reads the same wherever it appears.
+the tables (:mod:`rp_toolkit.reports.tables`), the sentences
+(:mod:`rp_toolkit.reports.findings`) and the chart axes (:mod:`rp_toolkit.reports.plots`), so a
+figure reads the same wherever it appears.
 
 Every function takes a number (or None / NaN / NA, shown as :data:`MISSING`) and returns
 text. Pure: no I/O, no pandas needed.

@@ -31,7 +31,7 @@ except ImportError:  # the DuckDB cross-check is skipped without it
 
 from rp_toolkit import reports, synth
 from rp_toolkit.exceptions import SparkSetupError
-from rp_toolkit.frames.parse import parse
+from rp_toolkit.frames import parse
 
 rp_spark = pytest.importorskip(
     "rp_toolkit.spark", reason="pyspark is not installed: pip install 'rp_toolkit[spark]'"

@@ -21,10 +21,26 @@ import pandas as pd
 import pyarrow as pa
 
 from ..exceptions import ArchiveError
-from ..frames import LoadInfo, Problems, concat_batches, empty_frame, resolve_window
-from ..frames.load import ITER_BATCH_ROWS, ParsedRecords, kind_windows, tabular_kind
-from ..frames.stored import EARLIEST
-from ..kinds import EVENTS, TRACE, RecordKind, get_kind, utc_days, window_bound
+from ..frames import (
+    EARLIEST,
+    ITER_BATCH_ROWS,
+    LoadInfo,
+    ParsedRecords,
+    Problems,
+    concat_batches,
+    empty_frame,
+    kind_windows,
+    tabular_kind,
+)
+from ..kinds import (
+    EVENTS,
+    TRACE,
+    RecordKind,
+    get_kind,
+    resolve_window,
+    utc_days,
+    window_bound,
+)
 from ..store import FetchStats
 from . import layout
 from .schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame

@@ -16,8 +16,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..frames import TIMESTAMP, Problems, concat_batches, empty_frame
-from ..frames.parse import decode_json_text, list_column
+from ..frames import (
+    TIMESTAMP,
+    Problems,
+    concat_batches,
+    decode_json_text,
+    empty_frame,
+    list_column,
+)
 from ..kinds import EVENTS, TABULAR_KINDS, TRACE, get_kind
 
 FORMAT = 1
@@ -92,7 +98,7 @@ def schema_table() -> str:
 
 
 def to_table(frame: pd.DataFrame, kind: str) -> pa.Table:
-    """A stored-form frame (:class:`rp_toolkit.frames.stored.StoredBatches`) as a table of
+    """A stored-form frame (:class:`rp_toolkit.frames.StoredBatches`) as a table of
     ``kind``'s stored schema."""
     schema = stored_schema(kind)
     arrays = []

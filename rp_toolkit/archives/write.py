@@ -6,7 +6,7 @@ How a run goes (``docs/ARCHIVE.md``):
 1. It takes ``DIR/_lock`` (one run writes at a time) and finishes what a killed run left:
    a committed run's files still in ``_staging`` are moved into place, an uncommitted run's
    are deleted.
-2. It reads every kind in one walk (:class:`rp_toolkit.frames.stored.StoredBatches`), batch by
+2. It reads every kind in one walk (:class:`rp_toolkit.frames.StoredBatches`), batch by
    batch. Each record goes to its partition (kind, app, UTC day of its time; a trace, which
    has no time, to the day its source was read). A record whose ``record_id`` (the identity
    of its key) the partition already holds is counted, not written: runs over overlapping
@@ -42,8 +42,7 @@ import pyarrow.parquet as pq
 
 from ..exceptions import ArchiveError
 from ..files import atomic_files
-from ..frames.load import RecordsLike
-from ..frames.stored import StoredBatches
+from ..frames import RecordsLike, StoredBatches
 from ..kinds import TRACE, get_kind
 from ..store import progress_bar
 from ..version import __version__

@@ -4,8 +4,9 @@
 real :func:`rp_toolkit.fetch_keys` with KEYS and with SCAN at several COUNT hints, while a
 second connection PINGs Redis in a tight loop to see how long other clients are kept waiting.
 One row per measurement; ``save`` / ``load_results`` / ``to_markdown`` turn the rows into
-files and the docs table; ``rp_toolkit.plots`` draws them. Also here: ``load_speed`` (``rp.load``
-against the raw transfer) and ``cluster.benchmark`` (one node against a local Redis Cluster).
+files and the docs table; ``rp_toolkit.reports.plots`` draws them. Also here: ``load_speed``
+(``rp.load`` against the raw transfer) and ``cluster.benchmark`` (one node against a local
+Redis Cluster).
 
 Method
 ======

@@ -57,7 +57,7 @@ from ..config import settings, setup
 from ..exceptions import BenchmarkError
 from ..files import atomic_files
 from ..frames import load, load_events, load_many
-from ..frames.load import walks as fetch_walks
+from ..frames import walks as fetch_walks
 from ..kinds import REQUESTS, encode_key
 from ..local import RedisServer
 from ..store import FetchStats, determine_scan_count, list_keys

@@ -1,56 +1,59 @@
 """Records as typed pandas DataFrames.
 
-:mod:`.parse` is pure (bytes in, typed frames and problems out); :mod:`.load` reads them from
-Redis through :mod:`rp_toolkit.store` and parses them: ``load``, ``iter_load``, ``load_trace``,
-``load_events``, ``slowest_trace``.
+Private modules, one job each, bottom up: ``_values`` (the per-value checks) and ``_parse``
+(bytes in, typed frames and problems out) and ``_documents`` (traces and events, which have
+no Arrow schema), all pure; ``_question`` (a question's kinds,
+windows, filters and walk glob, checked before any round trip; pure), ``_info``
+(:class:`LoadInfo`, what a load did) and ``_parsed`` (:class:`ParsedRecords`, a place holding
+records already parsed, such as the archive); ``_batches`` (batches parsed in two threads and
+joined); the loaders: ``_load`` (``load``, ``iter_load``), ``_events`` (``load_events``),
+``_traces`` (``load_trace``, ``slowest_trace``), ``_many`` (``load_many``, one walk for
+several kinds) and ``_stored`` (:class:`StoredBatches`, the archive's read). This package
+exports what other packages and the tests use.
 """
 
-from .load import (
-    BATCH_ROWS,
-    ITER_BATCH_ROWS,
-    LoadBatches,
-    LoadInfo,
-    concat_batches,
-    iter_load,
-    load,
-    load_events,
-    load_many,
-    load_trace,
-    resolve_window,
-    slowest_trace,
-    split_by_kind,
-    walk_pattern,
-)
-from .parse import (
+from ._batches import concat_batches
+from ._documents import TRACE_COLUMNS, parse_events, parse_trace
+from ._events import load_events
+from ._info import LoadInfo, walks
+from ._load import BATCH_ROWS, ITER_BATCH_ROWS, LoadBatches, iter_load, load
+from ._many import load_many
+from ._parse import (
     MISSING_VALUE,
-    PROBLEM_COLUMNS,
     TIMESTAMP,
-    TRACE_COLUMNS,
     Problems,
+    decode_json_text,
     empty_frame,
-    empty_problems,
     key_text,
+    list_column,
     parse,
-    parse_events,
     parse_key,
-    parse_trace,
 )
+from ._parsed import ParsedRecords, RecordsLike
+from ._question import kind_windows, split_by_kind, tabular_kind, walk_pattern
+from ._stored import EARLIEST, StoredBatches
+from ._traces import load_trace, slowest_trace
 
 __all__ = [
     "BATCH_ROWS",
+    "EARLIEST",
     "ITER_BATCH_ROWS",
     "MISSING_VALUE",
-    "PROBLEM_COLUMNS",
     "TIMESTAMP",
     "TRACE_COLUMNS",
     "LoadBatches",
     "LoadInfo",
+    "ParsedRecords",
     "Problems",
+    "RecordsLike",
+    "StoredBatches",
     "concat_batches",
+    "decode_json_text",
     "empty_frame",
-    "empty_problems",
     "iter_load",
     "key_text",
+    "kind_windows",
+    "list_column",
     "load",
     "load_events",
     "load_many",
@@ -59,8 +62,9 @@ __all__ = [
     "parse_events",
     "parse_key",
     "parse_trace",
-    "resolve_window",
     "slowest_trace",
     "split_by_kind",
+    "tabular_kind",
     "walk_pattern",
+    "walks",
 ]

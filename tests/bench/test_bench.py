@@ -18,13 +18,14 @@ import pytest
 import redis
 from matplotlib.figure import Figure
 
-from rp_toolkit import bench, plots
+from rp_toolkit import bench
 from rp_toolkit.bench import runner
 from rp_toolkit.config import settings
 from rp_toolkit.exceptions import RPToolkitError
 from rp_toolkit.files import unwind_on_signals
 from rp_toolkit.kinds import REQUESTS
 from rp_toolkit.local import binary_version
+from rp_toolkit.reports import plots
 from tests.conftest import BENCH_COUNTS, BENCH_SIZES
 from tests.support import ROOT, write_user_keys
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rp_toolkit as rp
-from rp_toolkit import findings
 from rp_toolkit.kinds import REQUESTS
 from rp_toolkit.local import RedisServer
+from rp_toolkit.reports import findings
 from tests.support import fill_keyspace, run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")

@@ -11,6 +11,7 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit import store
+from rp_toolkit.exceptions import InvalidArgumentError, RenamedParameterWarning
 from rp_toolkit.kinds import KINDS, REQUESTS, SIDEKIQ
 from rp_toolkit.local import binary_version
 
@@ -185,6 +186,15 @@ def test_empty_window_gives_empty_typed_frame(redis_url) -> None:
     assert len(df) == 0
     assert "duration" in df and "controller" in df and "datetime" in df
     assert df.attrs["rp"].records == 0
+
+
+def test_the_old_parameter_name_client_still_works_with_a_warning(redis_url) -> None:
+    window = {"start": NOW - pd.Timedelta(hours=1), "end": NOW}
+    with pytest.warns(RenamedParameterWarning, match="source"):
+        df = rp.load("requests", client=redis_url, **window)
+    pd.testing.assert_frame_equal(df, rp.load("requests", source=redis_url, **window))
+    with pytest.raises(InvalidArgumentError, match="both source= and"):
+        rp.load("requests", client=redis_url, source=redis_url, **window)
 
 
 def test_every_tabular_kind_has_an_empty_frame_with_its_fields() -> None:

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 import rp_toolkit as rp
 from rp_toolkit.frames import key_text, parse_events, parse_key, parse_trace
-from rp_toolkit.frames.parse import SLOW_RUN_ROWS, key_bytes
-from rp_toolkit.frames.values import as_bytes
+from rp_toolkit.frames._parse import SLOW_RUN_ROWS, key_bytes
+from rp_toolkit.frames._values import as_bytes
 from rp_toolkit.kinds import DELAYED_JOB, EVENTS, KINDS, RAKE, REQUESTS, RESOURCES
 
 NOW = pd.Timestamp("2026-11-27 12:00:00", tz="UTC")

@@ -16,13 +16,13 @@ import redis
 
 import rp_toolkit as rp
 from rp_toolkit.export import export_batches
-from rp_toolkit.frames.parse import key_text
-from rp_toolkit.frames.values import printable
+from rp_toolkit.frames import key_text
+from rp_toolkit.frames._values import printable
 from rp_toolkit.kinds import REQUESTS
 from rp_toolkit.local import RedisServer
 from tests.support import MgetTrip, fill_keyspace, on_mget_trips, run_cli
 
-load_module = importlib.import_module("rp_toolkit.frames.load")  # the module, not rp.load
+load_module = importlib.import_module("rp_toolkit.frames._load")  # the module, not rp.load
 
 END = pd.Timestamp("2026-11-28 23:00", tz="UTC")
 START = END - timedelta(hours=30)  # two UTC days

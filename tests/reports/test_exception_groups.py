@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import rp_toolkit as rp
-from rp_toolkit import findings, reports, tables
+from rp_toolkit import reports
+from rp_toolkit.reports import findings, tables
 from tests.reports.test_tables import CELL_PX, CHAR_PX, PAGE_PX, cells, headers
 from tests.support import Page
 

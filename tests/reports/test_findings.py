@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from rp_toolkit import findings, reports
+from rp_toolkit import reports
 from rp_toolkit.markup import code_span
+from rp_toolkit.reports import findings
 from tests.reports.test_deploys import (
     ADMIN,
     DEPLOY,

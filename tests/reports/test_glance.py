@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from rp_toolkit import findings, reports
+from rp_toolkit import reports
+from rp_toolkit.reports import findings
 from tests.reports.test_exception_groups import HOSTILE, gem_frame, hostile_frame
 from tests.support import Page
 

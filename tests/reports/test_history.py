@@ -1,4 +1,4 @@
-"""Reports over many days (rp_toolkit.reports.history): frames of many days checked against
+"""Reports over many days (rp_toolkit.reports._history): frames of many days checked against
 plain loops and numpy's percentile, known slowdowns and noise, the empty, one-day and NaN
 cases, and hypothesis for any shape of frame; their sentences and chart with hostile names."""
 
@@ -15,8 +15,8 @@ from matplotlib.cbook import is_math_text
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import rp_toolkit as rp
-from rp_toolkit import findings, plots, reports
-from rp_toolkit.reports import deploys, groups, history
+from rp_toolkit import reports
+from rp_toolkit.reports import _deploys, _groups, _history, findings, plots
 from tests.reports.test_reports import frame
 from tests.support import Page
 
@@ -480,11 +480,11 @@ def test_daily_p95_chart_draws_the_busiest_endpoints_with_their_names_as_text() 
 
 
 def test_the_package_keeps_every_name_and_adds_the_history() -> None:
-    """reports.py became a package: every name is still ``rp.reports.<name>``, the same
+    """reports is a package: every name is still ``rp.reports.<name>``, the same
     object as in the module that defines it."""
     assert all(getattr(rp.reports, name) is not None for name in reports.__all__)
-    assert reports.endpoint_days is history.endpoint_days
-    assert reports.deploy_impact_by_endpoint is deploys.deploy_impact_by_endpoint
-    assert reports.percentile is groups.percentile
+    assert reports.endpoint_days is _history.endpoint_days
+    assert reports.deploy_impact_by_endpoint is _deploys.deploy_impact_by_endpoint
+    assert reports.percentile is _groups.percentile
     for name in ("requests", "deploy_impact", "export", "annotations", "apdex", "JobsReport"):
         assert name in reports.__all__

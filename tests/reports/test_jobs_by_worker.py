@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import rp_toolkit as rp
-from rp_toolkit import findings, markup, reports, tables, units
+from rp_toolkit import markup, reports, units
+from rp_toolkit.kinds import KINDS
+from rp_toolkit.reports import _jobs, findings, tables
 from tests.reports.test_reports import frame
 from tests.reports.test_tables import CELL_PX, PAGE_PX, _Cells, cells, headers, width_px
 from tests.support import Page
@@ -128,7 +130,7 @@ def by_loop(jobs: dict[str, pd.DataFrame]) -> dict[tuple[str, str], dict]:
 
 def assert_matches_loop(table: pd.DataFrame, jobs: dict[str, pd.DataFrame]) -> None:
     want = by_loop(jobs)
-    assert list(table.columns) == reports.jobs.WORKER_COLUMNS
+    assert list(table.columns) == reports.WORKER_COLUMNS
     got = {(r["system"], r["name"]): r for r in table.to_dict("records")}
     assert len(got) == len(table) and set(got) == set(want)
     for key, row in want.items():
@@ -181,7 +183,7 @@ def test_jobs_by_worker_of_synthetic_jobs_is_the_loop() -> None:
 def test_failed_jobs_newest_first_with_whole_messages() -> None:
     jobs = synthetic()
     failed = reports.failed_jobs(jobs)
-    assert list(failed.columns) == reports.jobs.FAILED_JOB_COLUMNS
+    assert list(failed.columns) == reports.FAILED_JOB_COLUMNS
     assert len(failed) == reports.jobs_by_worker(jobs)["failures"].sum()
     assert failed["datetime"].is_monotonic_decreasing
     assert str(failed["datetime"].dtype) == "datetime64[ns, UTC]"
@@ -245,9 +247,9 @@ def test_empty_frames_missing_kinds_and_other_kinds_give_empty_results() -> None
     empty_sidekiq = frame("sidekiq", [])
     for jobs in ({}, {"sidekiq": empty_sidekiq}, {"requests": frame("requests", [])}):
         table = reports.jobs_by_worker(jobs)
-        assert list(table.columns) == reports.jobs.WORKER_COLUMNS and not len(table)
+        assert list(table.columns) == reports.WORKER_COLUMNS and not len(table)
         failed = reports.failed_jobs(jobs)
-        assert list(failed.columns) == reports.jobs.FAILED_JOB_COLUMNS and not len(failed)
+        assert list(failed.columns) == reports.FAILED_JOB_COLUMNS and not len(failed)
         assert findings.jobs_by_worker(table).startswith("No background job")
         assert findings.failed_jobs(failed).startswith("No job")
         assert cells(tables.jobs_by_worker(table)) == []
@@ -267,6 +269,19 @@ def test_the_reports_are_public() -> None:
         assert name in reports.__all__ and getattr(rp.reports, name) is not None
     for name in ("jobs_by_worker", "failed_jobs"):
         assert name in findings.__all__ and name in tables.__all__
+
+
+def test_what_differs_per_kind_is_read_from_its_record_kind() -> None:
+    """The duration field, whether a status is an HTTP one and the record's id come from the
+    kind's RecordKind, not from comparing its name."""
+    for kind in reports.JOB_KINDS:
+        facts = KINDS[kind]
+        assert _jobs.duration_field(kind) == facts.duration_field
+        assert _jobs.http_status(kind) == (facts.key_types["status"] == "int")
+    assert _jobs.duration_field("grape") == "endpoint_run.grape"
+    assert [k for k in reports.JOB_KINDS if _jobs.http_status(k)] == ["grape"]
+    assert _jobs.duration_field("not-a-kind") == "duration"
+    assert not _jobs.http_status("not-a-kind")
 
 
 # --------------------------------------------------------------------------- sentences

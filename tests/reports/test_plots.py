@@ -15,7 +15,8 @@ from matplotlib import dates as mdates
 from matplotlib.cbook import is_math_text
 from matplotlib.patches import Rectangle
 
-from rp_toolkit import plots, reports
+from rp_toolkit import reports
+from rp_toolkit.reports import plots
 from tests.reports.test_reports import NOW as NOW_
 from tests.reports.test_reports import frame
 

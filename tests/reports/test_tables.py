@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rp_toolkit import markup, reports, tables, units
+from rp_toolkit import markup, reports, units
+from rp_toolkit.reports import tables
 from tests.reports.test_reports import REQUEST_ROWS, events, frame
 
 PAGE_PX = 1280

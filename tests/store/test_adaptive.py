@@ -395,7 +395,8 @@ def test_bench_measures_adaptive_against_the_best_fixed_count(bench_results):
 def test_bench_outputs_with_adaptive(bench_results, tmp_path):
     from matplotlib.figure import Figure
 
-    from rp_toolkit import bench, plots
+    from rp_toolkit import bench
+    from rp_toolkit.reports import plots
 
     text = bench.to_markdown(bench_results)
     assert (

@@ -2,11 +2,11 @@
 
 :class:`StoredBatches` is the archive's read of a source: one walk of the keyspace (or of a
 snapshot file) for every kind asked for, events and traces included, parsed as
-``rp.iter_load`` parses, in batches of :data:`~rp_toolkit.frames.load.ITER_BATCH_ROWS` records
+``rp.iter_load`` parses, in batches of :data:`~rp_toolkit.frames.ITER_BATCH_ROWS` records
 that the archive writes and drops as they come (memory stays bounded whatever the window:
 ``rp.load``'s larger batches are a little faster and hold much more in memory), each
 frame in the
-stored form (:func:`~rp_toolkit.frames.parse.build_frame`'s ``stored``: ``custom_data`` as the
+stored form (``build_frame``'s ``stored``: ``custom_data`` as the
 JSON text the gem wrote, and ``record_id``, the 64-bit identity of the record's key).
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..exceptions import InvalidArgumentError
 from ..kinds import (
     EVENTS,
     REQUESTS,
@@ -25,12 +26,17 @@ from ..kinds import (
     RecordKind,
     escape_glob,
     get_kind,
+    resolve_window,
     utc_days,
-    window_bound,
 )
 from ..store import FetchStats, FetchStream, open_source
-from .load import ITER_BATCH_ROWS, BatchParser, LoadInfo, RecordsLike, split_by_kind, walk_pattern
-from .parse import Problems, key_bytes, key_text, parse_events, parse_key, record_ids
+from ._batches import BatchParser
+from ._documents import parse_events
+from ._info import LoadInfo
+from ._load import ITER_BATCH_ROWS
+from ._parse import Problems, key_bytes, key_text, parse_key, record_ids
+from ._parsed import RecordsLike
+from ._question import split_by_kind, walk_pattern
 
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 """Where a window with no start begins: the gem's times are epoch seconds."""
@@ -41,7 +47,7 @@ TRACE_STORED_COLUMNS = ("request_id", "value", "record_id")
 
 class StoredBatches:
     """The records of ``kinds`` (tabular kinds, ``"events"``, ``"trace"``) in ``[start,
-    end]``, as ``(kind, frame)`` pairs, from one walk of ``client``.
+    end]``, as ``(kind, frame)`` pairs, from one walk of ``source``.
 
     ``start`` None: every record the source holds; ``end`` None: the source's now (the clock,
     or a snapshot's creation time). Traces carry no time: every trace the source holds is
@@ -54,7 +60,7 @@ class StoredBatches:
     def __init__(
         self,
         kinds: Sequence[str],
-        client: RecordsLike = None,
+        source: RecordsLike = None,
         *,
         start: Any = None,
         end: Any = None,
@@ -62,24 +68,19 @@ class StoredBatches:
     ) -> None:
         self.kinds: list[RecordKind] = [get_kind(kind) for kind in dict.fromkeys(kinds)]
         if not self.kinds:
-            raise ValueError("No record kind to read.")
-        self.source = open_source(client)
+            raise InvalidArgumentError("No record kind to read.")
+        self.source = open_source(source)  # takes the options in force, once
         self.now: pd.Timestamp = self.source.now()
-        self.start = window_bound(start, name="start", now=self.now) if start is not None else None
-        self.end = window_bound(end, name="end", now=self.now) if end is not None else self.now
-        if self.start is not None and self.start > self.end:
-            raise ValueError(f"The window starts ({self.start}) after it ends ({self.end}).")
-        first = EARLIEST if self.start is None else self.start
-        days = (
-            None
-            if self.start is None
-            else utc_days(self.start.to_pydatetime(), self.end.to_pydatetime())
+        first, self.end = resolve_window(
+            self.kinds[0], EARLIEST if start is None else start, end, now=self.now
         )
+        self.start = None if start is None else first
+        days = None if start is None else utc_days(first.to_pydatetime(), self.end.to_pydatetime())
         # One tabular kind: its own glob, every key it matches is that kind's (no split).
-        self.single = len(self.kinds) == 1 and self.kinds[0] not in (EVENTS, TRACE)
+        self.single = len(self.kinds) == 1 and self.kinds[0].tabular
         if self.single:
             kind = self.kinds[0]
-            every_day = f"{escape_glob(kind.parts[0].literal)}|*|END|{kind.version}"
+            every_day = f"{escape_glob(kind.prefix)}*|END|{kind.version}"
             self.pattern = kind.pattern(days=days) if days else every_day
         else:
             self.pattern = walk_pattern(self.kinds, days)
@@ -111,35 +112,35 @@ class StoredBatches:
         parsers = {
             kind.name: BatchParser(kind, self.infos[kind.name], self.batch_rows, stored=True)
             for kind in self.kinds
-            if kind not in (EVENTS, TRACE)
+            if kind.tabular
         }
-        events: tuple[list[bytes], list[Any]] = ([], [])
+        # Events are few and kept to the window once all are read; traces, many and timeless,
+        # are written batch by batch.
+        gathered = {kind.name: ([], []) for kind in self.kinds if kind.timed and not kind.tabular}
         with contextlib.ExitStack() as stack:
             for parser in parsers.values():
                 stack.callback(parser.close)
-            batches = stack.enter_context(contextlib.closing(iter(self.fetch)))
-            for batch in batches:
-                split = (
-                    {self.kinds[0].name: (batch.keys, batch.values)}
-                    if self.single
-                    else split_by_kind(batch.keys, batch.values, self.kinds)
-                )
-                for name, (keys, values) in split.items():
-                    if name == EVENTS.name:
-                        events[0].extend(keys)
-                        events[1].extend(values)
-                    elif name == TRACE.name:
-                        yield name, self._traces(keys, values)
-                    else:
+            for batch in stack.enter_context(contextlib.closing(iter(self.fetch))):
+                for name, (keys, values) in self._split(batch.keys, batch.values).items():
+                    if name in parsers:
                         for frame in parsers[name].add(keys, values):
                             yield name, frame
+                    elif name in gathered:
+                        gathered[name][0].extend(keys)
+                        gathered[name][1].extend(values)
+                    else:
+                        yield name, self._traces(keys, values)
             for name, parser in parsers.items():
                 for frame in parser.flush():
                     yield name, frame
-                if parser.problems:
-                    self.infos[name].problems = pd.concat(parser.problems, ignore_index=True)
-        if EVENTS in self.kinds:
-            yield EVENTS.name, self._events(*events)
+        for name, (keys, values) in gathered.items():
+            yield name, self._events(keys, values)
+
+    def _split(self, keys: list[bytes], values: list[Any]) -> dict[str, tuple[list, list]]:
+        """A batch's keys and values by kind (one tabular kind: all of them are its)."""
+        if self.single:
+            return {self.kinds[0].name: (keys, values)}
+        return split_by_kind(keys, values, self.kinds)
 
     def _traces(self, keys: list[bytes], values: list[Any]) -> pd.DataFrame:
         """Traces as stored: ``request_id``, ``value`` (the JSON the gem wrote, as bytes) and

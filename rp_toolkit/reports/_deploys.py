@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .groups import (
+from ._groups import (
     PERCENTILES,
-    compare_groups,
+    comparison,
     endpoints,
     floats,
     group_percentiles,
@@ -129,7 +129,7 @@ def deploy_impact_by_endpoint(
     * ``"faster"`` when, by the same rules, one fell and none rose;
     * ``"unchanged"`` otherwise (a change within noise, or too small to matter).
 
-    (:func:`.groups.compare_groups`, which :func:`.history.period_comparison` shares.) Events
+    (:func:`._groups.compare_groups`, which :func:`._history.period_comparison` shares.) Events
     oldest first; within an event the slower endpoints first, then by ``p95_change_pct``
     descending (NaN last), ties by ``group``. No events, or no endpoint with enough requests,
     give an empty frame with these columns.
@@ -146,22 +146,17 @@ def deploy_impact_by_endpoint(
     chosen = (counts[before] >= max(1, min_requests)) & (counts[after] >= max(1, min_requests))
     before, after = before[chosen], after[chosen]
     event, place = np.divmod(before, max(m, 1))
-    out = pd.concat(
+    pairs = pd.concat(
         [
             events.loc[event, ["datetime", "name", "label"]].reset_index(drop=True),
             keys.iloc[place].reset_index(drop=True),
         ],
         axis=1,
     )
-    out["before_count"] = counts[before].astype("int64")
-    out["after_count"] = counts[after].astype("int64")
-    columns, verdict = compare_groups(
-        ordered, starts, counts, before, after, min_change=min_change, confidence=confidence
+    out = comparison(
+        pairs, ordered, starts, counts, before, after, min_change=min_change, confidence=confidence
     )
-    for name, values in columns.items():
-        out[name] = values
-    out["verdict"] = pd.array(verdict, dtype="string")
-    slower = verdict == "slower"
+    slower = (out["verdict"] == "slower").to_numpy(dtype=bool)
     order = out.assign(_e=event, _s=~slower, _c=-out["p95_change_pct"].fillna(-np.inf))
     order = order.sort_values(["_e", "_s", "_c", "group"], kind="stable")
     return out.loc[order.index].reset_index(drop=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .groups import ENDPOINT_COLUMNS, endpoints
+from ._groups import ENDPOINT_COLUMNS, endpoints
 
 __all__ = [
     "EXCEPTION_GROUP_COLUMNS",

@@ -8,7 +8,7 @@ CSV reader cannot split (a ``path`` with ``|`` or a line break, bytes that are n
 malformed key) goes through :func:`parse_key`; a value Arrow would misread (one holding a
 newline, a blank one, one with a token such as ``Inf`` that is not JSON) is read on its own,
 and a run of values that Arrow refuses or reads with a number that is not finite is halved
-until the bad values are found, which are checked one by one (:mod:`.values`).
+until the bad values are found, which are checked one by one (:mod:`._values`).
 
 Parsing is total: any key and any value parse without raising. Every record comes back
 exactly, or is kept with its bad value fields set to null, or is skipped; everything not read
@@ -43,17 +43,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
-from ..kinds import EVENTS, RecordKind, get_kind
-from .values import (
+from ..exceptions import InvalidArgumentError
+from ..kinds import RecordKind, get_kind
+from ._values import (
     FIRST_SECOND,
     LAST_SECOND,
     NOT_AN_OBJECT,
     as_bytes,
     check_document,
-    check_step,
     decode,
     decode_strictly,
-    event_value,
     finite_runs,
     float_leaves,
     is_text,
@@ -71,7 +70,6 @@ TIMESTAMP = "datetime64[ns, UTC]"
 PROBLEM_VALUE_CHARS = 200
 PROBLEM_COLUMNS = ["key", "reason", "value", "kept"]
 
-TRACE_COLUMNS = ["group", "duration", "sql", "message", "time"]
 KeyLookup = Callable[[int], str]
 """Key text of a record by its position, built only for the few records with problems."""
 Run = tuple[int, int, "pa.Table | None"]
@@ -598,7 +596,7 @@ def parse(
     keys = key_bytes(keys)
     values = list(values)
     if len(values) != len(keys):
-        raise ValueError(f"{len(keys)} keys but {len(values)} values.")
+        raise InvalidArgumentError(f"{len(keys)} keys but {len(values)} values.")
     problems = Problems()
     return build_frame(kind, keys, values, split_keys(kind, keys, problems), problems)
 
@@ -634,16 +632,9 @@ def build_frame(
     ``stored``: the frame as the archive stores it: ``custom_data`` kept as the JSON text
     the gem wrote (:func:`decode_json_text` decodes it when the archive is read), and a last
     column ``record_id``, each row's key's :func:`record_ids`."""
-    rows, columns = split
-    if None in values:
-        present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
-        missing = rows[~present].tolist()
-        problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
-        rows = rows[present]
-        columns = {name: column.filter(pa.array(present)) for name, column in columns.items()}
+    rows, columns = _with_values(keys, values, *split, problems)
     good, typed = _typed_key_columns(kind, columns, lambda i: key_text(keys[rows[i]]), problems)
     rows = rows[good]
-    good_mask = pa.array(good)
 
     def key_of(position: int) -> str:
         return key_text(keys[rows[position]])
@@ -652,7 +643,34 @@ def build_frame(
     if set(map(type, in_order)) - {bytes}:
         in_order = [as_bytes(v) for v in in_order]
     value_table = _read_values(kind.value_schema, in_order, key_of, problems)
+    data = _key_data(kind, typed, good)
+    data.update(_value_data(kind.value_schema, value_table, key_of, problems, stored=stored))
+    frame = pd.DataFrame(data)  # copied: columns Arrow lent read-only become the frame's own
+    if stored:
+        frame["record_id"] = record_ids(_taken(keys, rows))
+    return frame, problems.frame()
 
+
+def _with_values(
+    keys: list[bytes],
+    values: list[Any],
+    rows: np.ndarray,
+    columns: dict[str, pa.ChunkedArray],
+    problems: Problems,
+) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]]:
+    """The split keys whose value was read; the others (expired in between) are problems."""
+    if None not in values:
+        return rows, columns
+    present = np.array([values[row] is not None for row in rows.tolist()], dtype=bool)
+    missing = rows[~present].tolist()
+    problems.add([key_text(keys[i]) for i in missing], MISSING_VALUE, None, kept=False)
+    kept = pa.array(present)
+    return rows[present], {name: column.filter(kept) for name, column in columns.items()}
+
+
+def _key_data(kind: RecordKind, typed: dict[str, Any], good: np.ndarray) -> dict[str, Any]:
+    """The frame's key columns, in key order, of the rows whose key fields converted."""
+    good_mask = pa.array(good)
     data: dict[str, Any] = {}
     for name in kind.key_fields:
         column = typed[name]
@@ -679,8 +697,17 @@ def build_frame(
             data[name] = pd.Series(column, dtype="str")
         else:
             data[name] = pd.Series(column.to_pandas(), dtype="str")
-    for name in kind.value_schema.names:
-        column = value_table.column(name)
+    return data
+
+
+def _value_data(
+    schema: pa.Schema, table: pa.Table, key_of: KeyLookup, problems: Problems, *, stored: bool
+) -> dict[str, Any]:
+    """The frame's value columns: a struct's fields flattened (``cpu_one_min``), lists as
+    Python lists, ``custom_data`` decoded (unless ``stored``)."""
+    data: dict[str, Any] = {}
+    for name in schema.names:
+        column = table.column(name)
         if pa.types.is_struct(column.type):
             for child in column.type:
                 data[f"{name}_{child.name}"] = pc.struct_field(column, child.name).to_pandas()
@@ -692,10 +719,7 @@ def build_frame(
             data[name] = pd.Series(column.to_pandas(), dtype="str")
         else:
             data[name] = column.to_pandas()
-    frame = pd.DataFrame(data)  # copied: columns Arrow lent read-only become the frame's own
-    if stored:
-        frame["record_id"] = record_ids(_taken(keys, rows))
-    return frame, problems.frame()
+    return data
 
 
 def _taken(items: list[Any], rows: np.ndarray) -> list[Any]:
@@ -704,80 +728,3 @@ def _taken(items: list[Any], rows: np.ndarray) -> list[Any]:
         return []
     taken = operator.itemgetter(*rows.tolist())(items)
     return [taken] if len(rows) == 1 else list(taken)
-
-
-# --------------------------------------------------------------------------- traces, events
-
-
-def parse_trace(
-    raw: bytes | str | None, key: str, problems: Problems | None = None
-) -> pd.DataFrame:
-    """A trace value (a JSON array of steps) as a frame of ``TRACE_COLUMNS``; empty for
-    ``None`` (an expired trace). Never raises for bad data: a value that is not such an array
-    gives no steps, a step that is not an object is left out, a step field that does not
-    hold its type (``duration`` a finite number, text valid Unicode, no ``NaN``) is null.
-
-    What was not read exactly goes to ``problems``, or, without it, to
-    ``frame.attrs["problems"]`` (a problems table, only set when there are some).
-    """
-    found = problems if problems is not None else Problems()
-    steps: list[dict[str, Any]] = []
-    if raw is not None:
-        raw = as_bytes(raw)
-        document, reason = decode(raw)
-        if reason is None and not isinstance(document, list):
-            reason = "value is JSON but not an array"
-        if reason is not None:
-            found.add([key], reason, [raw], kept=False)
-        for index, step in enumerate(document if reason is None else []):
-            if not isinstance(step, dict):
-                found.add([key], f"trace step {index} is not an object", [repr(step)], False)
-                continue
-            row, why = check_step(step)
-            steps.append(row)
-            if why:
-                found.add([key], f"trace step {index}: {'; '.join(why)}", [repr(step)], True)
-    frame = pd.DataFrame(steps)
-    for column in TRACE_COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    frame["duration"] = pd.to_numeric(frame["duration"], errors="coerce")
-    if problems is None and found.frames:
-        frame.attrs["problems"] = found.frame()
-    return frame
-
-
-def parse_events(
-    keys: Sequence[bytes | str], values: Sequence[bytes | str | None]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Annotation events (``name``, ``datetime``, ``datetimei``, ``options``), oldest first,
-    and the problems found."""
-    problems = Problems()
-    rows = []
-    # Events are few (a deploy or two a day): a plain loop reads them.
-    for key, raw in zip(key_bytes(keys), values, strict=True):
-        text = key_text(key)
-        fields, reason = parse_key(EVENTS, text)
-        epoch = None
-        if fields is not None:
-            epoch, why = whole_number(fields["datetimei"], timestamp=True)
-            reason = f"malformed key: datetimei {why}" if why else None
-        if raw is None:
-            reason = MISSING_VALUE
-        if reason is not None or epoch is None:
-            problems.add([text], reason, None, kept=False)
-            continue
-        name, options, why = event_value(as_bytes(raw))
-        if why:
-            problems.add([text], "; ".join(why), [raw], kept=True)
-        rows.append((name, epoch, options))
-    epochs = np.array([row[1] for row in rows], dtype=np.int64)
-    events = pd.DataFrame(
-        {
-            "name": pd.Series([row[0] for row in rows], dtype="str"),
-            "datetime": pd.to_datetime(epochs, unit="s", utc=True).astype(TIMESTAMP),
-            "datetimei": epochs,
-            "options": pd.Series([row[2] for row in rows], dtype=object),
-        }
-    )
-    return events.sort_values("datetime", ignore_index=True), problems.frame()

@@ -2,9 +2,8 @@
 endpoint, and whether a percentile moved beyond noise between two sets of groups.
 
 Pure numpy/pandas, vectorised (one sort for all groups), the lowest module of
-:mod:`rp_toolkit.reports`. The percentile is the gem's (see the package's docs): sort;
-``rank = p/100 * (n - 1)``; linear interpolation between the values at ``floor(rank)`` and
-``ceil(rank)``, with the gem's own arithmetic.
+:mod:`rp_toolkit.reports`. The percentile is the gem's (:func:`percentile`), interpolated in
+one place (:func:`_at_rank`) for every report.
 """
 
 from __future__ import annotations
@@ -16,12 +15,15 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from ..exceptions import InvalidArgumentError
+
 __all__ = [
     "ENDPOINT_COLUMNS",
     "PERCENTILES",
     "VERDICTS",
     "by_count",
     "compare_groups",
+    "comparison",
     "endpoints",
     "floats",
     "group_percentiles",
@@ -80,14 +82,16 @@ def group_percentiles(
 
 def _check_p(p: float) -> None:
     if not 0 <= p <= 100:
-        raise ValueError(f"A percentile must be between 0 and 100, got {p!r}.")
+        raise InvalidArgumentError(f"A percentile must be between 0 and 100, got {p!r}.")
 
 
 def percentile(values: Iterable[float | None], p: float) -> float | None:
     """The gem's percentile ``p`` (0-100) of ``values``; None, NaN and NA are ignored.
 
-    Sort; ``rank = p/100 * (n - 1)``; interpolate linearly between the values at
-    ``floor(rank)`` and ``ceil(rank)`` (numpy's "linear" method). None when no value is left.
+    Sort; ``rank = p/100 * (n - 1)``; ``lower + (upper - lower) * (rank - floor(rank))`` with
+    ``lower``/``upper`` the values at ``floor(rank)``/``ceil(rank)``: numpy's "linear" method,
+    with the gem's own arithmetic so results agree to the last bit (numpy interpolates from
+    the upper value when the fraction is at least 0.5). None when no value is left.
     """
     _check_p(p)
     if not isinstance(values, (np.ndarray, pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
@@ -200,3 +204,30 @@ def compare_groups(
         faster |= (now_high < was_low) & (now <= was * (1 - min_change))
     verdict = np.where(slower, "slower", np.where(faster, "faster", "unchanged"))
     return columns, verdict
+
+
+def comparison(
+    keys: pd.DataFrame,
+    ordered: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    *,
+    min_change: float,
+    confidence: float,
+) -> pd.DataFrame:
+    """``keys`` (one row per pair, index ignored) with each pair's ``before_count``,
+    ``after_count``, :func:`compare_groups`' columns for p50 and p95 and ``verdict``
+    (string): the rows :func:`._deploys.deploy_impact_by_endpoint` and
+    :func:`._history.period_comparison` share."""
+    out = keys.reset_index(drop=True)
+    out["before_count"] = counts[before].astype("int64")
+    out["after_count"] = counts[after].astype("int64")
+    columns, verdict = compare_groups(
+        ordered, starts, counts, before, after, min_change=min_change, confidence=confidence
+    )
+    for name, values in columns.items():
+        out[name] = values
+    out["verdict"] = pd.array(verdict, dtype="string")
+    return out

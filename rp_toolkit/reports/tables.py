@@ -12,7 +12,7 @@ recorded text shows as it is: never as HTML, never typeset by MathJax.
 
 Each function returns a :class:`pandas.io.formats.style.Styler` (rendered as HTML in
 notebooks and in the nbconvert report; it needs ``jinja2``). Cells are rounded by
-:mod:`rp_toolkit.units`, as the sentences of :mod:`rp_toolkit.findings` are, so both read
+:mod:`rp_toolkit.units`, as the sentences of :mod:`.findings` are, so both read
 alike. Inputs are never modified.
 """
 
@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .markup import NO_MATH_CLASSES, html_text
-from .reports import ALL_ENDPOINTS, JOB_LABELS
-from .units import (
+from ..exceptions import InvalidArgumentError
+from ..markup import NO_MATH_CLASSES, html_text
+from ..units import (
     MISSING,
     count,
     duration_unit,
@@ -40,6 +40,8 @@ from .units import (
     signed_ms,
     signed_percent,
 )
+from ._dashboard import ALL_ENDPOINTS
+from ._jobs import JOB_LABELS
 
 __all__ = [
     "ENDPOINT_WIDTH",
@@ -151,7 +153,7 @@ def for_people(
         pairs = [h if isinstance(h, tuple) else (h, "") for h in headers]
         headers = list(pd.MultiIndex.from_tuples(pairs))
     if len(set(headers)) != len(headers):
-        raise ValueError(f"Column headers must be unique, got {headers}.")
+        raise InvalidArgumentError(f"Column headers must be unique, got {headers}.")
     shown = pd.DataFrame(
         dict(zip(range(len(chosen)), (df[c.source].to_numpy() for c in chosen), strict=True)),
         index=pd.RangeIndex(len(df)),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..markup import code_span
-from ..units import count, duration, signed_percent
+from ...markup import code_span
+from ...units import count, duration, signed_percent
 
 __all__ = ["at_a_glance", "deploy_regressions", "traffic_and_latency"]
 

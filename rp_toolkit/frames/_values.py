@@ -1,6 +1,6 @@
 """Field values checked one by one, for the few records the vectorised reader leaves (pure).
 
-:mod:`.parse` reads keys and values with Arrow. The records Arrow cannot take (or takes but
+:mod:`._parse` reads keys and values with Arrow. The records Arrow cannot take (or takes but
 should not: a number that is not finite, a minute that does not exist) come here, to checks
 that are the reference for what a field means:
 
@@ -144,13 +144,13 @@ def decode(raw: bytes) -> tuple[Any, str | None]:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def _finite_float(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
-        raise ValueError(f"{text} is too large")
+        raise json.JSONDecodeError(f"{text} is too large for a float", text, 0)
     return number
 
 
@@ -332,7 +332,7 @@ def float_leaves(schema: pa.Schema) -> list[tuple[str, str | None]]:
 def finite_runs(
     table: pa.Table, start: int, leaves: list[tuple[str, str | None]]
 ) -> list[tuple[int, int, pa.Table | None]]:
-    """Arrow's table of the rows from ``start`` (a run of :mod:`.parse`) as runs, leaving
+    """Arrow's table of the rows from ``start`` (a run of :mod:`._parse`) as runs, leaving
     out (None: to the per-value path) the rows where it read a number that is not finite
     (``NaN``, ``Infinity``, or too large) in a float field (``leaves``, see
     :func:`float_leaves`)."""

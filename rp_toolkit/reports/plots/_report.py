@@ -1,25 +1,14 @@
-"""Figures for notebooks and docs.
+"""The request report's figures: what :mod:`rp_toolkit.reports` returns, drawn.
 
-Every function takes a results frame, returns a :class:`matplotlib.figure.Figure` and uses
-the object-oriented API only (no ``pyplot``, no ``show``), so it works under Agg, in
-notebooks (display the returned figure) and in scripts (``fig.savefig("x.png")``). Each
-function is self-contained.
-
-Benchmark figures (``rp_toolkit.bench.run`` results, or ``bench.load_results``):
-``overhead_vs_size``, ``overhead_vs_count``, ``blocking``, ``scan_calls_vs_count``,
-``adaptive_vs_best_fixed``.
-
-Request-performance figures (what ``rp_toolkit.reports`` returns): ``throughput``,
-``response_time``, ``top_endpoints``, ``daily_p95`` (many days), ``job_page`` / ``job_pages``
-(the gem's jobs pages), ``resources`` and ``trace`` (a waterfall); ``latency_heatmap`` takes
-the requests themselves (``rp.load("requests")``). Durations and bytes are
-drawn in the unit that reads best (ms, s, min; MiB, GiB), named in the axis label; counts and
-durations from 0. Every time chart has the same x axis (:func:`time_axis`: ``HH:MM`` ticks
-and the date once in the label; dates over several days) and the same deploy markers (a
-vertical line, the dashboard's label written above the plot, staggered: :func:`label_rows`).
-Given no data (an empty frame, or only gaps) they return None, never an empty chart. Recorded
-text (deploy labels, endpoints, server names, SQL, request ids in a title) goes through
-:func:`rp_toolkit.markup.chart_text`: drawn as it is, never as mathtext.
+``throughput``, ``response_time``, ``top_endpoints``, ``daily_p95`` (many days),
+``job_page`` / ``job_pages`` (the gem's jobs pages), ``resources`` and ``trace`` (a
+waterfall); ``latency_heatmap`` takes the requests themselves (``rp.load("requests")``).
+Durations and bytes are drawn in the unit that reads best (ms, s, min; MiB, GiB), named in
+the axis label; counts and durations from 0. Every time chart has the same x axis
+(:func:`time_axis`: ``HH:MM`` ticks and the date once in the label; dates over several days)
+and the same deploy markers (a vertical line, the dashboard's label written above the plot,
+staggered: :func:`label_rows`). Given no data (an empty frame, or only gaps) they return
+None, never an empty chart.
 """
 
 from __future__ import annotations
@@ -38,23 +27,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .. import units
-from ..markup import chart_text
-from .bench import (  # the benchmark's figures, re-exported
-    adaptive_vs_best_fixed as adaptive_vs_best_fixed,
-)
-from .bench import (
-    blocking as blocking,
-)
-from .bench import (
-    overhead_vs_count as overhead_vs_count,
-)
-from .bench import (
-    overhead_vs_size as overhead_vs_size,
-)
-from .bench import (
-    scan_calls_vs_count as scan_calls_vs_count,
-)
+from ... import units
+from ...markup import chart_text
 
 # --------------------------------------------------------------------------- requests
 # Request-performance figures take what rp_toolkit.reports returns.

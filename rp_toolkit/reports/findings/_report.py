@@ -1,17 +1,8 @@
-"""What the report's numbers say, as sentences computed from this run's frames.
+"""The request report's sentences: the load, the overview, endpoints, slow requests,
+crashes, errors, Apdex, the time split, traces, jobs, resources, deploys and history.
 
-Every function takes what :mod:`rp_toolkit.reports` returns (and a few parameters of the
-run) and returns Markdown: each figure in it comes from the frames given, rounded by
-:mod:`rp_toolkit.units` as the tables are, and an empty frame gives an honest sentence
-("no request took longer than 500 ms") rather than an error. The notebooks display them with
-``IPython.display.Markdown``; fixed text there only explains what a section shows.
-
-Every name is importable from here; the package's modules: :mod:`.workers` (the job kinds per
-worker and their failures); the other sentences live in this module.
-
-Recorded text (endpoints, paths, exceptions, deploy labels, SQL, request ids, server names)
-appears only as code spans (:func:`rp_toolkit.markup.code_span`), so whatever it holds (HTML,
-links, ``*``, ``|``, ``$...$``) is shown as it is, never rendered.
+Each takes what :mod:`rp_toolkit.reports` returns (and a few parameters of the run); see
+:mod:`rp_toolkit.reports.findings` for what every sentence holds to.
 """
 
 from __future__ import annotations
@@ -22,16 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..markup import code_span
-from ..reports import ALL_ENDPOINTS
-from ..units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
-from .glance import at_a_glance, deploy_regressions, traffic_and_latency
-from .workers import failed_jobs, jobs_by_worker
+from ...markup import code_span
+from ...units import count, duration, human_bytes, missing, ms, percent, short, signed_percent
+from .._dashboard import ALL_ENDPOINTS
 
 __all__ = [
-    "at_a_glance",
-    "deploy_regressions",
-    "traffic_and_latency",
     "APDEX_RATINGS",
     "apdex",
     "crashes",
@@ -40,10 +26,8 @@ __all__ = [
     "endpoints",
     "errors",
     "exception_groups",
-    "failed_jobs",
     "history",
     "jobs",
-    "jobs_by_worker",
     "key_listing",
     "loaded",
     "overview",
@@ -474,15 +458,7 @@ def _deploy_text(
 ) -> str:
     minutes = f"{pd.Timedelta(window) / pd.Timedelta(minutes=1):g} minutes"
     head = f"At **{code_span(event['label'])}** ({_when(event['datetime'])})"
-    overall = ""
-    if event["before_count"] and event["after_count"]:
-        change = event["p95_change"] / event["before_p95"] * 100 if event["before_p95"] else None
-        overall = (
-            f" Over all requests, p95 went {ms(event['before_p95'])} → "
-            f"{ms(event['after_p95'])} ms ({signed_percent(change)} %; "
-            f"{count(event['before_count'])} requests in the {minutes} before, "
-            f"{count(event['after_count'])} after)."
-        )
+    overall = _overall_change(event, minutes)
     if not len(rows):
         return (
             f"{head}, no endpoint had {min_requests} requests with a duration in both "
@@ -501,31 +477,51 @@ def _deploy_text(
             f"{head}, {len(slower)} of {len(rows)} endpoints got slower: {'; '.join(items)}{more}."
         )
     else:
-        rising = rows[rows["p95_change_pct"] > 0].sort_values(
-            ["p95_change_pct", "group"], ascending=[False, True], kind="stable"
-        )
-        text = (
-            f"{head}, none of the {len(rows)} endpoints with at least {min_requests} requests "
-            "on both sides got clearly slower."
-        )
-        if len(rising):
-            top = rising.iloc[0]
-            why = (
-                "within the noise of that many requests"
-                if top["p95_change_pct"] >= min_change * 100
-                else f"under the {min_change * 100:g} % that counts as slower"
-            )
-            text += (
-                f" The largest p95 rise, {code_span(top['group'])} {_change(top, 95)} over "
-                f"{count(top['before_count'])} → {count(top['after_count'])} requests, is "
-                f"{why}."
-            )
+        text = _none_slower(head, rows, min_requests, min_change)
     if len(faster):
         names = [
             f"{code_span(r['group'])} ({_change(r, 95)})" for _, r in faster.head(3).iterrows()
         ]
         text += f" {len(faster)} got faster: {_listing(names)}."
     return text + overall
+
+
+def _overall_change(event: Mapping[str, Any], minutes: str) -> str:
+    """`` Over all requests, p95 went ...`` of one event (empty when a side had none)."""
+    if not (event["before_count"] and event["after_count"]):
+        return ""
+    change = event["p95_change"] / event["before_p95"] * 100 if event["before_p95"] else None
+    return (
+        f" Over all requests, p95 went {ms(event['before_p95'])} → "
+        f"{ms(event['after_p95'])} ms ({signed_percent(change)} %; "
+        f"{count(event['before_count'])} requests in the {minutes} before, "
+        f"{count(event['after_count'])} after)."
+    )
+
+
+def _none_slower(head: str, rows: pd.DataFrame, min_requests: int, min_change: float) -> str:
+    """An event at which no endpoint got clearly slower, and why its largest p95 rise does
+    not count."""
+    rising = rows[rows["p95_change_pct"] > 0].sort_values(
+        ["p95_change_pct", "group"], ascending=[False, True], kind="stable"
+    )
+    text = (
+        f"{head}, none of the {len(rows)} endpoints with at least {min_requests} requests "
+        "on both sides got clearly slower."
+    )
+    if len(rising):
+        top = rising.iloc[0]
+        why = (
+            "within the noise of that many requests"
+            if top["p95_change_pct"] >= min_change * 100
+            else f"under the {min_change * 100:g} % that counts as slower"
+        )
+        text += (
+            f" The largest p95 rise, {code_span(top['group'])} {_change(top, 95)} over "
+            f"{count(top['before_count'])} → {count(top['after_count'])} requests, is "
+            f"{why}."
+        )
+    return text
 
 
 def deploys(

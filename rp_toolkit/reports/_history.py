@@ -4,7 +4,7 @@ against the one before it, and every deploy of a range.
 Pure functions of a requests frame (the loader's layout, or an archive's: ``datetime`` is the
 record's UTC timestamp) covering any number of days. Vectorised: one sort per report, so a
 frame of millions of requests takes seconds. Days are UTC days of ``datetime``; durations are
-the gem's percentile (:func:`.groups.group_percentiles`), null durations ignored.
+the gem's percentile (:func:`._groups.group_percentiles`), null durations ignored.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from ..exceptions import InvalidArgumentError
 from ..kinds import utc_timestamp
-from .deploys import DEPLOY_WINDOW, deploy_impact, deploy_impact_by_endpoint
-from .groups import (
+from ._deploys import DEPLOY_WINDOW, deploy_impact, deploy_impact_by_endpoint
+from ._groups import (
     PERCENTILES,
-    compare_groups,
+    comparison,
     endpoints,
     floats,
     group_percentiles,
@@ -147,37 +148,18 @@ def period_comparison(
     """
     period = pd.Timedelta(period)
     if not period > pd.Timedelta(0):
-        raise ValueError(f"The period must be longer than 0, got {period!r}.")
-    stamps = _stamps(df)
-    valid = ~np.asarray(stamps.isna())
-    if now is not None:
-        end = utc_timestamp(now)
-    elif valid.any():
-        end = stamps[valid].max() + _SECOND
-    else:
-        end = None
+        raise InvalidArgumentError(f"The period must be longer than 0, got {period!r}.")
     codes, keys = endpoints(df)
     m = len(keys)
-    group = np.full(len(df), -1, dtype=np.intp)
-    if end is not None:
-        ns, bounds = stamps.asi8, [(end - k * period).as_unit("ns").value for k in (2, 1, 0)]
-        group[valid & (ns >= bounds[0]) & (ns < bounds[1])] = 0
-        group[valid & (ns >= bounds[1]) & (ns < bounds[2])] = 1
-    group = np.where(group >= 0, group * m + codes, -1)
+    end, side = _periods(df, now, period)
+    group = np.where(side >= 0, side * m + codes, -1)
     ordered, starts, counts = sorted_groups(group, floats(df["duration"]), 2 * m)
-    least = max(1, min_requests)
-    chosen = np.flatnonzero((counts[:m] >= least) & (counts[m:] >= least))
-    columns, verdict = compare_groups(
-        ordered, starts, counts, chosen, m + chosen, min_change=min_change, confidence=confidence
-    )
-    out = keys.iloc[chosen].reset_index(drop=True)
-    out["before_count"] = counts[chosen].astype("int64")
-    out["after_count"] = counts[m + chosen].astype("int64")
-    for name, values in columns.items():
-        out[name] = values
-    out["verdict"] = pd.array(verdict, dtype="string")
-    size = np.fmax(np.abs(columns["p50_change_pct"]), np.abs(columns["p95_change_pct"]))
-    order = out.assign(_s=verdict == "unchanged", _c=-np.nan_to_num(size, nan=-np.inf))
+    least, rules = max(1, min_requests), {"min_change": min_change, "confidence": confidence}
+    before = np.flatnonzero((counts[:m] >= least) & (counts[m:] >= least))
+    out = comparison(keys.iloc[before], ordered, starts, counts, before, m + before, **rules)
+    size = np.fmax(np.abs(out["p50_change_pct"]), np.abs(out["p95_change_pct"])).to_numpy()
+    unchanged = (out["verdict"] == "unchanged").to_numpy(dtype=bool)
+    order = out.assign(_s=unchanged, _c=-np.nan_to_num(size, nan=-np.inf))
     order = order.sort_values(["_s", "_c", "group"], kind="stable")
     out = out.loc[order.index].reset_index(drop=True)
     out.attrs["period"] = {
@@ -189,6 +171,28 @@ def period_comparison(
         "confidence": confidence,
     }
     return out
+
+
+def _periods(
+    df: pd.DataFrame, now: pd.Timestamp | datetime | str | None, period: pd.Timedelta
+) -> tuple[pd.Timestamp | None, np.ndarray]:
+    """:func:`period_comparison`'s end (``now``, or a second after the newest record; None for
+    an empty frame without ``now``) and each row's period: 0 the one before, 1 this one, -1
+    neither (or no ``datetime``)."""
+    stamps = _stamps(df)
+    valid = ~np.asarray(stamps.isna())
+    if now is not None:
+        end = utc_timestamp(now)
+    elif valid.any():
+        end = stamps[valid].max() + _SECOND
+    else:
+        end = None
+    side = np.full(len(df), -1, dtype=np.intp)
+    if end is not None:
+        ns, bounds = stamps.asi8, [(end - k * period).as_unit("ns").value for k in (2, 1, 0)]
+        side[valid & (ns >= bounds[0]) & (ns < bounds[1])] = 0
+        side[valid & (ns >= bounds[1]) & (ns < bounds[2])] = 1
+    return end, side
 
 
 def deploys_in_range(

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..markup import code_span
-from ..reports import JOB_KINDS, JOB_LABELS
-from ..units import count, duration, percent, short
+from ...markup import code_span
+from ...units import count, duration, percent, short
+from .._jobs import JOB_KINDS, JOB_LABELS, http_status
 
 __all__ = ["failed_jobs", "jobs_by_worker"]
 
@@ -79,7 +79,7 @@ def _failed_system(rows: pd.DataFrame, system: str, totals: pd.DataFrame | None)
     n = len(rows)
     statuses = _ranked(rows["status"])
     shown = [code_span(s) for s in statuses.index[:3]]
-    if system == "grape":
+    if http_status(system):
         ended = f"a 5xx ({_listing(shown, 'or')})"
     elif len(statuses) == 1:
         ended = shown[0]

@@ -4,11 +4,13 @@ list of records, summed up per system and worker.
 A *system* is a job kind (:data:`JOB_KINDS`: ``sidekiq``, ``delayed_job``, ``custom``,
 ``rake``, ``grape``); a *name* is what runs in it (:data:`NAME_RULES`). A record *failed*
 when its status says so (:func:`failed`): the gem writes ``success`` or ``exception`` for
-Sidekiq and ``success`` or ``error`` for Delayed::Job, rake and custom blocks; Grape records
-carry the HTTP status, and a 5xx is a failure.
+Sidekiq and ``success`` or ``error`` for Delayed::Job, rake and custom blocks; a kind whose
+status is an HTTP status (Grape's, an ``int`` key field) failed on a 5xx. What differs per
+kind is read from its :class:`~rp_toolkit.kinds.RecordKind` (duration field, status type,
+record id) or from the tables below (labels, name rules), never from comparing its name.
 
 Pure and vectorised: names and statuses are worked out once per distinct value, never per
-record; percentiles are :func:`.groups.group_percentiles` (the gem's, one sort for all
+record; percentiles are :func:`._groups.group_percentiles` (the gem's, one sort for all
 groups).
 """
 
@@ -19,7 +21,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .groups import PERCENTILES, floats, group_percentiles
+from ..kinds import GRAPE, KINDS
+from ._groups import PERCENTILES, floats, group_percentiles
 
 __all__ = [
     "FAILED_STATUSES",
@@ -31,6 +34,7 @@ __all__ = [
     "WORKER_COLUMNS",
     "duration_field",
     "failed",
+    "http_status",
     "failed_jobs",
     "job_names",
     "jobs_by_worker",
@@ -38,7 +42,7 @@ __all__ = [
 
 JOB_KINDS = ("sidekiq", "delayed_job", "custom", "rake", "grape")
 """The kinds the gem's job pages show, in the dashboard's order."""
-GRAPE_DURATION_FIELD = "endpoint_run.grape"
+GRAPE_DURATION_FIELD: str = GRAPE.duration_field or "duration"
 """Grape's span for the whole endpoint (filters, the endpoint block and rendering)."""
 JOB_LABELS = {
     "sidekiq": "Sidekiq",
@@ -80,12 +84,40 @@ FAILED_JOB_COLUMNS = [
 ]
 """:func:`failed_jobs`' columns."""
 
+_NAME_PARTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "sidekiq": (("worker",), "{}"),
+    "delayed_job": (("class_name", "method_name"), "{}#{}"),
+    "custom": (("namespace_name", "tag_name"), "{}/{}"),
+    "rake": (("task",), "{}"),
+    "grape": (("method", "path"), "{} {}"),
+}
+"""The columns a record's name is made of, per system, and how they are joined
+(:data:`NAME_RULES` says it for people); a ``path`` is named by its route (:func:`_route`)."""
+_RECORD_IDS = ("jid", "request_id")
+"""The key fields that identify a job's record, the first a kind has (none: ``""``)."""
+
 _ID_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
 
 
 def duration_field(kind: str) -> str:
-    """The column that holds a record's duration (ms): Grape's ``endpoint_run.grape``."""
-    return GRAPE_DURATION_FIELD if kind == "grape" else "duration"
+    """The column that holds a record's duration (ms): the kind's
+    :attr:`~rp_toolkit.kinds.RecordKind.duration_field` (Grape's ``endpoint_run.grape``);
+    ``duration`` for a name that is not a kind."""
+    known = KINDS.get(kind)
+    return (known.duration_field if known else None) or "duration"
+
+
+def http_status(kind: str) -> bool:
+    """Whether ``kind``'s ``status`` is an HTTP status (an ``int`` key field, as Grape's), so
+    a 5xx is its failure; False for a name that is not a kind."""
+    known = KINDS.get(kind)
+    return known is not None and known.key_types.get("status") == "int"
+
+
+def _record_id(kind: str) -> str:
+    """The column that identifies a record of ``kind`` (:data:`_RECORD_IDS`)."""
+    fields = KINDS[kind].key_fields
+    return next((name for name in _RECORD_IDS if name in fields), _RECORD_IDS[0])
 
 
 def _texts(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -103,18 +135,12 @@ def _route(path: str) -> str:
 def job_names(frame: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Each record's name (:data:`NAME_RULES`) as codes into the distinct names, and those
     names (object array of text); the text is built once per distinct combination."""
-    parts = {
-        "sidekiq": (("worker",), "{}"),
-        "delayed_job": (("class_name", "method_name"), "{}#{}"),
-        "custom": (("namespace_name", "tag_name"), "{}/{}"),
-        "rake": (("task",), "{}"),
-        "grape": (("method", "path"), "{} {}"),
-    }
-    columns, pattern = parts[kind]
+    columns, pattern = _NAME_PARTS[kind]
     coded = [_texts(frame[column]) for column in columns]
-    if kind == "grape":
-        codes, paths = coded[1]
-        coded[1] = codes, np.array([_route(path) for path in paths], dtype=object)
+    if "path" in columns:
+        at = columns.index("path")
+        codes, paths = coded[at]
+        coded[at] = codes, np.array([_route(path) for path in paths], dtype=object)
     combined = np.zeros(len(frame), dtype=np.int64)
     for codes, texts in coded:
         combined = combined * len(texts) + codes
@@ -131,9 +157,10 @@ def job_names(frame: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def failed(frame: pd.DataFrame, kind: str) -> np.ndarray:
-    """Whether each record failed: a status in :data:`FAILED_STATUSES`, or for Grape an HTTP
-    status from 500 to 599. A missing status is not a failure."""
-    if kind == "grape":
+    """Whether each record failed: a status in :data:`FAILED_STATUSES`, or for a kind whose
+    status is an HTTP status (:func:`http_status`: Grape) one from 500 to 599. A missing
+    status is not a failure."""
+    if http_status(kind):
         status = floats(pd.to_numeric(frame["status"], errors="coerce").astype("Float64"))
         return (status >= 500) & (status < 600)
     codes, texts = _texts(frame["status"])
@@ -227,7 +254,7 @@ def failed_jobs(jobs: dict[str, pd.DataFrame], limit: int | None = None) -> pd.D
         if not len(rows):
             continue
         codes, names = job_names(frame, kind)
-        id_column = "request_id" if kind == "grape" else "jid"
+        id_column = _record_id(kind)
         parts.append(
             pd.DataFrame(
                 {

@@ -11,8 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatter
 
-from ..config import count_sort_key
-from ..markup import chart_text
+from ...config import count_sort_key
+from ...markup import chart_text
 
 __all__ = [
     "adaptive_vs_best_fixed",
