@@ -79,7 +79,7 @@ def parse_float(text: str, *, name: str) -> float:
 def validate_scan_count(count: Any, *, allow_adaptive: bool = False) -> Any:
     """Return ``count`` if it is a valid SCAN COUNT hint.
 
-    Raises ``ValueError`` when it is not an integer or is below 1; warns
+    Raises :class:`SettingsError` when it is not an integer or is below 1; warns
     (:class:`ScanCountWarning`) above 10,000, where a single SCAN call may block Redis.
     With ``allow_adaptive`` (the ``scan_count`` setting, not a hint sent to Redis) the string
     ``"adaptive"`` (any case) is accepted too, and returned as ``"adaptive"``.

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .exceptions import InvalidArgumentError
 from .files import atomic_files
 from .kinds import KINDS, RecordKind, get_kind
 
@@ -126,10 +127,11 @@ def _frames(report: Any) -> dict[str | None, pd.DataFrame]:
 
 
 def check_export_path(path: str | Path) -> Path:
-    """``path`` as a Path if its suffix is one :func:`export` writes, else a ``ValueError``."""
+    """``path`` as a Path if its suffix is one :func:`export` writes, else an
+    :class:`InvalidArgumentError`."""
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Cannot export to {path.name!r}: unknown suffix {path.suffix!r}; "
             f"use one of {', '.join(SUFFIXES)}."
         )
@@ -202,7 +204,9 @@ def export_batches(frames: Iterable[pd.DataFrame], path: str | Path, kind: Recor
             if writer is not None:
                 writer.close()
         if not written:
-            raise ValueError("export_batches() was given no frames, not even an empty one.")
+            raise InvalidArgumentError(
+                "export_batches() was given no frames, not even an empty one."
+            )
     return path
 
 

@@ -288,6 +288,16 @@ def _compile(tokens: list[_Token]) -> Callable[[bytes], bool]:
     translating ``*`` into ``.*`` takes time exponential in the number of ``*``.
     """
     segments = _segments(tokens)
+    shortcut = _shortcut(segments)
+    if shortcut is not None:
+        return shortcut
+    head, *middle, tail = segments
+    return _placed_in_order(head, middle, tail)
+
+
+def _shortcut(segments: list[_Segment]) -> Callable[[bytes], bool] | None:
+    """A predicate without a Python loop for the simple shapes (no ``*``; literals around one
+    ``*`` or inside two), else None."""
     if len(segments) == 1:  # no '*'
         (whole,) = segments
         if whole.literal is not None:
@@ -305,6 +315,14 @@ def _compile(tokens: list[_Token]) -> Callable[[bytes], bool]:
             return operator.methodcaller("endswith", text)
         if middle and not head.size and not tail.size:
             return operator.methodcaller("__contains__", text)
+    return None
+
+
+def _placed_in_order(
+    head: _Segment, middle: list[_Segment], tail: _Segment
+) -> Callable[[bytes], bool]:
+    """The predicate that anchors ``head`` and ``tail`` and places each middle segment at its
+    earliest position after the previous one (see :func:`_compile`)."""
     head_size, tail_size = head.size, tail.size
     head_literal, tail_literal = head.literal, tail.literal
     head_match = head.regex.match if head.regex is not None else None

@@ -44,11 +44,10 @@ import redis
 from redis import exceptions as redis_errors
 
 from . import units
-from .exceptions import RedisUnavailableError
+from .exceptions import InvalidArgumentError, RedisUnavailableError
 from .frames import split_by_kind, walk_pattern
 from .kinds import (
     DEFAULT_WINDOW,
-    EVENTS,
     KINDS,
     REQUESTS,
     TRACE,
@@ -75,12 +74,12 @@ keyspace's hash table and its entry in the expiry table (on Redis 7, an entry of
 allocated as 32, plus a slot of 8 bytes in each table, whose sizes are powers of two: 1 to 2
 slots per key). Projections add it to every record."""
 DURATION_KINDS = tuple(
-    name
-    for name, kind in KINDS.items()
-    if kind.ttl_seconds == DEFAULT_WINDOW.total_seconds() and name != TRACE.name
+    name for name, kind in KINDS.items() if kind.ttl_seconds == DEFAULT_WINDOW.total_seconds()
 )
 """The kinds the gem keeps for its ``config.duration`` (default 4 hours): requests, jobs,
 rake, custom, grape. Traces keep 60 minutes and resources 24 hours, whatever it is."""
+RATE_KIND = REQUESTS
+"""The kind whose measured rate a request rate (``rate=``) replaces."""
 RATE_KINDS = (REQUESTS.name, TRACE.name)
 """The kinds a request rate scales: requests, and traces (one per traced request). Jobs,
 rake tasks, custom blocks, Grape requests and resource samples keep their measured rates."""
@@ -149,13 +148,10 @@ class MemoryProfile:
         frame = self.kinds.set_index("kind")
         scale = 1.0
         if per_minute is not None:
-            measured = (
-                frame.at[REQUESTS.name, "records_per_minute"]
-                if REQUESTS.name in frame.index
-                else math.nan
-            )
+            rates = frame["records_per_minute"]
+            measured = rates.get(RATE_KIND.name, math.nan)
             if not measured > 0:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"rate={rate!r} scales the requests' rate, but {self.source} holds no "
                     "requests records spread over time to measure their size and rate from."
                 )
@@ -207,33 +203,7 @@ def render(profile: MemoryProfile, duration: Any = None, rate: Any = None) -> st
     projection = profile.projection(duration, rate).set_index("kind")
     seconds = parse_duration(duration)
     per_minute = parse_rate(rate)
-    header = ("kind", "records", "measured", "B/record", "p95 B", "per min", "kept", "needed")
-    lines = [header]
-    for row in profile.kinds.itertuples(index=False):
-        projected = projection.loc[row.kind]
-        kept = projected["ttl_seconds"]
-        lines.append(
-            (
-                row.kind,
-                units.count(row.records),
-                units.count(row.sampled),
-                units.count(row.bytes_per_record),
-                units.count(row.bytes_per_record_p95),
-                units.MISSING
-                if units.missing(row.records_per_minute)
-                else units.short(row.records_per_minute),
-                _span(kept),
-                units.human_bytes(projected["bytes"]),
-            )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    table = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in lines
-    ]
+    table = _kind_table(profile, projection)
     how = (
         f"MEMORY USAGE of up to {profile.sample:,} keys per kind"
         if profile.method == "MEMORY USAGE"
@@ -263,6 +233,35 @@ def render(profile: MemoryProfile, duration: Any = None, rate: Any = None) -> st
             *(f"Note: {note}." for note in profile.notes),
         ]
     )
+
+
+def _kind_table(profile: MemoryProfile, projection: pd.DataFrame) -> list[str]:
+    """One aligned line per kind (and a header): what was measured and what is needed."""
+    header = ("kind", "records", "measured", "B/record", "p95 B", "per min", "kept", "needed")
+    lines = [header]
+    for row in profile.kinds.itertuples(index=False):
+        projected = projection.loc[row.kind]
+        per_minute = row.records_per_minute
+        lines.append(
+            (
+                row.kind,
+                units.count(row.records),
+                units.count(row.sampled),
+                units.count(row.bytes_per_record),
+                units.count(row.bytes_per_record_p95),
+                units.MISSING if units.missing(per_minute) else units.short(per_minute),
+                _span(projected["ttl_seconds"]),
+                units.human_bytes(projected["bytes"]),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    ]
 
 
 def _span(seconds: float) -> str:
@@ -300,19 +299,19 @@ def parse_duration(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"duration={value!r} is not a duration.")
+        raise InvalidArgumentError(f"duration={value!r} is not a duration.")
     try:
         if isinstance(value, (int, float, np.integer, np.floating)):
             seconds = float(value)
         else:
             seconds = pd.Timedelta(value).total_seconds()
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"duration={value!r} is not a duration: give seconds, a timedelta or text such "
             "as '4h' or '90min'."
         ) from None
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"duration={value!r} must be a positive, finite duration.")
+        raise InvalidArgumentError(f"duration={value!r} must be a positive, finite duration.")
     return seconds
 
 
@@ -322,7 +321,7 @@ def parse_rate(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"rate={value!r} is not a rate.")
+        raise InvalidArgumentError(f"rate={value!r} is not a rate.")
     if isinstance(value, (int, float, np.integer, np.floating)):
         per_minute = float(value)
     else:
@@ -332,12 +331,14 @@ def parse_rate(value: Any) -> float | None:
         except ValueError:
             per_minute = math.nan
         if math.isnan(per_minute):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"rate={value!r} is not a rate: give requests per minute (1200), or "
                 "'20/s', '1200/min', '72000/h'."
             )
     if not math.isfinite(per_minute) or per_minute < 0:
-        raise ValueError(f"rate={value!r} must be a finite number of requests, 0 or more.")
+        raise InvalidArgumentError(
+            f"rate={value!r} must be a finite number of requests, 0 or more."
+        )
     return per_minute
 
 
@@ -453,7 +454,7 @@ class KindCount:
             self.last = high if self.last is None else max(self.last, high)
 
     def per_minute(self) -> float:
-        if self.kind is EVENTS:
+        if not self.kind.ttl_seconds:  # kept forever (events): no rate to project
             return math.nan
         if self._time_at is None:  # traces: the count over their TTL
             return self.records / (self.kind.ttl_seconds / 60)
@@ -495,7 +496,9 @@ def memory_profile(
     for the result and :meth:`MemoryProfile.needed_bytes` for a projection.
     """
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
-        raise ValueError(f"sample must be a whole number of keys, 1 or more, not {sample!r}.")
+        raise InvalidArgumentError(
+            f"sample must be a whole number of keys, 1 or more, not {sample!r}."
+        )
     opened = open_source(source)
     live = isinstance(opened, LiveSource)
     rng = random.Random(seed)
@@ -505,8 +508,28 @@ def memory_profile(
     now = opened.now()
     day_scoped = REQUESTS.pattern(days=utc_days(now.to_pydatetime(), now.to_pydatetime()))
     fetch = FetchStream(pattern, opened, values=not live, exact=False, count_like=day_scoped)
-    walked = 0
+    walked, other_types = _count_keys(fetch, counts, kinds, live=live)
     notes: list[str] = []
+    if other_types:
+        notes.append(f"{other_types:,} matching keys hold another type than a string: left out")
+    frame = _kinds_frame(counts.values(), opened if isinstance(opened, LiveSource) else None, notes)
+    return MemoryProfile(
+        kinds=frame,
+        source=opened.describe(),
+        method="MEMORY USAGE" if live else "RDB",
+        now=now,
+        keys_walked=walked,
+        sample=sample if live else None,
+        notes=notes,
+    )
+
+
+def _count_keys(
+    fetch: FetchStream, counts: dict[str, KindCount], kinds: list[RecordKind], *, live: bool
+) -> tuple[int, int]:
+    """Walk ``fetch`` once, counting each key into its kind's :class:`KindCount`; the keys
+    walked and (in a snapshot) how many hold another type than a string, left out."""
+    walked = 0
     other_types = 0
     with contextlib.closing(iter(fetch)) as batches:
         for batch in batches:
@@ -518,15 +541,22 @@ def memory_profile(
                     other_types += len(keys) - len(strings)
                     keys, found = [k for k, _ in strings], [v for _, v in strings]
                 counts[name].add(keys, None if live else found)
-    if other_types:
-        notes.append(f"{other_types:,} matching keys hold another type than a string: left out")
+    return walked, other_types
+
+
+def _kinds_frame(
+    counts: Iterable[KindCount], live: LiveSource | None, notes: list[str]
+) -> pd.DataFrame:
+    """One row per kind found (:data:`COLUMNS`): sizes measured on ``live`` (``MEMORY
+    USAGE`` of each sample; a note for sampled keys gone since) or, without it, the exact
+    sizes counted."""
     rows = []
-    for count in counts.values():
+    for count in counts:
         if not count.records:
             continue
-        if live:
-            assert isinstance(opened, LiveSource) and count.reservoir is not None
-            sizes, gone = _memory_usage(opened, count.reservoir.items)
+        if live is not None:
+            assert count.reservoir is not None
+            sizes, gone = _memory_usage(live, count.reservoir.items)
             if gone:
                 notes.append(f"{gone:,} sampled {count.kind.name} keys expired before measured")
         else:
@@ -537,15 +567,7 @@ def memory_profile(
         frame[name] = frame[name].astype("int64")
     for name in ("first", "last"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
-    return MemoryProfile(
-        kinds=frame,
-        source=opened.describe(),
-        method="MEMORY USAGE" if live else "RDB",
-        now=now,
-        keys_walked=walked,
-        sample=sample if live else None,
-        notes=notes,
-    )
+    return frame
 
 
 def _memory_usage(source: LiveSource, keys: list[bytes]) -> tuple[list[int], int]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from .exceptions import SparkSetupError
+from .exceptions import InvalidArgumentError, SparkSetupError
 from .kinds import get_kind, window_bound
 
 try:
@@ -252,7 +252,7 @@ def read_kind(
 def _day(value: Any, name: str) -> str:
     """A start/end bound as its UTC day, ``YYYY-MM-DD``."""
     if isinstance(value, (timedelta, pd.Timedelta)):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name}={value!r}: pass a day (a date, 'YYYY-MM-DD' or a time, its UTC day), "
             "not a duration."
         )
@@ -263,7 +263,7 @@ def _apps(app: str | Iterable[str]) -> list[str]:
     apps = [app] if isinstance(app, str) else list(app)
     for one in apps:
         if not isinstance(one, str) or not _APP.fullmatch(one):
-            raise ValueError(f"app={one!r} is not an app name ([A-Za-z0-9._-]+).")
+            raise InvalidArgumentError(f"app={one!r} is not an app name ([A-Za-z0-9._-]+).")
     return apps
 
 
@@ -297,7 +297,25 @@ def endpoint_days(
     first = _day(start, "start") if start is not None else None
     last = _day(end, "end") if end is not None else None
     if first is not None and last is not None and first > last:
-        raise ValueError(f"start ({first}) is after end ({last}).")
+        raise InvalidArgumentError(f"start ({first}) is after end ({last}).")
+    requests = _requests_between(requests, first, last, app)
+    duration = F.col("duration").cast("double")
+    kept = F.when(~F.isnan(duration), duration)
+    rows = requests.select(
+        F.to_date(F.col("datetime")).alias("date"),
+        _text("controller").alias("controller"),
+        _text("action").alias("action"),
+        _text("format").alias("format"),
+        kept.alias("duration"),
+    )
+    return _daily_percentiles(rows)
+
+
+def _requests_between(
+    requests: DataFrame, first: str | None, last: str | None, app: str | Iterable[str] | None
+) -> DataFrame:
+    """The requests of ``app`` from day ``first`` to day ``last`` (either None: open), kept by
+    the partition columns first (Spark reads only those directories), then by their time."""
     if app is not None:
         requests = requests.where(F.col("app").isin(_apps(app)))
     if first is not None:
@@ -309,15 +327,12 @@ def endpoint_days(
         requests = requests.where(day >= F.to_date(F.lit(first)))
     if last is not None:
         requests = requests.where(day <= F.to_date(F.lit(last)))
-    duration = F.col("duration").cast("double")
-    kept = F.when(~F.isnan(duration), duration)
-    rows = requests.select(
-        day.alias("date"),
-        _text("controller").alias("controller"),
-        _text("action").alias("action"),
-        _text("format").alias("format"),
-        kept.alias("duration"),
-    )
+    return requests
+
+
+def _daily_percentiles(rows: DataFrame) -> DataFrame:
+    """Rows of date, endpoint parts and duration as :data:`COLUMNS`: a count and the
+    percentiles per day and endpoint, sorted."""
     ranks = F.array(*(F.lit(p / 100) for p in PERCENTILES))
     table = rows.groupBy("date", "controller", "action", "format").agg(
         F.count(F.lit(1)).alias("count"),

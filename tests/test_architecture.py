@@ -112,7 +112,7 @@ def test_settings_object_and_config_module_do_not_hide_each_other() -> None:
 
     assert rp.settings is config.settings
     assert type(rp.settings).__name__ == "Settings"
-    assert rp.server.RedisServer is rp.server.server.RedisServer  # rp.server is rp_toolkit.local
+    assert rp.server.RedisServer is rp.server._server.RedisServer  # rp.server is rp_toolkit.local
 
 
 def test_no_module_uses_another_modules_private_name() -> None:

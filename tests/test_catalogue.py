@@ -21,6 +21,7 @@ import redis
 import rp_toolkit as rp
 from rp_toolkit import config, reports
 from rp_toolkit.exceptions import (
+    InvalidArgumentError,
     RedisCommandError,
     RedisUnavailableError,
     SettingsError,
@@ -165,7 +166,7 @@ ARGUMENTS: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("adaptive as a hint", lambda: rp.validate_scan_count("adaptive"),
      SettingsError, "a setting, not a COUNT hint"),
     ("export suffix", lambda: reports.export(pd.DataFrame({"a": [1]}), "out.txt"),
-     ValueError, "unknown suffix"),
+     InvalidArgumentError, "unknown suffix"),
     ("percentile 101", lambda: reports.percentile([1.0], 101), ValueError, "between 0 and 100"),
     ("no Redis at all", lambda: rp.fetch_keys("x"), SettingsError, "No Redis to read from"),
 ]  # fmt: skip

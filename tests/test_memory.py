@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import rp_toolkit as rp
 from rp_toolkit import access, synth
 from rp_toolkit.cli import build_parser, cmd_memory
-from rp_toolkit.exceptions import RedisUnavailableError
+from rp_toolkit.exceptions import InvalidArgumentError, RedisUnavailableError
 from rp_toolkit.local import RedisServer
 from rp_toolkit.memory import (
     DEFAULT_SAMPLE,
@@ -118,7 +118,7 @@ def test_projection_arithmetic(redis_url) -> None:
      (None, -1), (None, "fast"), (None, "5/fortnight"), (None, float("nan")), (None, False)],
 )  # fmt: skip
 def test_bad_duration_or_rate_is_a_clear_error(duration, rate) -> None:
-    with pytest.raises(ValueError, match="duration=|rate="):
+    with pytest.raises(InvalidArgumentError, match="duration=|rate="):
         parse_duration(duration)
         parse_rate(rate)
 
@@ -128,7 +128,7 @@ def test_any_rate_or_duration_is_a_value_or_a_clear_error(value) -> None:
     for parse in (parse_rate, parse_duration):
         try:
             result = parse(value)
-        except ValueError as error:
+        except InvalidArgumentError as error:
             assert "rate=" in str(error) or "duration=" in str(error)
         else:
             assert result is None or (math.isfinite(result) and result >= 0)
@@ -136,7 +136,7 @@ def test_any_rate_or_duration_is_a_value_or_a_clear_error(value) -> None:
 
 @pytest.mark.parametrize("sample", [0, -1, 1.5, True, "10"])
 def test_bad_sample_is_a_clear_error(redis_url, sample) -> None:
-    with pytest.raises(ValueError, match="sample must be"):
+    with pytest.raises(InvalidArgumentError, match="sample must be"):
         rp.memory_profile(redis_url, sample=sample)
 
 
@@ -144,7 +144,7 @@ def test_a_rate_without_requests_to_scale_is_a_clear_error(redis_url) -> None:
     synth.write(redis_url, hours=0.2, rps=1, seed=2, end=END, kinds=("sidekiq",), progress=False)
     profile = rp.memory_profile(redis_url)
     assert profile.needed_bytes() > 0
-    with pytest.raises(ValueError, match="no requests records"):
+    with pytest.raises(InvalidArgumentError, match="no requests records"):
         profile.needed_bytes(rate=100)
 
 

@@ -30,7 +30,7 @@ except ImportError:  # the DuckDB cross-check is skipped without it
     duckdb = None
 
 from rp_toolkit import reports, synth
-from rp_toolkit.exceptions import SparkSetupError
+from rp_toolkit.exceptions import InvalidArgumentError, SparkSetupError
 from rp_toolkit.frames import parse
 
 rp_spark = pytest.importorskip(
@@ -285,9 +285,9 @@ def test_app_and_day_filters_give_the_subset(archive, spark) -> None:
     assert empty.empty and list(empty.columns) == list(DTYPES)
     assert empty.dtypes.astype(str).to_dict() == DTYPES
 
-    with pytest.raises(ValueError, match="after end"):
+    with pytest.raises(InvalidArgumentError, match="after end"):
         rp_spark.endpoint_days(spark, root, start=last, end=first)
-    with pytest.raises(ValueError, match="not an app name"):
+    with pytest.raises(InvalidArgumentError, match="not an app name"):
         rp_spark.endpoint_days(spark, root, app="x' OR 1=1")
 
 

@@ -3,24 +3,19 @@
 streaming) and read with DuckDB through :func:`open_archive`. ``docs/ARCHIVE.md`` describes
 the layout, the schemas and the guarantees."""
 
-from .layout import check_app
-from .read import Archive, ArchiveBatches, open_archive
-from .schema import ARCHIVED_KINDS, FORMAT, SCHEMAS, stored_schema, to_frame, to_table
-from .write import ArchiveRun, KindCounts, archive, recover
+from ._layout import check_app
+from ._read import Archive, open_archive
+from ._schema import ARCHIVED_KINDS, FORMAT, SCHEMAS, schema_table
+from ._write import ArchiveRun, archive
 
 __all__ = [
     "ARCHIVED_KINDS",
     "FORMAT",
     "SCHEMAS",
     "Archive",
-    "ArchiveBatches",
     "ArchiveRun",
-    "KindCounts",
     "archive",
     "check_app",
     "open_archive",
-    "recover",
-    "stored_schema",
-    "to_frame",
-    "to_table",
+    "schema_table",
 ]

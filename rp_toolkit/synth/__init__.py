@@ -23,44 +23,26 @@ Entry points:
 * :func:`request_records` / :func:`iter_request_records` -- exactly ``n`` request records;
 * :func:`write_records` -- the shared pipelined writer.
 
-Modules, bottom up: :mod:`.catalogue` (the simulated app, as data), :mod:`.encoding`
-(:func:`ruby_json`, :class:`RecordBatch`), :mod:`.timeline` (window, per-minute counts, random
-streams, TTLs), the generators :mod:`.requests`, :mod:`.jobs`, :mod:`.events` and
-:mod:`.resources`, :mod:`.plan` (:func:`generate`, :func:`planned_counts`) and :mod:`.writer`
+Private modules, bottom up: :mod:`._catalogue` (the simulated app, as data), :mod:`._encoding`
+(:func:`ruby_json`, :class:`RecordBatch`), :mod:`._timeline` (window, per-minute counts, random
+streams, TTLs), the generators :mod:`._requests`, :mod:`._jobs`, :mod:`._events` and
+:mod:`._resources`, :mod:`._plan` (:func:`generate`, :func:`planned_counts`) and :mod:`._writer`
 (the only one that talks to Redis).
 """
 
-from .catalogue import (
-    AWKWARD_PATH_SHARE,
-    CUSTOM_DATA_SHARE,
-    DEFAULT_SERVERS,
-    DEPLOYS_PER_HOUR,
-    ERROR_SHARE_404,
-    ERROR_SHARE_500,
-    RATE_PER_MINUTE,
-    RATE_PER_RPS,
-    REGRESSION,
-)
-from .encoding import RecordBatch, ruby_json
-from .plan import ALL_KINDS, generate, planned_counts
-from .requests import iter_request_records, request_records
-from .timeline import CHUNK_RECORDS, MIN_TTL_SECONDS
-from .writer import PIPELINE_BATCH, SynthSummary, write, write_records
+from ._catalogue import DEFAULT_SERVERS, REGRESSION
+from ._encoding import RecordBatch, ruby_json
+from ._plan import ALL_KINDS, generate, planned_counts
+from ._requests import iter_request_records, request_records
+from ._timeline import CHUNK_RECORDS, MIN_TTL_SECONDS
+from ._writer import SynthSummary, write, write_records
 
 __all__ = [
     "ALL_KINDS",
-    "AWKWARD_PATH_SHARE",
     "CHUNK_RECORDS",
-    "CUSTOM_DATA_SHARE",
     "DEFAULT_SERVERS",
-    "DEPLOYS_PER_HOUR",
-    "REGRESSION",
-    "ERROR_SHARE_404",
-    "ERROR_SHARE_500",
     "MIN_TTL_SECONDS",
-    "PIPELINE_BATCH",
-    "RATE_PER_MINUTE",
-    "RATE_PER_RPS",
+    "REGRESSION",
     "RecordBatch",
     "SynthSummary",
     "generate",

@@ -22,7 +22,7 @@ import pytest
 import redis
 
 import rp_toolkit as rp
-from rp_toolkit.archives import ARCHIVED_KINDS, write
+from rp_toolkit.archives import ARCHIVED_KINDS, _write
 from rp_toolkit.exceptions import ArchiveError
 from rp_toolkit.local import RedisServer
 
@@ -58,8 +58,8 @@ def archive_process(dump: Path, root: Path, *, slow: bool = False) -> subprocess
     (staged files appear while it walks) and with ``slow`` renames slowly."""
     code = (
         (SLOW_RENAMES if slow else "")
-        + "import rp_toolkit as rp\nfrom rp_toolkit.archives import write\n"
-        + "write.BUFFER_ROWS = 2000\n"
+        + "import rp_toolkit as rp\nfrom rp_toolkit.archives import _write\n"
+        + "_write.BUFFER_ROWS = 2000\n"
         + f"rp.archive({str(dump)!r}, {str(root)!r}, app='big')\n"
     )
     return subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
@@ -199,7 +199,7 @@ def test_a_run_whose_server_dies_mid_walk_leaves_the_archive_as_it_was(
         rp.archive(server.url, root, kinds=["resources", "events"])  # an archive to keep
         before = data_files(root)
         runs = len(rp.open_archive(root).runs)
-        monkeypatch.setattr(write, "BUFFER_ROWS", 500)  # staged files appear early
+        monkeypatch.setattr(_write, "BUFFER_ROWS", 500)  # staged files appear early
 
         def kill_when_staging() -> None:
             deadline = time.monotonic() + 60

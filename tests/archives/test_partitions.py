@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import rp_toolkit as rp
 from rp_toolkit.archives import check_app
-from rp_toolkit.exceptions import ArchiveError
+from rp_toolkit.exceptions import ArchiveError, InvalidArgumentError
 from rp_toolkit.local import RedisServer
 
 from .conftest import (
@@ -200,8 +200,8 @@ def test_any_app_names_a_partition_or_is_refused_first(days: Days, text: str) ->
         root = Path(folder) / "archive"
         try:
             name = check_app(text)
-        except ValueError:
-            with pytest.raises(ValueError, match="cannot name an archive partition"):
+        except InvalidArgumentError:
+            with pytest.raises(InvalidArgumentError, match="cannot name an archive partition"):
                 rp.archive(days.url, root, kinds=["events"], app=text)
             assert not root.exists()  # refused before anything was written
             return
@@ -216,7 +216,7 @@ def test_any_app_names_a_partition_or_is_refused_first(days: Days, text: str) ->
 
 def test_an_invalid_app_writes_nothing(days: Days, tmp_path: Path) -> None:
     for bad in ("", "a/b", "../x", "app\n", "x=y", "a" * 129, "-lead", " "):
-        with pytest.raises(ValueError, match="cannot name an archive partition"):
+        with pytest.raises(InvalidArgumentError, match="cannot name an archive partition"):
             rp.archive(days.url, tmp_path / "new", app=bad)
         assert not (tmp_path / "new").exists()
 

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-from rp_toolkit.archives import SCHEMAS
-from rp_toolkit.archives.schema import schema_table
+from rp_toolkit.archives import SCHEMAS, schema_table
 
 ROOT = Path(__file__).resolve().parents[2]
 

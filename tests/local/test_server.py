@@ -15,6 +15,7 @@ import pytest
 import redis
 
 import rp_toolkit as rp
+from rp_toolkit.exceptions import LocalServerError
 from rp_toolkit.local import (
     SERVER_ENV,
     SERVER_NAMES,
@@ -22,9 +23,9 @@ from rp_toolkit.local import (
     binary_version,
     find_redis_server,
     free_port,
-    server_software,
 )
-from rp_toolkit.local import server as server_module
+from rp_toolkit.local import _server as server_module
+from rp_toolkit.version import server_software
 
 
 def refuses_connections(port: int) -> bool:
@@ -116,7 +117,7 @@ def test_redis_server_object(redis_server):
 
 def test_a_server_that_cannot_start_is_reported_with_its_log():
     server = RedisServer({"maxmemory": "not-a-size"})
-    with pytest.raises(rp.RPToolkitError, match="did not start") as caught:
+    with pytest.raises(LocalServerError, match="did not start") as caught:
         server.start()
     assert "maxmemory" in str(caught.value)
     assert server.process is None
@@ -153,7 +154,7 @@ def test_another_server_on_the_port_is_not_taken_for_ours(monkeypatch):
         ours.process.kill()
         ours.process.wait()
         ours.port = other.port
-        with pytest.raises(rp.RPToolkitError, match=f"did not restart on port {other.port}"):
+        with pytest.raises(LocalServerError, match=f"did not restart on port {other.port}"):
             ours.restart()
         assert ours.process is None
         assert redis.Redis.from_url(other.url).ping()

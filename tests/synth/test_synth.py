@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from rp_toolkit import synth
+from rp_toolkit.exceptions import InvalidArgumentError
 from rp_toolkit.kinds import EVENTS, KINDS, REQUESTS, RESOURCES, SIDEKIQ, TRACE, RecordKind
 from rp_toolkit.local import RedisServer
 
@@ -496,7 +497,7 @@ def test_request_records_gives_exact_sizes() -> None:
     assert [k for s in slices for k in s.keys] == synth.request_records(
         50_000, seed=4, end=END, hours=2
     ).keys
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgumentError):
         synth.request_records(-1)
 
 
@@ -513,9 +514,9 @@ def test_write_records(client: redis.Redis, redis_url: str) -> None:
     seen = []
     synth.write_records(client, keys, values, batch_size=10, on_progress=seen.append)
     assert seen == [10, 10, 5]
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgumentError):
         synth.write_records(client, ["a"], [])
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgumentError):
         synth.write_records(client, ["a"], ["b"], [1, 2])
 
 
@@ -538,10 +539,10 @@ def test_end_is_floored_and_progress_bar_runs(client: redis.Redis) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"hours": 0}, ValueError),
-        ({"hours": -1}, ValueError),
-        ({"rps": -1}, ValueError),
-        ({"seed": -3}, ValueError),
+        ({"hours": 0}, InvalidArgumentError),
+        ({"hours": -1}, InvalidArgumentError),
+        ({"rps": -1}, InvalidArgumentError),
+        ({"seed": -3}, InvalidArgumentError),
         ({"kinds": ["requests", "nope"]}, ValueError),
         ({"end": "yesterday"}, TypeError),
     ],
@@ -553,7 +554,7 @@ def test_bad_arguments(redis_url: str, kwargs: dict[str, Any], error: type) -> N
 
 
 def test_a_client_is_required() -> None:
-    with pytest.raises(ValueError, match="needs a client"):
+    with pytest.raises(InvalidArgumentError, match="needs a client"):
         synth.write(None)  # type: ignore[arg-type]
 
 

@@ -8,17 +8,18 @@ values byte for byte, whatever other kinds are chosen.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
-from ..kinds import KINDS, TRACE, RecordKind, get_kind
-from .catalogue import DEFAULT_SERVERS, RATE_PER_MINUTE, RATE_PER_RPS
-from .encoding import RecordBatch
-from .events import deploy_times, event_batches
-from .jobs import TIMED_BUILDERS, timed_batches
-from .requests import request_batches
-from .resources import resource_batches
-from .timeline import COUNTS_STREAM, Timeline, Window, check_seed, stream_rng
+from ..exceptions import InvalidArgumentError
+from ..kinds import EVENTS, KINDS, REQUESTS, RESOURCES, TRACE, RecordKind, get_kind
+from ._catalogue import DEFAULT_SERVERS, RATE_PER_MINUTE, RATE_PER_RPS
+from ._encoding import RecordBatch
+from ._events import deploy_times, event_batches
+from ._jobs import TIMED_BUILDERS, timed_batches
+from ._requests import request_batches
+from ._resources import resource_batches
+from ._timeline import COUNTS_STREAM, Timeline, Window, check_seed, stream_rng
 
 ALL_KINDS: tuple[str, ...] = tuple(KINDS)
 """Every kind's name, in :data:`rp_toolkit.kinds.KINDS` order (the default: write them all)."""
@@ -34,7 +35,7 @@ def kind_names(kinds: Iterable[str | RecordKind]) -> tuple[str, ...]:
 
 def _totals(window: Window, rps: float) -> dict[str, int]:
     if not (isinstance(rps, (int, float)) and math.isfinite(rps) and rps >= 0):
-        raise ValueError(f"rps must be a number >= 0, not {rps!r}.")
+        raise InvalidArgumentError(f"rps must be a number >= 0, not {rps!r}.")
     totals = {name: round(rps * share * window.seconds) for name, share in RATE_PER_RPS.items()}
     totals.update(
         {
@@ -43,6 +44,36 @@ def _totals(window: Window, rps: float) -> dict[str, int]:
         }
     )
     return totals
+
+
+def _trace_count(window: Window, seed: int, totals: dict[str, int], servers: Sequence[str]) -> int:
+    """The requests of the trace TTL's last stretch of the window (an upper bound)."""
+    timeline = Timeline.build(
+        totals[REQUESTS.name], window, stream_rng(seed, "requests", COUNTS_STREAM), spiky=True
+    )
+    return timeline.count_since(window.end - TRACE.ttl_seconds)
+
+
+def _resource_count(
+    window: Window, seed: int, totals: dict[str, int], servers: Sequence[str]
+) -> int:
+    """One sample per whole minute of the window per server."""
+    first = -(-window.start // 60) * 60
+    return len(range(first, window.end, 60)) * len(servers)
+
+
+def _event_count(window: Window, seed: int, totals: dict[str, int], servers: Sequence[str]) -> int:
+    """One deploy event per deploy in the window."""
+    return len(deploy_times(window, seed)[0])
+
+
+_DERIVED_COUNTS: dict[str, Callable[[Window, int, dict[str, int], Sequence[str]], int]] = {
+    TRACE.name: _trace_count,
+    RESOURCES.name: _resource_count,
+    EVENTS.name: _event_count,
+}
+"""How many records :func:`write` writes of the kinds whose count is not a rate times the
+window, by kind name."""
 
 
 def planned_counts(
@@ -67,16 +98,8 @@ def planned_counts(
     for name in names:
         if name in totals:
             counts[name] = totals[name]
-        elif name == "trace":
-            timeline = Timeline.build(
-                totals["requests"], window, stream_rng(seed, "requests", COUNTS_STREAM), spiky=True
-            )
-            counts[name] = timeline.count_since(window.end - TRACE.ttl_seconds)
-        elif name == "resources":
-            first = -(-window.start // 60) * 60
-            counts[name] = len(range(first, window.end, 60)) * len(servers)
-        elif name == "events":
-            counts[name] = len(deploy_times(window, seed)[0])
+        elif name in _DERIVED_COUNTS:
+            counts[name] = _DERIVED_COUNTS[name](window, seed, totals, servers)
     return counts
 
 
@@ -94,14 +117,15 @@ def generate(
     seed = check_seed(seed)
     names = kind_names(kinds)
     totals = _totals(window, rps)
-    if "requests" in names or "trace" in names:
+    requests, traces = REQUESTS.name in names, TRACE.name in names
+    if requests or traces:
         yield from request_batches(
-            totals["requests"], window, seed, requests="requests" in names, traces="trace" in names
+            totals[REQUESTS.name], window, seed, requests=requests, traces=traces
         )
     for name, (kind, build, distinct) in TIMED_BUILDERS.items():
         if name in names and totals[name]:
             yield from timed_batches(kind, totals[name], window, seed, build, distinct=distinct)
-    if "resources" in names:
+    if RESOURCES.name in names:
         yield from resource_batches(window, seed, tuple(servers))
-    if "events" in names:
+    if EVENTS.name in names:
         yield from event_batches(window, seed)

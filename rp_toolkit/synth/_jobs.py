@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..kinds import CUSTOM, DELAYED_JOB, GRAPE, RAKE, SIDEKIQ, RecordKind
-from .catalogue import (
+from ._catalogue import (
     AWKWARD_PATH_SHARE,
     AWKWARD_QUERIES,
     CUSTOM_BLOCKS,
@@ -23,8 +23,8 @@ from .catalogue import (
     SIDEKIQ_ERRORS,
     SIDEKIQ_WORKERS,
 )
-from .encoding import RecordBatch, ruby_json
-from .timeline import (
+from ._encoding import RecordBatch, ruby_json
+from ._timeline import (
     CHUNK_RECORDS,
     COUNTS_STREAM,
     Timeline,
@@ -140,6 +140,22 @@ def _delayed_job(rng: np.random.Generator, epochs: np.ndarray, done: int) -> tup
     return keys, values
 
 
+def _grape_paths(rng: np.random.Generator, endpoint: np.ndarray) -> list[str]:
+    """Each Grape request's path: its endpoint's, filled in, a few with an awkward query."""
+    n = len(endpoint)
+    ids = rng.integers(1, 50_000, size=n).tolist()
+    terms = rng.integers(0, len(SEARCH_TERMS), size=n).tolist()
+    awkward = (rng.random(n) < AWKWARD_PATH_SHARE).tolist()
+    awkward_choice = rng.integers(0, len(AWKWARD_QUERIES), size=n).tolist()
+    paths = []
+    for i, e in enumerate(endpoint.tolist()):
+        path = GRAPE_ENDPOINTS[e][1].format(id=ids[i], q=SEARCH_TERMS[terms[i]])
+        if awkward[i]:
+            path = path.split("?", 1)[0] + "?" + AWKWARD_QUERIES[awkward_choice[i]]
+        paths.append(path)
+    return paths
+
+
 def _grape(rng: np.random.Generator, epochs: np.ndarray, done: int) -> tuple[list, list]:
     n = len(epochs)
     table = GRAPE_ENDPOINTS
@@ -156,10 +172,7 @@ def _grape(rng: np.random.Generator, epochs: np.ndarray, done: int) -> tuple[lis
     status[outcome < 0.02] = 401
     status[outcome < 0.01] = 404
     status[outcome < 0.003] = 500
-    ids = rng.integers(1, 50_000, size=n).tolist()
-    terms = rng.integers(0, len(SEARCH_TERMS), size=n).tolist()
-    awkward = (rng.random(n) < AWKWARD_PATH_SHARE).tolist()
-    awkward_choice = rng.integers(0, len(AWKWARD_QUERIES), size=n).tolist()
+    paths = _grape_paths(rng, endpoint)
     request_ids = hex_ids(rng, n, 16)
     keys, values = [], []
     rows = zip(
@@ -167,40 +180,17 @@ def _grape(rng: np.random.Generator, epochs: np.ndarray, done: int) -> tuple[lis
         status.tolist(),
         minute_text(epochs),
         epochs.tolist(),
+        paths,
         request_ids,
-        rounded_list(run),
-        render,
-        fmt,
-        range(n),
+        zip(rounded_list(run), render, fmt, strict=True),
         strict=True,
     )
-    for e, st, dt, epoch, rid, run_ms, render_ms, fmt_ms, i in rows:
-        method, template = table[e][0], table[e][1]
-        path = template.format(id=ids[i], q=SEARCH_TERMS[terms[i]])
-        if awkward[i]:
-            path = path.split("?", 1)[0] + "?" + AWKWARD_QUERIES[awkward_choice[i]]
-        keys.append(
-            GRAPE.format_key(
-                {
-                    "datetime": dt,
-                    "datetimei": epoch,
-                    "format": "json",
-                    "path": path,
-                    "status": st,
-                    "method": method,
-                    "request_id": rid,
-                }
-            )
-        )
-        values.append(
-            ruby_json(
-                {
-                    "endpoint_render.grape": render_ms,
-                    "endpoint_run.grape": run_ms,
-                    "format_response.grape": fmt_ms,
-                }
-            )
-        )
+    for e, status_code, minute, epoch, path, request_id, (run_ms, render_ms, fmt_ms) in rows:
+        fields = {"datetime": minute, "datetimei": epoch, "format": "json", "path": path}
+        fields |= {"status": status_code, "method": table[e][0], "request_id": request_id}
+        keys.append(GRAPE.format_key(fields))
+        timings = {"endpoint_render.grape": render_ms, "endpoint_run.grape": run_ms}
+        values.append(ruby_json(timings | {"format_response.grape": fmt_ms}))
     return keys, values
 
 

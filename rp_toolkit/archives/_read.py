@@ -4,7 +4,7 @@
 A load lists only the partitions its question needs (its app, the UTC days of its window),
 hands those files to DuckDB with the window and the exact filters as conditions (row groups
 outside them are skipped by their statistics), and turns the result into exactly the frame
-``rp.load`` gives for the same records (:func:`rp_toolkit.archives.schema.to_frame`), rows in
+``rp.load`` gives for the same records (:func:`rp_toolkit.archives._schema.to_frame`), rows in
 time order.
 """
 
@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ..exceptions import ArchiveError
+from ..exceptions import ArchiveError, InvalidArgumentError
 from ..frames import (
     EARLIEST,
     ITER_BATCH_ROWS,
@@ -42,9 +42,9 @@ from ..kinds import (
     window_bound,
 )
 from ..store import FetchStats
-from . import layout
-from .schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame
-from .write import ArchiveRun
+from ._layout import apps, check_app, check_format, days, files, manifest
+from ._schema import ARCHIVED_KINDS, empty_table, stored_schema, to_frame
+from ._write import ArchiveRun
 
 PERCENTILES = (50, 95, 99)
 ENDPOINT_PARTS = ("controller", "action", "format")
@@ -83,10 +83,10 @@ class Archive(ParsedRecords):
         self.root = Path(path)
         if not self.root.is_dir():
             raise ArchiveError(f"No archive at {self.root} (not a directory).")
-        layout.check_format(self.root)
-        self.runs = [ArchiveRun.from_dict(record) for record in layout.manifest(self.root)]
-        self.apps = layout.apps(self.root)
-        self.app = layout.check_app(app) if app is not None else None
+        check_format(self.root)
+        self.runs = [ArchiveRun.from_dict(record) for record in manifest(self.root)]
+        self.apps = apps(self.root)
+        self.app = check_app(app) if app is not None else None
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._views = False
 
@@ -107,7 +107,7 @@ class Archive(ParsedRecords):
 
     def days(self, kind: str = "requests", app: str | None = None) -> list[Any]:
         """The UTC days of ``kind`` the archive holds for the app."""
-        return layout.days(self.root, get_kind(kind).name, self._app(app))
+        return days(self.root, get_kind(kind).name, self._app(app))
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -132,7 +132,7 @@ class Archive(ParsedRecords):
 
     def _app(self, app: str | None) -> str:
         if app is not None:
-            return layout.check_app(app)
+            return check_app(app)
         if self.app is not None:
             return self.app
         if len(self.apps) == 1:
@@ -165,7 +165,7 @@ class Archive(ParsedRecords):
         name = get_kind(kind).name
         first = start if start is not None else EARLIEST
         chosen = None if start is None or end is None else utc_days(first, end)
-        paths = layout.files(self.root, name, self._app(app), chosen)
+        paths = files(self.root, name, self._app(app), chosen)
         if not paths:
             return None
         schema = stored_schema(name)
@@ -248,7 +248,9 @@ class Archive(ParsedRecords):
         """What ``rp.load_many`` gives, each kind read as :meth:`load` reads it."""
         wanted = [get_kind(name) for name in dict.fromkeys(kinds)]
         if TRACE in wanted:
-            raise ValueError("Traces are read one request at a time: use rp.load_trace().")
+            raise InvalidArgumentError(
+                "Traces are read one request at a time: use rp.load_trace()."
+            )
         spans = kind_windows(wanted, self.now(), start=start, end=end, on=on, windows=windows)
         frames = {}
         for kind in wanted:
@@ -300,7 +302,7 @@ class Archive(ParsedRecords):
         and day. The result as a pandas frame."""
         connection = self.connection
         for kind in ARCHIVED_KINDS if not self._views else ():
-            paths = [str(p) for app in self.apps for p in layout.files(self.root, kind, app)]
+            paths = [str(p) for app in self.apps for p in files(self.root, kind, app)]
             if paths:
                 listed = ", ".join(_literal(path) for path in paths)
                 connection.execute(
@@ -332,7 +334,7 @@ class Archive(ParsedRecords):
             last = window_bound(end, name="end", now=now).normalize()
             last += pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         if first is not None and last is not None and first > last:
-            raise ValueError(f"start ({first.date()}) is after end ({last.date()}).")
+            raise InvalidArgumentError(f"start ({first.date()}) is after end ({last.date()}).")
         ps = ", ".join(f"quantile_cont(duration, {p / 100}) AS duration_p{p}" for p in PERCENTILES)
         parts = ", ".join(f"coalesce({name}, '') AS {name}" for name in ENDPOINT_PARTS)
         relation = self._select(

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import InvalidArgumentError
 from ..kinds import REQUESTS, TRACE
-from .catalogue import (
+from ._catalogue import (
     AWKWARD_PATH_SHARE,
     AWKWARD_QUERIES,
     BACKTRACE_FRAMES,
@@ -38,10 +39,11 @@ from .catalogue import (
     REGRESSION,
     SEARCH_TERMS,
     SQL,
+    Endpoint,
 )
-from .encoding import RecordBatch, ruby_json
-from .events import deploy_times
-from .timeline import (
+from ._encoding import RecordBatch, ruby_json
+from ._events import deploy_times
+from ._timeline import (
     CHUNK_RECORDS,
     COUNTS_STREAM,
     Timeline,
@@ -78,9 +80,21 @@ REGRESSED_ENDPOINT = next(
 )
 
 
-def _request_chunk(
-    rng: np.random.Generator, epochs: np.ndarray, regression_from: float | None = None
-) -> _RequestChunk:
+@dataclass
+class _Timings:
+    """What each request was and how long it took: endpoint index, HTTP status and times (ms)."""
+
+    endpoint: np.ndarray
+    status: np.ndarray
+    duration: np.ndarray
+    db_runtime: np.ndarray
+    view_runtime: np.ndarray  # NaN where nothing was rendered
+
+
+def _draw_timings(
+    rng: np.random.Generator, epochs: np.ndarray, regression_from: float | None
+) -> _Timings:
+    """Each request's endpoint, status, duration and its database and view shares."""
     n = len(epochs)
     endpoint = rng.choice(len(ENDPOINTS), size=n, p=POPULARITY)
     duration = np.maximum(0.5, lognormal(rng, ENDPOINT_MEDIAN[endpoint], ENDPOINT_SIGMA[endpoint]))
@@ -109,82 +123,134 @@ def _request_chunk(
     no_view = (view_mean == 0) | is_404 | is_500 | (status == 204)
     no_view |= ENDPOINT_JSON[endpoint] & (rng.random(n) < 0.3)  # `render json:` without a view
     view_runtime[no_view] = np.nan
+    return _Timings(endpoint, status, duration, db_runtime, view_runtime)
 
-    request_ids = hex_ids(rng, n, 16)
-    ids = rng.integers(1, 50_000, size=n).tolist()
-    pages = (rng.geometric(0.45, size=n)).tolist()
-    terms = rng.integers(0, len(SEARCH_TERMS), size=n).tolist()
-    awkward = np.flatnonzero(rng.random(n) < AWKWARD_PATH_SHARE)
-    awkward_choice = rng.integers(0, len(AWKWARD_QUERIES), size=len(awkward)).tolist()
-    custom = rng.random(n) < CUSTOM_DATA_SHARE
-    custom_choice = rng.integers(0, len(CUSTOM_DATA), size=n).tolist()
-    referer = rng.integers(0, len(REFERERS), size=n).tolist()
-    exception = rng.integers(0, len(EXCEPTIONS), size=n).tolist()
-    frames = rng.integers(0, len(BACKTRACE_FRAMES), size=(n, 2)).tolist()
-    depth = rng.integers(1, 4, size=n).tolist()
-    lines = rng.integers(5, 240, size=(n, 3)).tolist()
 
-    paths = [
-        ENDPOINTS[e].path.format(id=i, page=p, q=SEARCH_TERMS[t])
-        for e, i, p, t in zip(endpoint.tolist(), ids, pages, terms, strict=True)
-    ]
-    for index, choice in zip(awkward.tolist(), awkward_choice, strict=True):
-        paths[index] = paths[index].split("?", 1)[0] + "?" + AWKWARD_QUERIES[choice]
+@dataclass
+class _Details:
+    """The rest of each request's record, drawn after its timings (in this order)."""
 
-    datetimes = minute_text(epochs)
+    request_ids: list[str]
+    ids: list[int]
+    pages: list[int]
+    terms: list[int]
+    awkward: np.ndarray
+    awkward_choice: list[int]
+    custom: np.ndarray
+    custom_choice: list[int]
+    referer: list[int]
+    exception: list[int]
+    frames: list[list[int]]
+    depth: list[int]
+    lines: list[list[int]]
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int) -> _Details:
+        request_ids = hex_ids(rng, n, 16)
+        ids = rng.integers(1, 50_000, size=n).tolist()
+        pages = (rng.geometric(0.45, size=n)).tolist()
+        terms = rng.integers(0, len(SEARCH_TERMS), size=n).tolist()
+        awkward = np.flatnonzero(rng.random(n) < AWKWARD_PATH_SHARE)
+        awkward_choice = rng.integers(0, len(AWKWARD_QUERIES), size=len(awkward)).tolist()
+        custom = rng.random(n) < CUSTOM_DATA_SHARE
+        return cls(
+            request_ids,
+            ids,
+            pages,
+            terms,
+            awkward,
+            awkward_choice,
+            custom,
+            custom_choice=rng.integers(0, len(CUSTOM_DATA), size=n).tolist(),
+            referer=rng.integers(0, len(REFERERS), size=n).tolist(),
+            exception=rng.integers(0, len(EXCEPTIONS), size=n).tolist(),
+            frames=rng.integers(0, len(BACKTRACE_FRAMES), size=(n, 2)).tolist(),
+            depth=rng.integers(1, 4, size=n).tolist(),
+            lines=rng.integers(5, 240, size=(n, 3)).tolist(),
+        )
+
+    def paths(self, endpoint: np.ndarray) -> list[str]:
+        """Each request's path: its endpoint's, filled in, a few with an awkward query."""
+        paths = [
+            ENDPOINTS[e].path.format(id=i, page=p, q=SEARCH_TERMS[t])
+            for e, i, p, t in zip(endpoint.tolist(), self.ids, self.pages, self.terms, strict=True)
+        ]
+        for index, choice in zip(self.awkward.tolist(), self.awkward_choice, strict=True):
+            paths[index] = paths[index].split("?", 1)[0] + "?" + AWKWARD_QUERIES[choice]
+        return paths
+
+    def backtrace(self, ep: Endpoint, i: int) -> list[str]:
+        """A failed request's backtrace: its controller's line, then a frame or two."""
+        lines = self.lines[i]
+        trace = [f"{_controller_file(ep.controller)}:{lines[0]}:in `{ep.action}'"]
+        trace += [
+            BACKTRACE_FRAMES[f].format(line=line)
+            for f, line in zip(self.frames[i], lines[1:], strict=True)
+        ]
+        return trace[: self.depth[i]]
+
+
+def _request_value(
+    ep: Endpoint, status: int, times: tuple[float, float, float], details: _Details, i: int
+) -> str:
+    """One request's value, as the gem writes it (``times``: duration, db and view runtime)."""
+    duration, db, view = times
+    value: dict[str, Any] = {
+        "view_runtime": None if view != view else view,  # NaN: nothing rendered
+        "db_runtime": db,
+        "duration": duration,
+        "http_referer": REFERERS[details.referer[i]] if status == 404 else None,
+        "custom_data": (
+            CUSTOM_DATA[details.custom_choice[i]].format(n=details.ids[i])
+            if details.custom[i]
+            else "null"
+        ),
+    }
+    if status == 500:
+        value["exception"] = EXCEPTIONS[details.exception[i]]
+        value["backtrace"] = details.backtrace(ep, i)
+    return ruby_json(value)
+
+
+def _request_chunk(
+    rng: np.random.Generator, epochs: np.ndarray, regression_from: float | None = None
+) -> _RequestChunk:
+    timings = _draw_timings(rng, epochs, regression_from)
+    details = _Details.draw(rng, len(epochs))
     format_key = REQUESTS.format_key
     keys: list[str] = []
     values: list[str] = []
     rows = zip(
-        endpoint.tolist(),
-        status.tolist(),
-        datetimes,
+        timings.endpoint.tolist(),
+        timings.status.tolist(),
+        minute_text(epochs),
         epochs.tolist(),
-        paths,
-        request_ids,
-        rounded_list(duration),
-        rounded_list(db_runtime),
-        rounded_list(view_runtime),
-        custom.tolist(),
-        range(n),
+        details.paths(timings.endpoint),
+        details.request_ids,
+        zip(
+            rounded_list(timings.duration),
+            rounded_list(timings.db_runtime),
+            rounded_list(timings.view_runtime),
+            strict=True,
+        ),
         strict=True,
     )
-    for e, st, dt, epoch, path, rid, dur, db, view, has_custom, i in rows:
+    for i, (e, status, minute, epoch, path, request_id, times) in enumerate(rows):
         ep = ENDPOINTS[e]
-        keys.append(
-            format_key(
-                {
-                    "controller": ep.controller,
-                    "action": ep.action,
-                    "format": ep.format,
-                    "status": st,
-                    "datetime": dt,
-                    "datetimei": epoch,
-                    "method": ep.method,
-                    "path": path,
-                    "request_id": rid,
-                }
-            )
-        )
-        value: dict[str, Any] = {
-            "view_runtime": None if view != view else view,  # NaN: nothing rendered
-            "db_runtime": db,
-            "duration": dur,
-            "http_referer": REFERERS[referer[i]] if st == 404 else None,
-            "custom_data": (
-                CUSTOM_DATA[custom_choice[i]].format(n=ids[i]) if has_custom else "null"
-            ),
-        }
-        if st == 500:
-            value["exception"] = EXCEPTIONS[exception[i]]
-            trace = [f"{_controller_file(ep.controller)}:{lines[i][0]}:in `{ep.action}'"]
-            trace += [
-                BACKTRACE_FRAMES[f].format(line=line)
-                for f, line in zip(frames[i], lines[i][1:], strict=True)
-            ]
-            value["backtrace"] = trace[: depth[i]]
-        values.append(ruby_json(value))
-    return _RequestChunk(keys, values, epochs, request_ids, endpoint, db_runtime, view_runtime)
+        fields = {"controller": ep.controller, "action": ep.action, "format": ep.format}
+        fields |= {"status": status, "datetime": minute, "datetimei": epoch}
+        fields |= {"method": ep.method, "path": path, "request_id": request_id}
+        keys.append(format_key(fields))
+        values.append(_request_value(ep, status, times, details, i))
+    return _RequestChunk(
+        keys,
+        values,
+        epochs,
+        details.request_ids,
+        timings.endpoint,
+        timings.db_runtime,
+        timings.view_runtime,
+    )
 
 
 @functools.cache
@@ -306,7 +372,7 @@ def iter_request_records(
     (same seed and end). Each batch has ``.ttls`` (seconds left at ``end``).
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, not {n!r}.")
+        raise InvalidArgumentError(f"n must be a whole number >= 0, not {n!r}.")
     yield from request_batches(int(n), Window.of(end, hours), check_seed(seed))
 
 

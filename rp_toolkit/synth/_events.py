@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..kinds import EVENTS
-from .catalogue import DEPLOYS_PER_HOUR
-from .encoding import RecordBatch, ruby_json
-from .timeline import Window, remaining_ttls, stream_rng, utc_datetime
+from ._catalogue import DEPLOYS_PER_HOUR
+from ._encoding import RecordBatch, ruby_json
+from ._timeline import Window, remaining_ttls, stream_rng, utc_datetime
 
 
 def deploy_times(window: Window, seed: int) -> tuple[list[int], np.random.Generator]:

@@ -1,5 +1,5 @@
 """Where an archive keeps what: paths, app names and the manifest. Pure paths and small
-JSON files; the writer (:mod:`.write`) and the reader (:mod:`.read`) share them.
+JSON files; the writer (:mod:`._write`) and the reader (:mod:`._read`) share them.
 
 ::
 
@@ -22,8 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ArchiveError
-from .schema import ARCHIVED_KINDS, FORMAT
+from ..exceptions import ArchiveError, InvalidArgumentError
+from ._schema import ARCHIVED_KINDS, FORMAT
 
 FORMAT_FILE = "_archive.json"
 MANIFEST_DIR = "_manifest"
@@ -39,7 +39,7 @@ def check_app(app: str) -> str:
     """``app`` if it can name a partition (letters, digits, ``.``, ``_``, ``-``; at most
     128, not starting with a punctuation mark), else a clear error."""
     if not isinstance(app, str) or not _APP.fullmatch(app):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"app={app!r} cannot name an archive partition: use letters, digits, '.', '_' and "
             "'-' (at most 128, starting with a letter or digit)."
         )

@@ -1,7 +1,7 @@
 """The application being simulated, as data: an online shop's endpoints, jobs and tasks.
 
 Tables only (plus arrays derived from them); the generators that draw from them live in
-:mod:`.requests`, :mod:`.jobs`, :mod:`.events` and :mod:`.resources`.
+:mod:`._requests`, :mod:`._jobs`, :mod:`._events` and :mod:`._resources`.
 """
 
 from __future__ import annotations

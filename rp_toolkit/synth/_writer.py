@@ -16,11 +16,13 @@ import numpy as np
 import redis
 from tqdm.auto import tqdm
 
+from ..exceptions import InvalidArgumentError
 from ..kinds import RecordKind, encode_key
 from ..store import ClientLike, describe_server, get_client, translate_errors
-from .catalogue import DEFAULT_SERVERS
-from .plan import ALL_KINDS, generate, kind_names, planned_counts
-from .timeline import Window, check_seed, utc_datetime
+from ._catalogue import DEFAULT_SERVERS
+from ._encoding import RecordBatch
+from ._plan import ALL_KINDS, generate, kind_names, planned_counts
+from ._timeline import Window, check_seed, utc_datetime
 
 PIPELINE_BATCH = 10_000
 """Commands per pipeline round trip."""
@@ -111,15 +113,15 @@ def write_records(
     here, so the RESP is not hand-encoded.
     """
     if len(keys) != len(values):
-        raise ValueError(f"{len(keys)} keys but {len(values)} values.")
+        raise InvalidArgumentError(f"{len(keys)} keys but {len(values)} values.")
     if ttls is None or isinstance(ttls, (int, np.integer)):
         ttl_list: Sequence[int | None] = [ttls] * len(keys)
     else:
         ttl_list = ttls
         if len(ttl_list) != len(keys):
-            raise ValueError(f"{len(keys)} keys but {len(ttl_list)} TTLs.")
+            raise InvalidArgumentError(f"{len(keys)} keys but {len(ttl_list)} TTLs.")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+        raise InvalidArgumentError(f"batch_size must be at least 1, not {batch_size}.")
     redis_client = get_client(client)
     tail = () if overwrite else (b"NX",)
     written = 0
@@ -148,6 +150,41 @@ def write_records(
     return written
 
 
+def _progress_bar(total: int, progress: bool) -> tqdm:
+    """The bar :func:`write` advances per round trip (hidden unless ``progress``)."""
+    return tqdm(
+        total=total,
+        desc="synthetic records",
+        unit="records",
+        unit_scale=True,
+        disable=not progress,
+        leave=False,
+    )
+
+
+def _write_batches(
+    redis_client: redis.Redis,
+    batches: Iterable[RecordBatch],
+    counts: dict[str, int],
+    on_progress: Callable[[int], None],
+    *,
+    overwrite: bool,
+) -> int:
+    """Write every batch (counting its records into ``counts`` by kind); the keys newly set."""
+    written = 0
+    for batch in batches:
+        counts[batch.kind.name] += len(batch.keys)
+        written += write_records(
+            redis_client,
+            batch.keys,
+            batch.values,
+            batch.ttls,
+            overwrite=overwrite,
+            on_progress=on_progress,
+        )
+    return written
+
+
 def write(
     client: redis.Redis | str,
     *,
@@ -173,7 +210,9 @@ def write(
     :func:`write_records`). Same arguments, same keys and values, byte for byte.
     """
     if client is None:
-        raise ValueError("write() needs a client: a redis.Redis or a redis:// URL to write to.")
+        raise InvalidArgumentError(
+            "write() needs a client: a redis.Redis or a redis:// URL to write to."
+        )
     redis_client = get_client(client)
     window = Window.of(end, hours)
     seed = check_seed(seed)
@@ -182,28 +221,12 @@ def write(
         hours=hours, rps=rps, seed=seed, kinds=names, end=window.end, servers=servers
     )
     counts = dict.fromkeys(names, 0)
-    written = 0
     started = time.perf_counter()
-    with tqdm(
-        total=sum(planned.values()),
-        desc="synthetic records",
-        unit="records",
-        unit_scale=True,
-        disable=not progress,
-        leave=False,
-    ) as bar:
-        for batch in generate(
-            hours=hours, rps=rps, seed=seed, kinds=names, end=window.end, servers=servers
-        ):
-            counts[batch.kind.name] += len(batch.keys)
-            written += write_records(
-                redis_client,
-                batch.keys,
-                batch.values,
-                batch.ttls,
-                overwrite=overwrite,
-                on_progress=bar.update,
-            )
+    batches = generate(
+        hours=hours, rps=rps, seed=seed, kinds=names, end=window.end, servers=servers
+    )
+    with _progress_bar(sum(planned.values()), progress) as bar:
+        written = _write_batches(redis_client, batches, counts, bar.update, overwrite=overwrite)
     return SynthSummary(
         counts=counts,
         written=written,

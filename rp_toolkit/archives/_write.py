@@ -43,11 +43,22 @@ import pyarrow.parquet as pq
 from ..exceptions import ArchiveError
 from ..files import atomic_files
 from ..frames import RecordsLike, StoredBatches
-from ..kinds import TRACE, get_kind
+from ..kinds import get_kind
 from ..store import progress_bar
 from ..version import __version__
-from . import layout
-from .schema import ARCHIVED_KINDS, FORMAT, stored_schema, to_table
+from ._layout import (
+    FORMAT_FILE,
+    LOCK_FILE,
+    MANIFEST_DIR,
+    STAGING_DIR,
+    app_from,
+    check_app,
+    check_format,
+    files,
+    part_name,
+    partition,
+)
+from ._schema import ARCHIVED_KINDS, FORMAT, stored_schema, to_table
 
 ROW_GROUP_ROWS = 100_000
 """Records per Parquet row group (large groups compress better; a reader skips whole ones)."""
@@ -187,7 +198,7 @@ def held_ids(paths: Sequence[Path]) -> np.ndarray:
 @contextlib.contextmanager
 def locked(root: Path) -> Iterator[None]:
     """Hold ``DIR/_lock`` for the block (released when the process ends, however it ends)."""
-    handle = open(root / layout.LOCK_FILE, "a+b")  # noqa: SIM115 (held for the block)
+    handle = open(root / LOCK_FILE, "a+b")  # noqa: SIM115 (held for the block)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -203,12 +214,12 @@ def locked(root: Path) -> Iterator[None]:
 def recover(root: Path) -> list[str]:
     """Finish what killed runs left in ``_staging``: a committed run's files moved into
     place, an uncommitted run's deleted. Returns what was done, one line per run."""
-    staging = root / layout.STAGING_DIR
+    staging = root / STAGING_DIR
     done: list[str] = []
     if not staging.is_dir():
         return done
     for run_dir in sorted(staging.iterdir()):
-        record = root / layout.MANIFEST_DIR / f"{run_dir.name}.json"
+        record = root / MANIFEST_DIR / f"{run_dir.name}.json"
         if record.is_file():
             moved = publish(root, run_dir, json.loads(record.read_text())["files"])
             done.append(f"run {run_dir.name}: committed; {moved} file(s) moved into place")
@@ -235,20 +246,20 @@ def start_archive(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise ArchiveError(f"{root} is not a directory: choose an empty or new directory.")
     root.mkdir(parents=True, exist_ok=True)
-    marker = root / layout.FORMAT_FILE
+    marker = root / FORMAT_FILE
     if not marker.exists():
         # Not data: the temporary a run killed while writing the format file leaves, and the
         # format file a run starting at the same time may just have written.
-        leftover = f".{layout.FORMAT_FILE}.tmp-"
+        leftover = f".{FORMAT_FILE}.tmp-"
         names = (p.name for p in root.iterdir())
-        if any(n != layout.FORMAT_FILE and not n.startswith(leftover) for n in names):
+        if any(n != FORMAT_FILE and not n.startswith(leftover) for n in names):
             raise ArchiveError(
                 f"{root} is not empty and not an rp_toolkit archive: choose an empty or new "
                 "directory."
             )
         with atomic_files(marker) as (temporary,):
             temporary.write_text(json.dumps({"format": FORMAT}) + "\n")
-    record = layout.check_format(root)
+    record = check_format(root)
     if int(record["format"]) != FORMAT:
         raise ArchiveError(
             f"{root} is an archive of format {record['format']}; this writes {FORMAT}."
@@ -275,7 +286,7 @@ def archive(
     root = Path(path)
     chosen = list(ARCHIVED_KINDS) if kinds is None else [get_kind(k).name for k in kinds]
     read = StoredBatches(chosen, source, start=start, end=end)
-    name = layout.check_app(app) if app is not None else layout.app_from(read.source.place_name())
+    name = check_app(app) if app is not None else app_from(read.source.place_name())
     start_archive(root)
     with locked(root):
         recover(root)
@@ -290,7 +301,7 @@ def archive(
             snapshot=read.source.snapshot_identity(),
             kinds={kind: KindCounts() for kind in chosen},
         )
-        run_dir = root / layout.STAGING_DIR / run.run
+        run_dir = root / STAGING_DIR / run.run
         try:
             writers = _write(root, run_dir, run, read)
             for writer in writers:
@@ -306,8 +317,8 @@ def archive(
             for kind, info in read.infos.items():
                 run.kinds[kind].problems = int((~info.problems["kept"].astype(bool)).sum())
             run.finished = pd.Timestamp.now(tz="UTC").isoformat()
-            (root / layout.MANIFEST_DIR).mkdir(exist_ok=True)
-            with atomic_files(root / layout.MANIFEST_DIR / f"{run.run}.json") as (temporary,):
+            (root / MANIFEST_DIR).mkdir(exist_ok=True)
+            with atomic_files(root / MANIFEST_DIR / f"{run.run}.json") as (temporary,):
                 temporary.write_text(json.dumps(run.as_dict(), indent=1) + "\n")
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # not committed: as if never run
@@ -317,19 +328,25 @@ def archive(
     return run
 
 
+def _timeless(kind: str) -> bool:
+    """Whether ``kind``'s records carry no time of their own (traces): they are filed under
+    the day they were read, and looked for in the days around it."""
+    return "datetimei" not in get_kind(kind).key_fields
+
+
 def _write(
     root: Path, run_dir: Path, run: ArchiveRun, read: StoredBatches
 ) -> list[PartitionWriter]:
     """Read the source once, sending each record to its partition's writer."""
     writers: dict[tuple[str, date], PartitionWriter] = {}
-    trace_day = read.now.date()
+    read_day = read.now.date()
 
     def writer_for(kind: str, day: date) -> PartitionWriter:
         writer = writers.get((kind, day))
         if writer is None:
             neighbours = (day - timedelta(days=1), day, day + timedelta(days=1))
-            held = layout.files(root, kind, run.app, neighbours if kind == TRACE.name else [day])
-            relative = layout.partition(Path(), kind, run.app, day) / layout.part_name(run.run)
+            held = files(root, kind, run.app, neighbours if _timeless(kind) else [day])
+            relative = partition(Path(), kind, run.app, day) / part_name(run.run)
             writer = PartitionWriter(kind, day, run_dir / relative, relative, held_ids(held))
             writers[(kind, day)] = writer
         return writer
@@ -341,7 +358,7 @@ def _write(
             bar.update(len(frame))
             if not len(frame):
                 continue
-            for day, part in by_day(frame) if kind != TRACE.name else [(trace_day, frame)]:
+            for day, part in [(read_day, frame)] if _timeless(kind) else by_day(frame):
                 added, already = writer_for(kind, day).add(part)
                 counts.added += added
                 counts.already_archived += already

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from ..exceptions import InvalidArgumentError
 from ..kinds import RecordKind
 
 CHUNK_RECORDS = 20_000
@@ -78,7 +79,7 @@ class Window:
     def of(cls, end: datetime | float | None, hours: float) -> Window:
         """The window of ``hours`` before ``end`` (default now), floored to the minute."""
         if not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
-            raise ValueError(f"hours must be a positive number, not {hours!r}.")
+            raise InvalidArgumentError(f"hours must be a positive number, not {hours!r}.")
         stop = _floor_end(end)
         return cls(stop - max(1, round(hours * 3600)), stop)
 
@@ -178,7 +179,8 @@ def rounded_list(values: np.ndarray, digits: int = 3) -> list[float]:
 
 
 def check_seed(seed: int) -> int:
-    """``seed`` as an int; ``ValueError`` unless it is a whole number >= 0."""
+    """``seed`` as an int; an :class:`~rp_toolkit.exceptions.InvalidArgumentError` unless it
+    is a whole number >= 0."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, not {seed!r}.")
+        raise InvalidArgumentError(f"seed must be an integer >= 0, not {seed!r}.")
     return int(seed)

@@ -37,7 +37,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..exceptions import RedisServerNotFoundError, RPToolkitError
+from ..exceptions import LocalServerError, RedisServerNotFoundError
 from ..version import server_software
 
 START_TIMEOUT_S = 15.0
@@ -324,7 +324,7 @@ class RedisServer:
             if not self._lost_the_port(last_log):
                 break
         self.stop()
-        raise RPToolkitError(f"redis-server ({self.binary}) did not start:\n{last_log}")
+        raise LocalServerError(f"redis-server ({self.binary}) did not start:\n{last_log}")
 
     def restart(self, *, crash: bool = True, wait: bool = True) -> RedisServer:
         """Stop the process (``kill -9`` with ``crash``, else a clean shutdown, which writes a
@@ -332,7 +332,7 @@ class RedisServer:
         the same directory. With ``wait`` (default) return once it answers, its data loaded;
         without, as soon as the process runs (it may still be loading its RDB)."""
         if self.directory is None or not self.port:
-            raise RPToolkitError("restart() needs a started server.")
+            raise LocalServerError("restart() needs a started server.")
         if self.process is not None and crash:
             self.process.kill()
             self.process.wait()
@@ -349,7 +349,7 @@ class RedisServer:
             log = self._log_tail()
             self._terminate()
             if not self._lost_the_port(log) or time.monotonic() > deadline:
-                raise RPToolkitError(f"redis-server did not restart on port {self.port}:\n{log}")
+                raise LocalServerError(f"redis-server did not restart on port {self.port}:\n{log}")
             time.sleep(0.1)
 
     def _lost_the_port(self, log: str) -> bool:

@@ -120,9 +120,9 @@ def to_frame(table: pa.Table, kind: str, problems: Problems | None = None) -> pd
     """A stored table (any of ``kind``'s columns, ``record_id`` left out) as the frame
     ``rp.load(kind)`` gives for the same records: its columns, dtypes and sorted categories.
     ``custom_data`` that is not JSON is kept as text, with a problem in ``problems``."""
-    kind = get_kind(kind).name
-    if kind == EVENTS.name:
+    if get_kind(kind) is EVENTS:
         return events_frame(table)
+    kind = get_kind(kind).name
     empty = empty_frame(kind)
     data: dict[str, Any] = {}
     for name in empty.columns:
