@@ -5,8 +5,8 @@ frames, the dashboard's reports, notebooks and benchmarks. This module only re-e
 public API; ``docs/ARCHITECTURE.md`` maps the package.
 """
 
-import importlib
-from types import ModuleType
+import importlib as _importlib
+from types import ModuleType as _ModuleType
 
 from . import frames, kinds, reports, synth
 from . import local as server
@@ -115,9 +115,9 @@ _ON_FIRST_USE = {"bench": ".bench", "notebooks": ".notebooks", "plots": ".report
 papermill's helpers, about 30 MiB that a script that only loads data does not need."""
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> _ModuleType:
     if name in _ON_FIRST_USE:
-        module = importlib.import_module(_ON_FIRST_USE[name], __name__)
+        module = _importlib.import_module(_ON_FIRST_USE[name], __name__)
         globals()[name] = module
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
