@@ -1,7 +1,7 @@
 """The benchmark's blocking probe: PING Redis in a tight loop and record each round trip.
 
-Run as a script (``python path/to/_probe_process.py``) it is the probe *process* of
-:class:`rp_toolkit.bench.Probe`. It imports only the standard library and redis-py (not
+Run as a script (``python rp_toolkit/bench/_probe_process.py``) it is the probe *process* of
+``Probe`` (``rp_toolkit/bench/_probe.py``). It imports only the standard library and redis-py (not
 rp_toolkit, pandas or the caller's ``__main__``), so it starts fast and works from notebooks,
 ``python -c`` and scripts without a ``__main__`` guard. Protocol on stdin/stdout:
 

@@ -60,7 +60,7 @@ from ..exceptions import BenchmarkError, InvalidArgumentError
 from ..files import atomic_files
 from ..frames import load, load_events, load_many
 from ..frames import walks as fetch_walks
-from ..kinds import REQUESTS, encode_key
+from ..kinds import REQUESTS, encode_key, get_kind
 from ..local import RedisServer
 from ..store import FetchStats, SeenKeys, determine_scan_count, list_keys
 from ..synth import generate, iter_request_records, write_records
@@ -181,7 +181,7 @@ def write_dataset(
     counts = {"requests": 0}
     for batch in iter_request_records(records, seed=seed, end=BENCH_END, hours=HOURS):
         counts["requests"] += write_records(client, batch.keys, batch.values)
-    others = [kind for kind in REPORT_KINDS if kind != "requests"]
+    others = [kind for kind in REPORT_KINDS if get_kind(kind) is not REQUESTS]
     for batch in generate(hours=HOURS, rps=others_rps, seed=seed, kinds=others, end=BENCH_END):
         name = batch.kind.name
         counts[name] = counts.get(name, 0) + write_records(client, batch.keys, batch.values)
@@ -283,7 +283,7 @@ def load_each(
     frames: dict[str, pd.DataFrame] = {}
     for kind in REPORT_KINDS:
         first, last = windows.get(kind, (start, end))
-        if kind == "events":
+        if not get_kind(kind).tabular:  # events: their own loader
             frames[kind] = load_events(client, start=first, end=last)
         else:
             frames[kind] = load(kind, client, start=first, end=last)

@@ -16,6 +16,19 @@ import pandas as pd
 from ..markup import markdown_text
 from ._markdown import format_ms, format_ratio, server_text
 
+__all__ = [
+    "adaptive",
+    "auto_slower",
+    "blocking",
+    "count_costs",
+    "gem_mget",
+    "headline_query",
+    "overhead_by_count",
+    "overhead_by_size",
+    "scan_calls",
+    "target",
+]
+
 NEAR_IDLE_MS = 1.0
 """A fetch "stays near idle" when the probe's slowest PING during it is within this many
 milliseconds of the probe's slowest PING with nothing running (or below it)."""

@@ -43,7 +43,6 @@ __all__ = [
     "DEFAULT_SERVERS",
     "MIN_TTL_SECONDS",
     "REGRESSION",
-    "RecordBatch",
     "SynthSummary",
     "generate",
     "iter_request_records",
