@@ -24,14 +24,14 @@ Entry points:
 * :func:`write_records` -- the shared pipelined writer.
 
 Private modules, bottom up: :mod:`._catalogue` (the simulated app, as data), :mod:`._encoding`
-(:func:`ruby_json`, :class:`RecordBatch`), :mod:`._timeline` (window, per-minute counts, random
+(:func:`ruby_json`, ``RecordBatch``), :mod:`._timeline` (window, per-minute counts, random
 streams, TTLs), the generators :mod:`._requests`, :mod:`._jobs`, :mod:`._events` and
 :mod:`._resources`, :mod:`._plan` (:func:`generate`, :func:`planned_counts`) and :mod:`._writer`
 (the only one that talks to Redis).
 """
 
 from ._catalogue import DEFAULT_SERVERS, REGRESSION
-from ._encoding import RecordBatch, ruby_json
+from ._encoding import ruby_json
 from ._plan import ALL_KINDS, generate, planned_counts
 from ._requests import iter_request_records, request_records
 from ._timeline import CHUNK_RECORDS, MIN_TTL_SECONDS
