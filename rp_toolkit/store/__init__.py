@@ -3,15 +3,15 @@
 Layers inside, each importing only those before it: :mod:`.connection` (clients from URLs,
 redaction, error translation, cluster detection), :mod:`.stats` (what a fetch did, the timed
 and retried round trip), :mod:`.identity` (readiness, restarts), :mod:`.scan` (COUNT choice
-and the SCAN loop on one node), :mod:`.node` (one server: walk and read; the source of a
-client), :mod:`.cluster` (the same for every primary, per-slot reads), :mod:`.stream` (the
+and the SCAN loop on one node), :mod:`.node` (one server: walk and read; ``ServerTopology``),
+:mod:`.cluster` (the same for every primary, per-slot reads), :mod:`.stream` (the
 stages, overlapped), :mod:`.snapshot` (an RDB file, read without any server),
 :mod:`.sources` (a server or a snapshot behind one interface, chosen once) and :mod:`.fetch`
 (the public fetchers).
 Nothing here writes to Redis.
 """
 
-from .cluster import MAX_THREADS, ClusterNode, ClusterSource, in_parallel
+from .cluster import MAX_THREADS, ClusterNode, ClusterTopology, in_parallel
 from .connection import (
     ACL_EXTRA,
     CLUSTER_SCHEMES,
@@ -28,7 +28,7 @@ from .connection import (
     with_password_file,
 )
 from .fetch import FetchStream, fetch_from_redis, fetch_keys, list_keys
-from .node import Node, RedisSource
+from .node import Node, ServerTopology
 from .scan import (
     ADAPTIVE_MAX_COUNT,
     ADAPTIVE_MIN_COUNT,
@@ -46,9 +46,29 @@ from .scan import (
     warn_keys_deprecated,
 )
 from .snapshot import Snapshot, SnapshotStats
-from .sources import LiveSource, SnapshotSource, Source, SourceLike, open_source, read_values
-from .stats import PROGRESS_DELAY_S, FetchResult, FetchStats, merge_counts, progress_bar, timed_call
-from .stream import STAGE_QUEUE_TRIPS, SeenKeys, source_of, stream_batches
+from .sources import (
+    LiveSource,
+    SnapshotSource,
+    Source,
+    SourceLike,
+    open_source,
+    read_values,
+)
+from .stats import (
+    PROGRESS_DELAY_S,
+    FetchResult,
+    FetchStats,
+    NodeFigures,
+    Restart,
+    ScanCounts,
+    ServerFacts,
+    ServerIdentity,
+    SnapshotFacts,
+    StaleReplica,
+    progress_bar,
+    timed_call,
+)
+from .stream import STAGE_QUEUE_TRIPS, SeenKeys, stream_batches
 
 __all__ = [
     "LiveSource",
@@ -73,12 +93,19 @@ __all__ = [
     "AdaptiveCount",
     "ClientLike",
     "ClusterNode",
-    "ClusterSource",
+    "ClusterTopology",
     "FetchResult",
     "FetchStats",
     "FetchStream",
     "Node",
-    "RedisSource",
+    "ServerTopology",
+    "NodeFigures",
+    "Restart",
+    "ScanCounts",
+    "ServerFacts",
+    "ServerIdentity",
+    "SnapshotFacts",
+    "StaleReplica",
     "SeenKeys",
     "check_url",
     "describe_server",
@@ -92,7 +119,6 @@ __all__ = [
     "is_request_id_lookup",
     "is_tls_failure",
     "list_keys",
-    "merge_counts",
     "progress_bar",
     "quiet_keys_notices",
     "read_values",
@@ -100,7 +126,6 @@ __all__ = [
     "scan_batches",
     "scan_count_rule",
     "scan_match",
-    "source_of",
     "stream_batches",
     "timed_call",
     "translate_errors",

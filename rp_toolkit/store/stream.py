@@ -1,6 +1,6 @@
 """The read path as stages that overlap: walk → read → the caller.
 
-Each node of a source (:mod:`.node`; every primary of a cluster) gets two threads joined by a
+Each node of a topology (:mod:`.node`; every primary of a cluster) gets two threads joined by a
 bounded queue: its **walk** (SCAN batches, or one KEYS) hands each round trip's worth of keys
 to its **read** stage, which drops the keys seen before (while the walk waits for Redis's next
 reply) and reads the rest with pipelined MGETs on a second connection from the pool (a
@@ -23,8 +23,9 @@ What stays exact (the guarantees the sequential path gave):
   its 64-bit hash in about 8 to 24 bytes a key (two different keys share a hash with
   probability about n²/2⁶⁵, 3×10⁻⁸ at a million keys; such a key would be counted in
   ``duplicates_dropped``, not dropped without a word).
-* **Statistics**: each stage counts into its own :class:`~.stats.FetchStats`; they are summed
-  into the fetch's at the end (``stats.extra["nodes"]`` on a cluster).
+* **Statistics**: each stage counts into its own :class:`~.stats.FetchStats`; they are folded
+  into the fetch's at the end (:meth:`~.stats.FetchStats.absorb`; ``stats.nodes`` on a
+  cluster).
 * **Errors**: a stage's error ends the stream and is raised to the caller, as a one-line
   rp_toolkit error; a caller that stops early stops the stages.
 """
@@ -42,26 +43,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import redis
 
-from ..config import settings
 from ..kinds import KeysAndValues, encode_key
-from .cluster import ClusterSource, in_parallel
-from .connection import is_cluster, translate_errors
-from .identity import ServerWatch, fold_into
-from .node import Node, RedisSource
+from .cluster import in_parallel
+from .connection import translate_errors
+from .identity import ServerWatch
+from .node import Node, ServerTopology
 from .scan import warn_keys_deprecated
-from .stats import FetchStats, merge_counts, progress_bar, timed_call
+from .stats import FetchStats, NodeFigures, progress_bar, timed_call
 
 STAGE_QUEUE_TRIPS = 4
 """Round trips waiting between two stages (per node): enough to keep Redis busy while the
 caller parses, few enough to bound memory."""
 _POLL_S = 0.1
-
-
-def source_of(client: redis.Redis) -> RedisSource:
-    """The source a client reads from: one server, or every primary of a cluster."""
-    return ClusterSource(client) if is_cluster(client) else RedisSource(client)
 
 
 class SeenKeys:
@@ -130,19 +124,16 @@ class _Stopped(Exception):
 
 @dataclass
 class _Stage:
-    """What one node's stages recorded."""
+    """One node's stages and what they recorded: the walk counts into ``walk`` (keys found,
+    the walk's time), the read stage into ``read`` (values missing, the reads' time)."""
 
     node: Node
     walk: FetchStats
     read: FetchStats
     watch: ServerWatch | None = None
-    keys_found: int = 0
     walk_window: tuple[float, float] = (0.0, 0.0)
     """When the walk ran, in seconds from the stream's start."""
-    keys_seconds: float = 0.0
-    values_seconds: float = 0.0
     values_read: int = 0
-    values_missing: int = 0
 
 
 class _Done:
@@ -158,7 +149,7 @@ class _Walked:
 
 
 def stream_batches(
-    source: RedisSource,
+    topology: ServerTopology,
     pattern: str,
     stats: FetchStats,
     *,
@@ -166,169 +157,229 @@ def stream_batches(
     exact: bool = True,
 ) -> Iterator[KeysAndValues]:
     """Batches of ``(keys, values)`` (raw bytes; ``values`` None with ``values=False``) for
-    the keys matching ``pattern`` on every node of ``source``, walk and reads overlapped.
+    the keys matching ``pattern`` on every node of ``topology``, walk and reads overlapped,
+    with the topology's options.
 
     ``stats`` (method, pattern and COUNT already set) gets everything counted, once the
     stream is exhausted; keys come in the servers' order, each once (see :class:`SeenKeys`).
     """
-    use_scan = stats.method == "SCAN"
-    if not use_scan:
+    if stats.method != "SCAN":
         warn_keys_deprecated()
-    raw_pattern = encode_key(pattern)
-    nodes = source.nodes()
-    stages = [
-        _Stage(
-            node,
-            FetchStats(
-                stats.method, pattern, node.name, count=stats.count, count_rule=stats.count_rule
-            ),
-            FetchStats("MGET", pattern, node.name),
-        )
-        for node in nodes
-    ]
+    stream = _Stream(topology, pattern, stats, values=values, exact=exact)
+    total = stream.check_ready()  # every node, before any of them is walked
+    with progress_bar(total, stream.label(), "keys", stream.options) as bar:
+        stream.bar = bar
+        yield from stream.run()
+    stream.fold()
 
-    def check(stage: _Stage) -> ServerWatch:
-        with translate_errors(stage.node.client, "checking that the server is ready"):
-            return stage.node.check(stage.walk)
 
-    # Every node ready (one round trip each, at once) before any of them is walked.
-    watches = in_parallel([lambda s=s: check(s) for s in stages])
-    for stage, watch in zip(stages, watches, strict=True):
-        stage.watch = watch
-    total = 0
-    if use_scan and settings.progress:  # the first INFO gave each database's size, or ask
-        for stage in stages:
-            known = stage.watch.keys_at_start if stage.watch else None
-            total += timed_call(stage.node.client.dbsize, stats) if known is None else known
-    seen = SeenKeys(exact=exact)
-    stop = threading.Event()
-    outbox: queue.Queue[Any] = queue.Queue(maxsize=STAGE_QUEUE_TRIPS * len(stages))
-    lock = threading.Lock()
-    read_so_far = [0]
-    label = f"{stats.method}{'+MGET' if values else ''} {pattern[:40]}"
-    label += f" ({len(nodes)} nodes)" if source.cluster else ""
-    started = time.perf_counter()
-    with progress_bar(total, label, "keys") as bar:
+class _Stream:
+    """What one stream's stages share: the nodes' stages, the queues, the keys seen, the
+    progress bar and the stop signal. Each node's walk and read run in threads
+    (:meth:`walk`, :meth:`read`); :meth:`run` hands their batches to the caller."""
 
-        def put(box: queue.Queue[Any], item: Any) -> None:
-            while not stop.is_set():
-                try:
-                    box.put(item, timeout=_POLL_S)
-                    return
-                except queue.Full:
-                    continue
-            raise _Stopped
+    def __init__(
+        self,
+        topology: ServerTopology,
+        pattern: str,
+        stats: FetchStats,
+        *,
+        values: bool,
+        exact: bool,
+    ) -> None:
+        self.topology, self.options, self.stats = topology, topology.options, stats
+        self.pattern, self.raw_pattern, self.values = pattern, encode_key(pattern), values
+        self.use_scan = stats.method == "SCAN"
+        self.stages = [
+            _Stage(
+                node,
+                FetchStats(stats.method, pattern, node.name, stats.count, stats.count_rule),
+                FetchStats("MGET", pattern, node.name),
+            )
+            for node in topology.nodes()
+        ]
+        self.seen = SeenKeys(exact=exact)
+        self.stop = threading.Event()
+        self.outbox: queue.Queue[Any] = queue.Queue(maxsize=STAGE_QUEUE_TRIPS * len(self.stages))
+        self.lock = threading.Lock()
+        self.read_so_far = 0
+        self.bar: Any = None
+        self.total = 0
+        self.started = time.perf_counter()
 
-        def take(box: queue.Queue[Any]) -> Any:
-            while not stop.is_set():
-                try:
-                    return box.get(timeout=_POLL_S)
-                except queue.Empty:
-                    continue
-            raise _Stopped
+    def check_ready(self) -> int:
+        """Check every node (one round trip each, at once); the keys to walk, for the
+        progress bar (0: no bar, or not known)."""
 
-        def walk(stage: _Stage, hand_on: Any) -> None:
-            node, mine = stage.node, stage.walk
-            trip = node.trip_keys()
-            began = time.perf_counter()
-            buffer: list[bytes] = []
-            with translate_errors(node.client, f"listing keys matching {pattern!r}"):
-                for batch in node.walk(
-                    raw_pattern, stats.count or 1, mine, stage.watch, use_scan=use_scan
-                ):
-                    # Handed on as they come: the next stage drops repeats (SeenKeys) while
-                    # this one waits for Redis's next reply.
-                    buffer.extend(batch)
-                    with lock:  # SCAN: the share of the keyspace walked; KEYS: keys to read
-                        if use_scan and total:
-                            step = mine.extra.get("counts", {}).get("final") or stats.count or 1
-                            bar.update(min(step, max(0, total - bar.n)))
-                        elif not use_scan and values:
-                            bar.total = (bar.total or 0) + len(batch)
-                    while len(buffer) >= trip:
-                        hand_on(buffer[:trip])
-                        buffer = buffer[trip:]
-            if buffer:
-                hand_on(buffer)
-            stage.keys_seconds = time.perf_counter() - began
-            stage.walk_window = (began - started, began - started + stage.keys_seconds)
+        def check(stage: _Stage) -> ServerWatch:
+            with translate_errors(stage.node.client, "checking that the server is ready"):
+                return stage.node.check(stage.walk)
 
-        def read(stage: _Stage, inbox: queue.Queue[Any]) -> None:
-            node, mine = stage.node, stage.read
-            reader = node.reader(mine, stage.watch)  # a cluster node's groups keys by slot
+        watches = in_parallel([lambda s=s: check(s) for s in self.stages])
+        total = 0
+        for stage, watch in zip(self.stages, watches, strict=True):
+            stage.watch = watch
+            if self.use_scan and self.options.progress:  # the first INFO gave the size
+                known = watch.keys_at_start
+                size = stage.node.client.dbsize
+                total += known if known is not None else self._timed(size)
+        self.total = total
+        self.started = time.perf_counter()
+        return total
 
-            def hand_on(batch: KeysAndValues | None, began: float) -> None:
-                if batch is None:
-                    return
-                stage.values_seconds += time.perf_counter() - began
-                stage.values_read += len(batch.keys)
-                stage.values_missing += batch.values.count(None)
-                with lock:
-                    read_so_far[0] += len(batch.keys)
-                    if use_scan:
-                        bar.set_postfix_str(f"{read_so_far[0]:,} values read", refresh=False)
-                put(outbox, batch)
+    def _timed(self, call: Any) -> Any:
+        return timed_call(call, self.stats, retries=self.options.retries)
 
-            with translate_errors(node.client, "reading values"):
-                while not isinstance(walked := take(inbox), _Done):
-                    keys = seen.fresh(walked)
-                    stage.keys_found += len(keys)
-                    if not use_scan:
-                        with lock:
-                            bar.update(len(walked))
-                    began = time.perf_counter()
-                    hand_on(reader.add(keys), began)
-                began = time.perf_counter()
-                hand_on(reader.finish(), began)
-                stage.watch.changed("MGET", rescan=False)  # recorded, if it happened
+    def label(self) -> str:
+        label = f"{self.stats.method}{'+MGET' if self.values else ''} {self.pattern[:40]}"
+        return label + (f" ({len(self.stages)} nodes)" if self.topology.cluster else "")
 
-        def run(job: Any, done: queue.Queue[Any], *args: Any) -> None:
-            """Run one stage; its end (or its error, for the caller) goes on ``done``."""
+    def put(self, box: queue.Queue[Any], item: Any) -> None:
+        while not self.stop.is_set():
             try:
-                job(*args)
-            except _Stopped:
+                box.put(item, timeout=_POLL_S)
                 return
-            except BaseException as error:  # raised again in the caller's thread
-                stop.set()
-                outbox.put(error)
-                return
-            with contextlib.suppress(_Stopped):
-                put(done, _Done())
+            except queue.Full:
+                continue
+        raise _Stopped
 
-        threads: list[threading.Thread] = []
-        for stage in stages:
-            if values:
+    def take(self, box: queue.Queue[Any]) -> Any:
+        while not self.stop.is_set():
+            try:
+                return box.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+        raise _Stopped
+
+    def walk(self, stage: _Stage, hand_on: Any) -> None:
+        """A node's walk: its keys handed on a round trip's worth at a time, as they come
+        (the next stage drops repeats while this one waits for Redis's next reply)."""
+        node, mine = stage.node, stage.walk
+        trip = node.trip_keys()
+        began = time.perf_counter()
+        buffer: list[bytes] = []
+        count = self.stats.count or 1
+        with translate_errors(node.client, f"listing keys matching {self.pattern!r}"):
+            for batch in node.walk(
+                self.raw_pattern, count, mine, stage.watch, use_scan=self.use_scan
+            ):
+                buffer.extend(batch)
+                self._walked(mine, len(batch))
+                while len(buffer) >= trip:
+                    hand_on(buffer[:trip])
+                    buffer = buffer[trip:]
+        if buffer:
+            hand_on(buffer)
+        mine.keys_seconds = time.perf_counter() - began
+        stage.walk_window = (began - self.started, began - self.started + mine.keys_seconds)
+
+    def _walked(self, mine: FetchStats, keys: int) -> None:
+        """The progress of a walk: with SCAN the share of the keyspace walked; with KEYS the
+        keys to read."""
+        with self.lock:
+            bar = self.bar
+            if self.use_scan and self.total:
+                counts = mine.scan_counts
+                step = (counts.final if counts else None) or self.stats.count or 1
+                bar.update(min(step, max(0, self.total - bar.n)))
+            elif not self.use_scan and self.values:
+                bar.total = (bar.total or 0) + keys
+
+    def read(self, stage: _Stage, inbox: queue.Queue[Any]) -> None:
+        """A node's read stage: the fresh keys of each walked batch read (a cluster node's
+        reader groups them by slot first), the values handed to the caller."""
+        node = stage.node
+        reader = node.reader(stage.read, stage.watch)
+        with translate_errors(node.client, "reading values"):
+            while not isinstance(walked := self.take(inbox), _Done):
+                keys = self.seen.fresh(walked)
+                stage.walk.keys_found += len(keys)
+                if not self.use_scan:
+                    with self.lock:
+                        self.bar.update(len(walked))
+                began = time.perf_counter()
+                self._hand_on(stage, reader.add(keys), began)
+            began = time.perf_counter()
+            self._hand_on(stage, reader.finish(), began)
+            stage.watch.changed("MGET", rescan=False)  # recorded, if it happened
+
+    def _hand_on(self, stage: _Stage, batch: KeysAndValues | None, began: float) -> None:
+        if batch is None:
+            return
+        stage.read.values_seconds += time.perf_counter() - began
+        stage.values_read += len(batch.keys)
+        stage.read.values_missing += batch.values.count(None)
+        with self.lock:
+            self.read_so_far += len(batch.keys)
+            if self.use_scan:
+                self.bar.set_postfix_str(f"{self.read_so_far:,} values read", refresh=False)
+        self.put(self.outbox, batch)
+
+    def _job(self, job: Any, done: queue.Queue[Any], *args: Any) -> None:
+        """Run one stage; its end (or its error, for the caller) goes on ``done``."""
+        try:
+            job(*args)
+        except _Stopped:
+            return
+        except BaseException as error:  # raised again in the caller's thread
+            self.stop.set()
+            self.outbox.put(error)
+            return
+        with contextlib.suppress(_Stopped):
+            self.put(done, _Done())
+
+    def threads(self) -> list[threading.Thread]:
+        """Each node's stages: walk and read joined by a bounded queue, or the walk alone
+        (keys only: its keys go straight to the caller)."""
+        jobs: list[tuple[Any, ...]] = []
+        outbox = self.outbox
+        for stage in self.stages:
+            if self.values:
                 inbox: queue.Queue[Any] = queue.Queue(maxsize=STAGE_QUEUE_TRIPS)
-                jobs = [
-                    (walk, inbox, stage, lambda keys, box=inbox: put(box, keys)),
-                    (read, outbox, stage, inbox),
-                ]
+                jobs.append((self.walk, inbox, stage, lambda keys, box=inbox: self.put(box, keys)))
+                jobs.append((self.read, outbox, stage, inbox))
             else:
-                jobs = [(walk, outbox, stage, lambda keys, s=stage: put(outbox, _Walked(s, keys)))]
-            threads += [threading.Thread(target=run, args=job, daemon=True) for job in jobs]
-        running = len(stages)  # each node's last stage says when it is done
-        _RUNNING[stop] = threads
+                walked = lambda keys, s=stage: self.put(outbox, _Walked(s, keys))  # noqa: E731
+                jobs.append((self.walk, outbox, stage, walked))
+        return [threading.Thread(target=self._job, args=job, daemon=True) for job in jobs]
+
+    def run(self) -> Iterator[KeysAndValues]:
+        """Start the stages, hand their batches on until each node's last stage is done, and
+        stop them whatever happens."""
+        threads = self.threads()
+        running = len(self.stages)  # each node's last stage says when it is done
+        _RUNNING[self.stop] = threads
         try:
             for thread in threads:
                 thread.start()
             while running:
-                item = outbox.get()
+                item = self.outbox.get()
                 if isinstance(item, _Done):
                     running -= 1
                 elif isinstance(item, BaseException):
                     raise item
                 elif isinstance(item, _Walked):  # keys only: repeats dropped here
-                    fresh = seen.fresh(item.keys)
-                    item.stage.keys_found += len(fresh)
+                    fresh = self.seen.fresh(item.keys)
+                    item.stage.walk.keys_found += len(fresh)
                     if fresh:
                         yield KeysAndValues(fresh, None)
                 else:
                     yield item
         finally:
-            _stop(stop, threads)
-            _RUNNING.pop(stop, None)
-    _fold(stats, stages, seen, source)
-    stats.elapsed_seconds = time.perf_counter() - started
+            _stop(self.stop, threads)
+            _RUNNING.pop(self.stop, None)
+
+    def fold(self) -> None:
+        """Sum what every stage counted into the fetch's ``stats`` (and each node's figures
+        into ``stats.nodes`` on a cluster)."""
+        stats = self.stats
+        for stage in self.stages:
+            if self.topology.cluster:
+                stats.nodes[stage.node.name] = _node_figures(stage)
+            stats.absorb(stage.walk)
+            stats.absorb(stage.read)
+        stats.duplicates_dropped += self.seen.duplicates
+        stats.elapsed_seconds = time.perf_counter() - self.started
 
 
 _RUNNING: dict[threading.Event, list[threading.Thread]] = {}
@@ -359,55 +410,15 @@ def _stop_all() -> None:
         _stop(stop, threads)
 
 
-def _fold(stats: FetchStats, stages: list[_Stage], seen: SeenKeys, source: RedisSource) -> None:
-    """Sum what every stage counted into the fetch's ``stats``."""
-    for stage in stages:
-        walk, read = stage.walk, stage.read
-        stats.scan_calls += walk.scan_calls
-        stats.keys_filtered += walk.keys_filtered
-        stats.mget_calls += read.mget_calls
-        stats.retries += walk.retries + read.retries
-        stats.slowest_call_seconds = max(
-            stats.slowest_call_seconds, walk.slowest_call_seconds, read.slowest_call_seconds
-        )
-        stats.keys_found += stage.keys_found
-        stats.values_missing += stage.values_missing
-        stats.keys_seconds = max(stats.keys_seconds, stage.keys_seconds)
-        stats.values_seconds = max(stats.values_seconds, stage.values_seconds)
-        if source.cluster:
-            entry = note_node_reads(stats, stage.node.name, read, stage.values_read)
-            entry.update(
-                keys_found=stage.keys_found,
-                keys_filtered=walk.keys_filtered,
-                scan_calls=walk.scan_calls,
-                keys_seconds=stage.keys_seconds,
-                walk_window_s=tuple(round(t, 4) for t in stage.walk_window),
-                slowest_call_seconds=max(walk.slowest_call_seconds, read.slowest_call_seconds),
-                retries=walk.retries + read.retries,
-                restarts=walk.restarts,
-                values_seconds=stage.values_seconds,
-            )
-            if "counts" in walk.extra:  # the COUNTs SCAN sent to this node
-                entry["counts"] = walk.extra["counts"]
-        fold_into(stats, walk)
-    counts = [stage.walk.extra["counts"] for stage in stages if "counts" in stage.walk.extra]
-    if counts:
-        stats.extra["counts"] = merge_counts(counts)
-    stats.duplicates_dropped += seen.duplicates
-
-
-def note_node_reads(
-    stats: FetchStats, name: str, read: FetchStats, values_read: int
-) -> dict[str, Any]:
-    """One cluster node's entry in ``stats.extra["nodes"]``, with what its reads did."""
-    entry = stats.extra.setdefault("nodes", {}).setdefault(name, {})
-    entry.update(
-        mget_calls=read.mget_calls,
-        values_read=values_read,
-        values_seconds=read.values_seconds,
-        slots=len(read.extra.pop("slots", ())),
-    )
-    for counted in ("redirected_chunks", "regrouped_chunks"):  # a slot moved; CROSSSLOT
-        if counted in read.extra:
-            entry[counted] = read.extra.pop(counted)
-    return entry
+def _node_figures(stage: _Stage) -> NodeFigures:
+    """What one cluster node's stages did."""
+    walk, read = stage.walk, stage.read
+    figures = NodeFigures()
+    figures.note_reads(read, stage.values_read)
+    figures.keys_found, figures.keys_filtered = walk.keys_found, walk.keys_filtered
+    figures.scan_calls, figures.keys_seconds = walk.scan_calls, walk.keys_seconds
+    figures.walk_window_s = (round(stage.walk_window[0], 4), round(stage.walk_window[1], 4))
+    figures.slowest_call_seconds = max(walk.slowest_call_seconds, read.slowest_call_seconds)
+    figures.retries, figures.restarts = walk.retries + read.retries, walk.restarts
+    figures.counts = walk.scan_counts
+    return figures

@@ -130,7 +130,7 @@ def test_expired_keys_read_as_none_in_place(local_cluster) -> None:
     keys = store.fetch_keys("rake|*", client)[:50]
     asked = [b"performance|gone|END|1.0.2", *keys, "custom|gone|END|1.0.2"]
     stats = store.FetchStats(method="KEYS", pattern="test", server="test")
-    values = store.read_values(client, asked, stats)
+    values = store.read_values(store.open_source(client), asked, stats)
     assert values[0] is None and values[-1] is None
     assert values[1:-1] == [client.get(key) for key in keys]
     assert stats.values_missing == 2
@@ -261,7 +261,7 @@ def test_a_moved_slot_is_followed(local_cluster, monkeypatch) -> None:
 
     monkeypatch.setattr(client.nodes_manager, "get_node_from_slot", stale)
     stats = store.FetchStats(method="KEYS", pattern="custom|*", server="test")
-    values = store.read_values(client, keys, stats)
+    values = store.read_values(store.open_source(client), keys, stats)
     monkeypatch.undo()
     assert values == [client.get(key) for key in keys]
     assert None not in values

@@ -20,7 +20,7 @@ from redis.cluster import RedisCluster, key_slot
 import rp_toolkit as rp
 from rp_toolkit import store
 from rp_toolkit.local import LocalCluster, RedisServer
-from rp_toolkit.store.cluster import ClusterSource, SlotBuffer, ordered_runs, slots_of
+from rp_toolkit.store.cluster import ClusterTopology, SlotBuffer, ordered_runs, slots_of
 from tests.support import fill_keyspace
 
 TAGS = 24
@@ -108,7 +108,7 @@ def feed(buffer: SlotBuffer, batches: list[list[bytes]]) -> list[tuple[list[byte
 def a_buffer(url: str) -> tuple[SlotBuffer, list[bytes], store.FetchStats]:
     """A SlotBuffer on the primary of the real cluster that holds the most tagged keys, and
     those keys."""
-    nodes = ClusterSource(RedisCluster.from_url(url)).nodes()
+    nodes = ClusterTopology(RedisCluster.from_url(url), rp.config.current_options()).nodes()
     node = max(nodes, key=lambda node: len(node.client.keys("wide|*")))
     stats = store.FetchStats("MGET", "test", node.name)
     buffer = node.reader(stats, node.check(stats))
