@@ -1,5 +1,5 @@
 """A cluster's reads at full width: each primary's read stage groups the walked keys by hash
-slot (rp_toolkit.store.cluster.SlotBuffer) so that an MGET carries a slot's keys, not the
+slot (rp_toolkit.store._cluster.SlotBuffer) so that an MGET carries a slot's keys, not the
 few of them one walk batch holds; against a real three-primary cluster and one server."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from redis.cluster import RedisCluster, key_slot
 import rp_toolkit as rp
 from rp_toolkit import store
 from rp_toolkit.local import LocalCluster, RedisServer
-from rp_toolkit.store.cluster import ClusterTopology, SlotBuffer, ordered_runs, slots_of
+from rp_toolkit.store import ClusterTopology
+from rp_toolkit.store._cluster import SlotBuffer, ordered_runs, slots_of
 from tests.support import fill_keyspace
 
 TAGS = 24

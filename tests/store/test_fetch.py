@@ -29,8 +29,8 @@ import rp_toolkit as rp
 from rp_toolkit import store as fetching
 from rp_toolkit.kinds import decode_key, encode_key, escape_glob
 from rp_toolkit.local import RedisServer
-from rp_toolkit.store import scan as scan_module
-from rp_toolkit.store import stats as stats_module
+from rp_toolkit.store import _scan as scan_module
+from rp_toolkit.store import _stats as stats_module
 from tests.support import fill_keyspace, on_mget_trips
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 behind one face (:class:`Source`), as httpx's transports are.
 
 :func:`open_source` is THE one conversion: it turns what a public function was given (a URL,
-a ``redis.Redis``, a ``redis.RedisCluster``, a :class:`~rp_toolkit.store.snapshot.Snapshot`
+a ``redis.Redis``, a ``redis.RedisCluster``, a :class:`~rp_toolkit.store._snapshot.Snapshot`
 or the path of an RDB file) into one source, once, at the top of that function, with the
 call's options; a :class:`Source` (any subclass: the archive's too) is handed on as is. The
 type then picks the behaviour, so nothing above asks "is this a file?":
@@ -28,8 +28,8 @@ import os
 from pathlib import Path
 
 from ...config import Options, current_options
-from ..connection import ClientLike, get_client
-from ..snapshot import Snapshot
+from .._connection import ClientLike, get_client
+from .._snapshot import Snapshot
 from ._base import Source
 from ._live import LiveSource, read_values
 from ._snapshot import SnapshotSource

@@ -11,7 +11,7 @@ import pandas as pd
 from ...config import Options, current_options
 from ...exceptions import InvalidArgumentError
 from ...kinds import KeysAndValues
-from ..stats import FetchStats
+from .._stats import FetchStats
 
 
 class Source(ABC):

@@ -11,20 +11,20 @@ import redis
 
 from ...config import Options
 from ...kinds import KeysAndValues, decode_key, encode_key
-from ..cluster import ClusterTopology, in_parallel
-from ..connection import describe_server, is_cluster, translate_errors
-from ..identity import ServerWatch
-from ..node import Node, ServerTopology
-from ..scan import determine_scan_count, scan_count_rule, scan_match
-from ..stats import FetchStats, NodeFigures, progress_bar
-from ..stream import stream_batches
+from .._cluster import ClusterTopology, in_parallel
+from .._connection import describe_server, is_cluster, translate_errors
+from .._identity import ServerWatch
+from .._node import Node, ServerTopology
+from .._scan import determine_scan_count, scan_count_rule, scan_match
+from .._stats import FetchStats, NodeFigures, progress_bar
+from .._stream import stream_batches
 from ._base import Source
 
 
 class LiveSource(Source):
     """A Redis server or cluster, read through the overlapped walk-and-read stages. Its
-    topology (:class:`~rp_toolkit.store.node.ServerTopology`, or
-    :class:`~rp_toolkit.store.cluster.ClusterTopology` for a cluster) is built once, here,
+    topology (:class:`~rp_toolkit.store._node.ServerTopology`, or
+    :class:`~rp_toolkit.store._cluster.ClusterTopology` for a cluster) is built once, here,
     with the source's options."""
 
     def __init__(

@@ -12,8 +12,8 @@ import pandas as pd
 from ...config import Options
 from ...exceptions import SnapshotError
 from ...kinds import KeysAndValues, encode_key, escape_glob
-from ..snapshot import Snapshot, SnapshotStats
-from ..stats import FetchStats, SnapshotFacts
+from .._snapshot import Snapshot, SnapshotStats
+from .._stats import FetchStats, SnapshotFacts
 from ._base import Source
 
 

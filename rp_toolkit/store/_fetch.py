@@ -4,10 +4,10 @@
 The gem lists keys with ``KEYS pattern`` and reads every value with one ``MGET``. Both block
 the whole Redis server for as long as they run: KEYS walks the whole keyspace in one command,
 and one MGET of a million keys builds a reply of a hundred megabytes. Here keys come from SCAN
-(with ``use_scan``; :mod:`rp_toolkit.store.scan`) and values are read with MGETs of
+(with ``use_scan``; :mod:`rp_toolkit.store._scan`) and values are read with MGETs of
 ``mget_chunk`` keys, several per round trip (pipelined, not transactional), so no single
 command runs long. On a cluster every primary is listed and read
-(:mod:`rp_toolkit.store.cluster`). Walk and reads overlap (:mod:`rp_toolkit.store.stream`).
+(:mod:`rp_toolkit.store._cluster`). Walk and reads overlap (:mod:`rp_toolkit.store._stream`).
 A snapshot file is read instead of a server when one is given
 (:mod:`rp_toolkit.store.sources`).
 
@@ -16,7 +16,7 @@ Each public call takes the options in force once, when it starts
 :func:`~rp_toolkit.store.sources.open_source`), and runs with them to its end: ``rp.setup``
 in another thread meanwhile changes the next call, not this one.
 
-Every fetch first asks each server one ``INFO`` (:mod:`rp_toolkit.store.identity`): a server
+Every fetch first asks each server one ``INFO`` (:mod:`rp_toolkit.store._identity`): a server
 that is loading, a replica out of sync or a cluster that is not ``ok`` raises
 :class:`~rp_toolkit.exceptions.ServerNotReadyError` instead of answering with too few keys, and
 a server that restarts or fails over mid-read is noticed (``stats.restarts``).
@@ -37,8 +37,8 @@ from typing import Any
 from ..config import Options
 from ..deprecation import renamed_parameter
 from ..kinds import KeysAndValues, decode_key
+from ._stats import FetchResult, FetchStats
 from .sources import SourceLike, open_source
-from .stats import FetchResult, FetchStats
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -50,7 +50,7 @@ class FetchStream:
     ``source`` is opened once (:func:`~rp_toolkit.store.sources.open_source`, with
     ``options``, by default the settings in force now); ``values=False`` walks only (values
     None); ``exact=False`` de-duplicates by hash, for callers that keep no keys (see
-    :class:`rp_toolkit.store.stream.SeenKeys`); ``count_like``: take the SCAN COUNT this
+    :class:`rp_toolkit.store._stream.SeenKeys`); ``count_like``: take the SCAN COUNT this
     other pattern would get (a walk for several kinds matches as much as a day-scoped query,
     though its glob does not say so).
     """

@@ -14,8 +14,8 @@ the SCAN loop, and the gem's KEYS deprecation notice.
 * ``scan_count="adaptive"``: COUNT is re-sized after every SCAN call to keep each call
   under ``options.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
 * A cursor is only valid on the server process that issued it: each SCAN loop holds a
-  :class:`~rp_toolkit.store.identity.ServerWatch` and walks again from cursor 0 when the
-  server restarted or failed over (see :mod:`rp_toolkit.store.identity`).
+  :class:`~rp_toolkit.store._identity.ServerWatch` and walks again from cursor 0 when the
+  server restarted or failed over (see :mod:`rp_toolkit.store._identity`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from ..config import (
 from ..exceptions import KeysDeprecationWarning
 from ..glob import batch_filter, head_pattern
 from ..kinds import decode_key, encode_key
-from .identity import ServerWatch
-from .stats import FetchStats, ScanCounts, timed_call
+from ._identity import ServerWatch
+from ._stats import FetchStats, ScanCounts, timed_call
 
 logger = logging.getLogger("rp_toolkit")
 keys_logger = logging.getLogger("rp_toolkit.keys")
@@ -182,7 +182,7 @@ def scan_batches(
     :func:`scan_match` of ``pattern`` and filters each call's keys with ``pattern`` itself
     (dropped keys counted in ``stats.keys_filtered``); ``match`` sends another pattern
     (``pattern`` itself: sent as it is, nothing to filter). ``stats.scan_counts`` sums up
-    the COUNTs sent (:class:`~.stats.ScanCounts`)."""
+    the COUNTs sent (:class:`~._stats.ScanCounts`)."""
     options = current_options() if options is None else options
     if adaptive is None:
         adaptive = options.scan_count == ADAPTIVE

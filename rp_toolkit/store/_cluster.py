@@ -4,9 +4,9 @@ The gem lists keys with one ``KEYS`` and reads them with one ``MGET``. On a clus
 KEYS (and SCAN) see the keys of the one node they run on, and an MGET whose keys hash to
 different slots fails with ``CROSSSLOT Keys in request don't hash to the same slot``. Here:
 
-* **Which URLs are clusters**: :mod:`rp_toolkit.store.connection` decides.
+* **Which URLs are clusters**: :mod:`rp_toolkit.store._connection` decides.
 * **Keys.** KEYS or SCAN (per ``use_scan`` and the COUNT rules) runs on every primary, all at
-  once: each primary is its own stream in :mod:`rp_toolkit.store.stream`, and the keys are
+  once: each primary is its own stream in :mod:`rp_toolkit.store._stream`, and the keys are
   de-duplicated and sorted by the caller exactly as on one node.
 * **Values.** Each primary's read stage groups the keys it is handed by hash slot in a
   bounded buffer (:class:`SlotBuffer`) and reads a slot's keys when they fill an MGET, when
@@ -21,7 +21,7 @@ different slots fails with ``CROSSSLOT Keys in request don't hash to the same sl
   that just restarted serves again only after about 2 s) is sent again with the backoff of
   a lost connection, then :class:`ServerNotReadyError`.
 * **Readiness and restarts**: every primary is checked before any is listed, and each SCAN
-  loop and read phase watches its own node (:mod:`rp_toolkit.store.identity`).
+  loop and read phase watches its own node (:mod:`rp_toolkit.store._identity`).
 
 Keys listed while a slot migrates may come from both nodes (de-duplicated) or, rarely, be
 missed; analysis during a resharding is best repeated afterwards.
@@ -43,9 +43,9 @@ from redis.cluster import RedisCluster, key_slot
 from ..config import Options
 from ..exceptions import ServerNotReadyError
 from ..kinds import KeysAndValues
-from .identity import ServerWatch
-from .node import Node, Reader, ServerTopology, send_mgets
-from .stats import FetchStats, timed_call
+from ._identity import ServerWatch
+from ._node import Node, Reader, ServerTopology, send_mgets
+from ._stats import FetchStats, timed_call
 
 SLOTS = 16384
 MAX_THREADS = 8

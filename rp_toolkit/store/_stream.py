@@ -1,11 +1,11 @@
 """The read path as stages that overlap: walk → read → the caller.
 
-Each node of a topology (:mod:`.node`; every primary of a cluster) gets two threads joined by a
+Each node of a topology (:mod:`._node`; every primary of a cluster) gets two threads joined by a
 bounded queue: its **walk** (SCAN batches, or one KEYS) hands each round trip's worth of keys
 to its **read** stage, which drops the keys seen before (while the walk waits for Redis's next
 reply) and reads the rest with pipelined MGETs on a second connection from the pool (a
 cluster node's first waits in a bounded buffer, grouped by hash slot, until its slot makes a
-wide MGET: :class:`~.cluster.SlotBuffer`), putting
+wide MGET: :class:`~._cluster.SlotBuffer`), putting
 ``(keys, values)`` batches on one queue for the caller (the parser, in
 :mod:`rp_toolkit.frames`; with no values to read, the caller's thread drops the repeats). So
 Redis answers the next SCAN or MGET while the client parses the last batch, and all primaries
@@ -16,15 +16,15 @@ up data.
 What stays exact (the guarantees the sequential path gave):
 
 * **Readiness**: every node is checked (one ``INFO``) before any batch.
-* **Restarts**: a node's two stages share one :class:`~.identity.ServerWatch`; the walk
+* **Restarts**: a node's two stages share one :class:`~._identity.ServerWatch`; the walk
   starts over from cursor 0 when the server changed, whichever stage saw it first.
 * **De-duplication**: a key is handed on once (SCAN may return a key twice), exactly (a set
   of keys) or, with ``exact=False`` for callers that keep no keys (the batch interface), by
   its 64-bit hash in about 8 to 24 bytes a key (two different keys share a hash with
   probability about n²/2⁶⁵, 3×10⁻⁸ at a million keys; such a key would be counted in
   ``duplicates_dropped``, not dropped without a word).
-* **Statistics**: each stage counts into its own :class:`~.stats.FetchStats`; they are folded
-  into the fetch's at the end (:meth:`~.stats.FetchStats.absorb`; ``stats.nodes`` on a
+* **Statistics**: each stage counts into its own :class:`~._stats.FetchStats`; they are folded
+  into the fetch's at the end (:meth:`~._stats.FetchStats.absorb`; ``stats.nodes`` on a
   cluster).
 * **Errors**: a stage's error ends the stream and is raised to the caller, as a one-line
   rp_toolkit error; a caller that stops early stops the stages.
@@ -45,12 +45,12 @@ from typing import Any
 import numpy as np
 
 from ..kinds import KeysAndValues, encode_key
-from .cluster import in_parallel
-from .connection import translate_errors
-from .identity import ServerWatch
-from .node import Node, ServerTopology
-from .scan import warn_keys_deprecated
-from .stats import FetchStats, NodeFigures, progress_bar, timed_call
+from ._cluster import in_parallel
+from ._connection import translate_errors
+from ._identity import ServerWatch
+from ._node import Node, ServerTopology
+from ._scan import warn_keys_deprecated
+from ._stats import FetchStats, NodeFigures, progress_bar, timed_call
 
 STAGE_QUEUE_TRIPS = 4
 """Round trips waiting between two stages (per node): enough to keep Redis busy while the

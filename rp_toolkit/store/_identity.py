@@ -41,8 +41,8 @@ from redis import exceptions as redis_errors
 from ..config import Options
 from ..exceptions import ServerChangedError, ServerNotReadyError
 from ..version import server_label
-from .connection import describe_server
-from .stats import FetchStats, Restart, ServerIdentity, StaleReplica, timed_call
+from ._connection import describe_server
+from ._stats import FetchStats, Restart, ServerIdentity, StaleReplica, timed_call
 
 logger = logging.getLogger("rp_toolkit")
 _warned: set[tuple[str, str]] = set()

@@ -3,14 +3,14 @@
 A :class:`ServerTopology` is what a live source (:class:`~rp_toolkit.store.sources.LiveSource`)
 holds: built once from its client and the call's options, it names
 the :class:`Node` objects a walk runs on (one here; every primary for a cluster, see
-:mod:`rp_toolkit.store.cluster`, whose classes subclass these) and which node reads which
+:mod:`rp_toolkit.store._cluster`, whose classes subclass these) and which node reads which
 keys. The type picks the behaviour; nothing above asks "is this a cluster?".
 
 A :class:`Node` walks its keyspace (SCAN batches, or the gem's one KEYS) and reads values in
 pipelined MGETs of ``options.mget_chunk`` keys, ``options.pipeline_depth`` per round trip,
 packed in C and sent at once (:func:`send_mgets`; redis-py's pipeline does Python work per
 key).
-Both stages of one node share one :class:`~rp_toolkit.store.identity.ServerWatch`, so a
+Both stages of one node share one :class:`~rp_toolkit.store._identity.ServerWatch`, so a
 restart is recorded once, whichever stage notices it first.
 """
 
@@ -25,10 +25,10 @@ from redis import exceptions as redis_errors
 
 from ..config import Options
 from ..kinds import KeysAndValues, encode_key
-from .connection import describe_server
-from .identity import ServerWatch
-from .scan import scan_batches
-from .stats import FetchStats, timed_call
+from ._connection import describe_server
+from ._identity import ServerWatch
+from ._scan import scan_batches
+from ._stats import FetchStats, timed_call
 
 
 class Node:
@@ -104,7 +104,7 @@ class Node:
 class Reader:
     """A node's read stage: fresh keys in, ``(keys, values)`` batches out. One server reads
     each batch of keys at once (any keys share an MGET); a cluster node groups them by slot
-    first (:class:`~rp_toolkit.store.cluster.SlotBuffer`), so a batch out may hold keys
+    first (:class:`~rp_toolkit.store._cluster.SlotBuffer`), so a batch out may hold keys
     handed in earlier, in another order."""
 
     def __init__(self, node: Node, stats: FetchStats, watch: ServerWatch) -> None:
@@ -122,7 +122,7 @@ class Reader:
 class ServerTopology:
     """One Redis server as the read path sees it: the nodes a walk runs on and which node
     reads which keys. Built once by a live source, with the call's ``options``; its type
-    picks the behaviour (:class:`~rp_toolkit.store.cluster.ClusterTopology` for a
+    picks the behaviour (:class:`~rp_toolkit.store._cluster.ClusterTopology` for a
     cluster)."""
 
     cluster = False

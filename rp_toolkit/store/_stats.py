@@ -1,7 +1,7 @@
 """What a fetch did (:class:`FetchStats`), and the one way every Redis round trip is made.
 
 :func:`timed_call` runs one round trip, retries a lost connection with backoff (SCAN resumes
-from its cursor if the server is still the same one, see :mod:`.identity`; MGETs are
+from its cursor if the server is still the same one, see :mod:`._identity`; MGETs are
 idempotent) and records the slowest call; :func:`progress_bar` is
 the bar every long fetch shows after about a second.
 """
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..config import Options, current_options
 from ..kinds import KeysAndValues
-from .connection import is_tls_failure
+from ._connection import is_tls_failure
 
 logger = logging.getLogger("rp_toolkit")
 
@@ -132,7 +132,7 @@ class Restart:
 @dataclass
 class ScanCounts:
     """The COUNTs SCAN sent, over one or more SCAN loops (see
-    :func:`rp_toolkit.store.scan.scan_batches`)."""
+    :func:`rp_toolkit.store._scan.scan_batches`)."""
 
     adaptive: bool
     budget_ms: float | None
@@ -227,7 +227,7 @@ class SnapshotFacts:
     identity: dict[str, Any]
     """Path, size, CRC64, RDB version, creation time (``Snapshot.identity()``)."""
     walk: dict[str, Any]
-    """The walk's :class:`~rp_toolkit.store.snapshot.SnapshotStats`, as a dict."""
+    """The walk's :class:`~rp_toolkit.store._snapshot.SnapshotStats`, as a dict."""
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.identity, **self.walk}
@@ -278,7 +278,7 @@ class FetchStats:
     retries: int = 0
     restarts: int = 0
     """Times a server was found restarted or failed over mid-fetch (``restart_events`` says
-    which, when, and what was done: see :mod:`rp_toolkit.store.identity`)."""
+    which, when, and what was done: see :mod:`rp_toolkit.store._identity`)."""
     keys_seconds: float = 0.0
     values_seconds: float = 0.0
     elapsed_seconds: float = 0.0
@@ -411,7 +411,7 @@ def timed_call(
     ``options.retries``), and time it.
 
     A retry is counted in ``stats.retries``; the callers that care whether the server is
-    still the same one look at that count (:mod:`rp_toolkit.store.identity`)."""
+    still the same one look at that count (:mod:`rp_toolkit.store._identity`)."""
     retryable = (redis_errors.ConnectionError, redis_errors.TimeoutError, *also_retry)
     attempt = 0
     while True:
