@@ -60,7 +60,6 @@ from .store import (
     SourceLike,
     describe_server,
     open_source,
-    source_of,
     translate_errors,
 )
 
@@ -575,7 +574,7 @@ def _memory_usage(source: LiveSource, keys: list[bytes]) -> tuple[list[int], int
     :data:`MEMORY_USAGE_BATCH` at a time; and how many had gone."""
     sizes: list[int] = []
     gone = 0
-    for node, indexes in source_of(source.client).route(keys):
+    for node, indexes in source.topology.route(keys):
         with translate_errors(node.client, "reading MEMORY USAGE of sampled keys"):
             for start in range(0, len(indexes), MEMORY_USAGE_BATCH):
                 pipe = node.client.pipeline(transaction=False)

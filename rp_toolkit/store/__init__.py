@@ -1,56 +1,73 @@
 """Everything that talks to Redis for reading: connections, SCAN/KEYS, cluster, fetchers.
 
-Layers inside, each importing only those before it: :mod:`.connection` (clients from URLs,
-redaction, error translation, cluster detection), :mod:`.stats` (what a fetch did, the timed
-and retried round trip), :mod:`.identity` (readiness, restarts), :mod:`.scan` (COUNT choice
-and the SCAN loop on one node), :mod:`.node` (one server: walk and read; the source of a
-client), :mod:`.cluster` (the same for every primary, per-slot reads), :mod:`.stream` (the
-stages, overlapped), :mod:`.snapshot` (an RDB file, read without any server),
-:mod:`.sources` (a server or a snapshot behind one interface, chosen once) and :mod:`.fetch`
-(the public fetchers).
-Nothing here writes to Redis.
+Private modules inside, each importing only those before it: ``_fetch`` (the public fetchers,
+all on :class:`FetchStream`), ``sources`` (a package: one face, :class:`Source`, for a server
+(``_live``) or a snapshot (``_snapshot``), and :func:`open_source`, the one conversion),
+``_stream`` (the stages, overlapped) and ``_snapshot`` (an RDB file, read without any server),
+``_cluster`` (every primary, per-slot reads: :class:`ClusterTopology`), ``_node`` (one server:
+walk and read; :class:`ServerTopology`), ``_scan`` (COUNT choice and the SCAN loop on one
+node), ``_identity`` (readiness, restarts), ``_stats`` (what a fetch did, typed; the timed and
+retried round trip) and ``_connection`` (clients from URLs, redaction, error translation,
+cluster detection). Other packages import the names below from ``rp_toolkit.store``, never
+from a private module.
+
+Each public call takes the options in force once, when it starts, and passes them down
+(:class:`~rp_toolkit.config.Options`); nothing here reads ``rp.settings``. Nothing here writes
+to Redis.
 """
 
-from .cluster import MAX_THREADS, ClusterNode, ClusterSource, in_parallel
-from .connection import (
+from ._cluster import ClusterNode, ClusterTopology, in_parallel
+from ._connection import (
     ACL_EXTRA,
     CLUSTER_SCHEMES,
     PASSWORD_ON_COMMAND_LINE,
     ClientLike,
-    check_url,
     describe_server,
     get_client,
     has_secret,
     is_cluster,
-    is_tls_failure,
     redact_url,
     translate_errors,
     with_password_file,
 )
-from .fetch import FetchStream, fetch_from_redis, fetch_keys, list_keys
-from .node import Node, RedisSource
-from .scan import (
+from ._fetch import FetchStream, fetch_from_redis, fetch_keys, list_keys
+from ._node import Node, ServerTopology
+from ._scan import (
     ADAPTIVE_MAX_COUNT,
     ADAPTIVE_MIN_COUNT,
-    AUTO_COUNT_DAY_SCOPED,
-    AUTO_COUNT_OTHER,
-    AUTO_COUNT_REQUEST_ID,
-    KEYS_DEPRECATION_NOTICE,
     AdaptiveCount,
     determine_scan_count,
-    is_request_id_lookup,
     quiet_keys_notices,
     scan_batches,
-    scan_count_rule,
     scan_match,
-    warn_keys_deprecated,
 )
-from .snapshot import Snapshot, SnapshotStats
-from .sources import LiveSource, SnapshotSource, Source, SourceLike, open_source, read_values
-from .stats import PROGRESS_DELAY_S, FetchResult, FetchStats, merge_counts, progress_bar, timed_call
-from .stream import STAGE_QUEUE_TRIPS, SeenKeys, source_of, stream_batches
+from ._snapshot import Snapshot, SnapshotStats
+from ._stats import (
+    PROGRESS_DELAY_S,
+    FetchResult,
+    FetchStats,
+    NodeFigures,
+    Restart,
+    ScanCounts,
+    ServerFacts,
+    ServerIdentity,
+    SnapshotFacts,
+    StaleReplica,
+    progress_bar,
+    timed_call,
+)
+from ._stream import STAGE_QUEUE_TRIPS, SeenKeys
+from .sources import (
+    LiveSource,
+    SnapshotSource,
+    Source,
+    SourceLike,
+    open_source,
+    read_values,
+)
 
 __all__ = [
+    # where records come from
     "LiveSource",
     "Snapshot",
     "SnapshotSource",
@@ -58,52 +75,49 @@ __all__ = [
     "Source",
     "SourceLike",
     "open_source",
-    "ACL_EXTRA",
-    "ADAPTIVE_MAX_COUNT",
-    "ADAPTIVE_MIN_COUNT",
-    "AUTO_COUNT_DAY_SCOPED",
-    "AUTO_COUNT_OTHER",
-    "AUTO_COUNT_REQUEST_ID",
-    "CLUSTER_SCHEMES",
-    "PASSWORD_ON_COMMAND_LINE",
-    "KEYS_DEPRECATION_NOTICE",
-    "MAX_THREADS",
-    "PROGRESS_DELAY_S",
-    "STAGE_QUEUE_TRIPS",
-    "AdaptiveCount",
-    "ClientLike",
-    "ClusterNode",
-    "ClusterSource",
+    # fetching, and what a fetch did
     "FetchResult",
     "FetchStats",
     "FetchStream",
-    "Node",
-    "RedisSource",
-    "SeenKeys",
-    "check_url",
-    "describe_server",
-    "determine_scan_count",
+    "NodeFigures",
+    "Restart",
+    "ScanCounts",
+    "ServerFacts",
+    "ServerIdentity",
+    "SnapshotFacts",
+    "StaleReplica",
     "fetch_from_redis",
     "fetch_keys",
+    "list_keys",
+    "read_values",
+    # servers and clusters
+    "ACL_EXTRA",
+    "CLUSTER_SCHEMES",
+    "PASSWORD_ON_COMMAND_LINE",
+    "ClientLike",
+    "ClusterNode",
+    "ClusterTopology",
+    "Node",
+    "ServerTopology",
+    "describe_server",
     "get_client",
     "has_secret",
     "in_parallel",
     "is_cluster",
-    "is_request_id_lookup",
-    "is_tls_failure",
-    "list_keys",
-    "merge_counts",
+    "redact_url",
+    "translate_errors",
+    "with_password_file",
+    # SCAN, the stages, the round trip
+    "ADAPTIVE_MAX_COUNT",
+    "ADAPTIVE_MIN_COUNT",
+    "AdaptiveCount",
+    "PROGRESS_DELAY_S",
+    "STAGE_QUEUE_TRIPS",
+    "SeenKeys",
+    "determine_scan_count",
     "progress_bar",
     "quiet_keys_notices",
-    "read_values",
-    "redact_url",
     "scan_batches",
-    "scan_count_rule",
     "scan_match",
-    "source_of",
-    "stream_batches",
     "timed_call",
-    "translate_errors",
-    "warn_keys_deprecated",
-    "with_password_file",
 ]

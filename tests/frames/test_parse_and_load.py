@@ -165,7 +165,7 @@ def test_expired_key_is_counted_as_missing(client, redis_url) -> None:
     fetched_keys = rp.fetch_keys("performance|*", redis_url)
     client.delete(keys[2])  # expires between listing and reading
     values = store.read_values(
-        rp.get_client(redis_url), fetched_keys, rp.FetchStats("SCAN", "p", "s")
+        store.open_source(redis_url), fetched_keys, rp.FetchStats("SCAN", "p", "s")
     )
     df, problems = rp.parse("requests", fetched_keys, values)
     assert len(df) == 4 and "2" not in set(df["request_id"])

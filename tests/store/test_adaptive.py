@@ -246,13 +246,13 @@ def test_adaptive_scan_returns_exactly_the_keys_list(redis_server, case):
     assert result.keys == expected
     stats = result.stats
     assert stats.method == "SCAN" and stats.keys_found == len(expected)
-    counts = stats.extra["counts"]
-    assert counts["adaptive"] is True and counts["budget_ms"] == budget
-    assert counts["calls"] == stats.scan_calls == len(client.sent_counts)
-    assert counts["start"] == stats.count == client.sent_counts[0]
+    counts = stats.scan_counts
+    assert counts.adaptive is True and counts.budget_ms == budget
+    assert counts.calls == stats.scan_calls == len(client.sent_counts)
+    assert counts.start == stats.count == client.sent_counts[0]
     assert all(10 <= c <= 10_000 for c in client.sent_counts)
-    assert counts["min"] == min(client.sent_counts) and counts["max"] == max(client.sent_counts)
-    assert counts["final"] == client.sent_counts[-1]
+    assert counts.min == min(client.sent_counts) and counts.max == max(client.sent_counts)
+    assert counts.final == client.sent_counts[-1]
 
 
 def test_count_grows_on_a_large_cheap_keyspace(client, redis_url):
@@ -265,17 +265,17 @@ def test_count_grows_on_a_large_cheap_keyspace(client, redis_url):
         fixed = rp.fetch_from_redis(pattern, recording)
     assert fixed.stats.count == 10
     assert fixed.stats.scan_calls > 3000  # about 50,000 / 10
-    assert fixed.stats.extra["counts"]["adaptive"] is False
-    assert {fixed.stats.extra["counts"][k] for k in ("min", "max", "final", "start")} == {10}
+    assert fixed.stats.scan_counts.adaptive is False
+    assert {getattr(fixed.stats.scan_counts, k) for k in ("min", "max", "final", "start")} == {10}
 
     recording.sent_counts.clear()
     with adaptive(HUGE_BUDGET_MS):  # starts from the table's COUNT for a lookup
         result = rp.fetch_from_redis(pattern, recording)
     assert result.keys == [request_key(50_000, request_id=wanted)] == fixed.keys
-    stats, counts = result.stats, result.stats.extra["counts"]
-    assert stats.count == counts["start"] == recording.sent_counts[0] == 1000
+    stats, counts = result.stats, result.stats.scan_counts
+    assert stats.count == counts.start == recording.sent_counts[0] == 1000
     assert recording.sent_counts[:3] == [1000, 4000, 10_000]
-    assert counts["max"] == 10_000 and counts["over_budget"] == 0
+    assert counts.max == 10_000 and counts.over_budget == 0
     assert stats.scan_calls < 30  # (50,000 - 3,410) / 10,000 calls after the ramp, plus a few
     assert stats.scan_calls * 100 < fixed.stats.scan_calls
 
@@ -289,9 +289,9 @@ def test_count_shrinks_to_the_floor_when_calls_exceed_the_budget(client, redis_u
     sent = recording.sent_counts
     assert sent[:8] == [1000, 500, 250, 125, 62, 31, 16, 10]  # starts from the table's 1000
     assert set(sent[8:]) == {10}
-    counts = result.stats.extra["counts"]
-    assert (counts["start"], counts["min"], counts["max"], counts["final"]) == (1000, 10, 1000, 10)
-    assert counts["over_budget"] == counts["calls"] == len(sent) == result.stats.scan_calls
+    counts = result.stats.scan_counts
+    assert (counts.start, counts.min, counts.max, counts.final) == (1000, 10, 1000, 10)
+    assert counts.over_budget == counts.calls == len(sent) == result.stats.scan_calls
 
 
 def test_each_scan_loop_adapts_on_its_own(client, redis_url):
@@ -311,9 +311,9 @@ def test_each_scan_loop_adapts_on_its_own(client, redis_url):
             found.extend(batch)
     assert nodes[0].sent_counts[:4] == [1000, 500, 250, 125]
     assert nodes[1].sent_counts[:3] == [1000, 4000, 10_000]
-    counts = stats.extra["counts"]
-    assert counts["loops"] == 2 and counts["min"] == 10 and counts["max"] == 10_000
-    assert counts["calls"] == stats.scan_calls == sum(len(n.sent_counts) for n in nodes)
+    counts = stats.scan_counts
+    assert counts.loops == 2 and counts.min == 10 and counts.max == 10_000
+    assert counts.calls == stats.scan_calls == sum(len(n.sent_counts) for n in nodes)
     assert len(set(found)) == 20_000
 
     # A new loop starts again from its start COUNT, not from where the last one ended.
@@ -331,17 +331,17 @@ def test_each_scan_loop_adapts_on_its_own(client, redis_url):
         for _ in scan_batches(again, DAY.encode(), 1000, stats):
             pass
     assert again.sent_counts[:3] == [1000, 500, 250]
-    assert stats.extra["counts"]["loops"] == 4
+    assert stats.scan_counts.loops == 4
 
 
 def test_fixed_count_scan_records_its_count(client, redis_url):
     fill_keyspace(client, [request_key(i) for i in range(500)])
     with rp.setup(use_scan=True, scan_count=100, scan_count_auto_tune=False):
         stats = rp.fetch_from_redis("performance|*", redis_url).stats
-    counts = stats.extra["counts"]
-    assert counts["adaptive"] is False and counts["budget_ms"] is None
-    assert counts["start"] == counts["min"] == counts["max"] == counts["final"] == 100
-    assert counts["calls"] == stats.scan_calls and counts["over_budget"] == 0
+    counts = stats.scan_counts
+    assert counts.adaptive is False and counts.budget_ms is None
+    assert counts.start == counts.min == counts.max == counts.final == 100
+    assert counts.calls == stats.scan_calls and counts.over_budget == 0
 
 
 @pytest.mark.filterwarnings("ignore::rp_toolkit.KeysDeprecationWarning")
@@ -349,7 +349,8 @@ def test_keys_fetch_records_no_counts(client, redis_url):
     fill_keyspace(client, [request_key(i) for i in range(10)])
     with adaptive(), rp.setup(use_scan=False):  # adaptive is a SCAN setting: KEYS ignores it
         stats = rp.fetch_from_redis("performance|*", redis_url).stats
-    assert stats.method == "KEYS" and stats.count is None and "counts" not in stats.extra
+    assert stats.method == "KEYS" and stats.count is None and stats.scan_counts is None
+    assert "counts" not in stats.extra
 
 
 # ----------------------------------------------------------------------------- benchmark

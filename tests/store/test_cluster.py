@@ -92,18 +92,18 @@ def test_fetch_keys_equal_on_cluster_and_single_node(local_cluster, single_url, 
 def test_fetch_stats_aggregate_the_nodes(local_cluster, use_scan) -> None:
     result = store.fetch_from_redis("performance|*", local_cluster.url)
     stats = result.stats
-    nodes = stats.extra["nodes"]
+    nodes = stats.nodes
     assert len(nodes) == 3
     assert stats.method == ("SCAN" if use_scan else "KEYS")
     assert stats.server.startswith("cluster ")
-    assert sum(node["keys_found"] for node in nodes.values()) == stats.keys_found == 3600
-    assert sum(node["scan_calls"] for node in nodes.values()) == stats.scan_calls
+    assert sum(node.keys_found for node in nodes.values()) == stats.keys_found == 3600
+    assert sum(node.scan_calls for node in nodes.values()) == stats.scan_calls
     assert (stats.scan_calls > 3) == use_scan  # at least one SCAN call per node
     assert stats.slowest_call_seconds == max(
-        max(node["slowest_call_seconds"] for node in nodes.values()), stats.slowest_call_seconds
+        max(node.slowest_call_seconds for node in nodes.values()), stats.slowest_call_seconds
     )
-    assert sum(node["values_read"] for node in nodes.values()) == 3600
-    assert sum(node["mget_calls"] for node in nodes.values()) == stats.mget_calls
+    assert sum(node.values_read for node in nodes.values()) == 3600
+    assert sum(node.mget_calls for node in nodes.values()) == stats.mget_calls
     assert stats.values_missing == 0
 
 
@@ -130,7 +130,7 @@ def test_expired_keys_read_as_none_in_place(local_cluster) -> None:
     keys = store.fetch_keys("rake|*", client)[:50]
     asked = [b"performance|gone|END|1.0.2", *keys, "custom|gone|END|1.0.2"]
     stats = store.FetchStats(method="KEYS", pattern="test", server="test")
-    values = store.read_values(client, asked, stats)
+    values = store.read_values(store.open_source(client), asked, stats)
     assert values[0] is None and values[-1] is None
     assert values[1:-1] == [client.get(key) for key in keys]
     assert stats.values_missing == 2
@@ -217,14 +217,14 @@ def test_scan_count_rules_apply_on_every_node(local_cluster, single_url, scan_co
     with rp.setup(use_scan=True, scan_count=scan_count, scan_count_auto_tune=False):
         result = store.fetch_from_redis("performance|*", local_cluster.url)
         assert result.keys == store.fetch_keys("performance|*", single_url)
-    counts = result.stats.extra["counts"]
-    assert counts["loops"] == 3  # one SCAN loop per primary, each with its own COUNT state
-    assert counts["calls"] == result.stats.scan_calls
-    assert all("counts" in node for node in result.stats.extra["nodes"].values())
+    counts = result.stats.scan_counts
+    assert counts.loops == 3  # one SCAN loop per primary, each with its own COUNT state
+    assert counts.calls == result.stats.scan_calls
+    assert all(node.counts is not None for node in result.stats.nodes.values())
     if scan_count == 7:
-        assert result.stats.count == counts["min"] == counts["max"] == 7
+        assert result.stats.count == counts.min == counts.max == 7
     else:
-        assert counts["adaptive"] is True
+        assert counts.adaptive is True
 
 
 def test_an_analysis_acl_user_reads_a_cluster_with_the_extra_grants(local_cluster) -> None:
@@ -261,7 +261,7 @@ def test_a_moved_slot_is_followed(local_cluster, monkeypatch) -> None:
 
     monkeypatch.setattr(client.nodes_manager, "get_node_from_slot", stale)
     stats = store.FetchStats(method="KEYS", pattern="custom|*", server="test")
-    values = store.read_values(client, keys, stats)
+    values = store.read_values(store.open_source(client), keys, stats)
     monkeypatch.undo()
     assert values == [client.get(key) for key in keys]
     assert None not in values

@@ -1,5 +1,5 @@
 """A cluster's reads at full width: each primary's read stage groups the walked keys by hash
-slot (rp_toolkit.store.cluster.SlotBuffer) so that an MGET carries a slot's keys, not the
+slot (rp_toolkit.store._cluster.SlotBuffer) so that an MGET carries a slot's keys, not the
 few of them one walk batch holds; against a real three-primary cluster and one server."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from redis.cluster import RedisCluster, key_slot
 import rp_toolkit as rp
 from rp_toolkit import store
 from rp_toolkit.local import LocalCluster, RedisServer
-from rp_toolkit.store.cluster import ClusterSource, SlotBuffer, ordered_runs, slots_of
+from rp_toolkit.store import ClusterTopology
+from rp_toolkit.store._cluster import SlotBuffer, ordered_runs, slots_of
 from tests.support import fill_keyspace
 
 TAGS = 24
@@ -108,7 +109,7 @@ def feed(buffer: SlotBuffer, batches: list[list[bytes]]) -> list[tuple[list[byte
 def a_buffer(url: str) -> tuple[SlotBuffer, list[bytes], store.FetchStats]:
     """A SlotBuffer on the primary of the real cluster that holds the most tagged keys, and
     those keys."""
-    nodes = ClusterSource(RedisCluster.from_url(url)).nodes()
+    nodes = ClusterTopology(RedisCluster.from_url(url), rp.config.current_options()).nodes()
     node = max(nodes, key=lambda node: len(node.client.keys("wide|*")))
     stats = store.FetchStats("MGET", "test", node.name)
     buffer = node.reader(stats, node.check(stats))

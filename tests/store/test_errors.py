@@ -14,7 +14,7 @@ import pytest
 import redis
 
 import rp_toolkit as rp
-import rp_toolkit.store.connection as connection_module  # noqa: E402
+import rp_toolkit.store._connection as connection_module  # noqa: E402
 from rp_toolkit.local import RedisServer, free_port
 from tests.support import fill_keyspace
 

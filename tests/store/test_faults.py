@@ -133,12 +133,14 @@ def test_a_restart_mid_scan_walks_the_new_server_from_cursor_0(keyspace, how):
     assert result.values == ["v"] * KEYS
     stats = result.stats
     assert stats.restarts == 1
-    [event] = stats.extra["restarts"]
-    assert event["server"] == stats.server == f"127.0.0.1:{keyspace.port}/0"
-    assert event["during"] == "SCAN"
-    assert event["action"] == "SCAN restarted from cursor 0"
-    assert event["before"]["run_id"] != event["after"]["run_id"]
-    assert stats.extra["servers"][stats.server]["run_id"] == event["after"]["run_id"]
+    [event] = stats.restart_events
+    assert event.server == stats.server == f"127.0.0.1:{keyspace.port}/0"
+    assert event.during == "SCAN"
+    assert event.action == "SCAN restarted from cursor 0"
+    assert event.before.run_id != event.after.run_id
+    assert stats.servers[stats.server].identity == event.after
+    assert stats.extra["restarts"] == [event.as_dict()]  # the old dict view, still there
+    assert stats.extra["servers"][stats.server]["run_id"] == event.after.run_id
     assert (stats.retries >= 1) == (how == "in flight")
 
 
@@ -213,10 +215,10 @@ def test_a_restart_during_value_reads_is_recorded(keyspace, wait):
         result = rp.fetch_from_redis("k:*", client)
     assert result.keys == NAMES
     assert result.values == ["v"] * KEYS  # MGET is idempotent: nothing lost or doubled
-    [event] = result.stats.extra["restarts"]
+    [event] = result.stats.restart_events
     assert result.stats.restarts == 1
-    assert event["during"] == "MGET"
-    assert event["action"] == "recorded"
+    assert event.during == "MGET"
+    assert event.action == "recorded"
     assert result.stats.values_missing == 0
 
 
@@ -232,8 +234,8 @@ def test_a_restart_while_walk_and_reads_overlap_is_recorded_once(keyspace, wait)
     assert result.keys == NAMES
     assert result.values == ["v"] * KEYS
     assert result.stats.restarts == 1
-    [event] = result.stats.extra["restarts"]
-    assert event["during"] in ("SCAN", "MGET")
+    [event] = result.stats.restart_events
+    assert event.during in ("SCAN", "MGET")
     assert result.stats.duplicates_dropped > 0  # the walk did start over: keys came twice
 
 
@@ -270,7 +272,7 @@ def test_a_restart_during_keys_runs_it_again_and_is_recorded(keyspace):
     assert client.keys_calls == 2  # the lost one, and the retry on the new server
     assert result.stats.retries >= 1
     assert result.stats.restarts == 1
-    assert result.stats.extra["restarts"][0]["during"] == "KEYS"
+    assert result.stats.restart_events[0].during == "KEYS"
 
 
 # ----------------------------------------------------------------- beyond the retry budget
@@ -336,8 +338,8 @@ def test_a_replica_before_its_first_sync_is_not_ready(replica):
         with rp.setup(use_scan=True, allow_stale_replica=True):
             result = rp.fetch_from_redis("k:*", replica.url)
         assert result.keys == []  # read as it is, and said so
-        note = result.stats.extra["stale_replica"][result.stats.server]
-        assert note["master_sync_in_progress"] is True
+        note = result.stats.servers[result.stats.server].stale_replica
+        assert note is not None and note.master_sync_in_progress is True
         admin.replicaof("NO", "ONE")
         admin.close()
 
@@ -444,7 +446,7 @@ def test_info_refused_reads_on_unchecked_and_says_so(keyspace):
         with scan_settings():
             result = rp.fetch_from_redis("k:*", url)
         assert result.keys == NAMES
-        assert "INFO refused" in result.stats.extra["unchecked"][result.stats.server]
+        assert "INFO refused" in result.stats.servers[result.stats.server].unchecked
     finally:
         admin.acl_deluser("no_info")
         admin.close()
@@ -511,11 +513,11 @@ def test_a_cluster_node_restarted_mid_scan_is_walked_again(cluster):
     stats = result.stats
     assert stats.restarts == 1
     name = f"127.0.0.1:{victim.port}"
-    assert stats.extra["nodes"][name]["restarts"] == 1
-    [event] = stats.extra["restarts"]
-    assert event["server"] == name and event["during"] == "SCAN"
-    assert event["before"]["node_id"] == event["after"]["node_id"]  # same node, new process
-    assert event["before"]["slots"] == event["after"]["slots"]
+    assert stats.nodes[name].restarts == 1
+    [event] = stats.restart_events
+    assert event.server == name and event.during == "SCAN"
+    assert event.before.node_id == event.after.node_id  # same node, new process
+    assert event.before.slots == event.after.slots
     client.close()
     admin.close()
 

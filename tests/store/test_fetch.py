@@ -29,8 +29,8 @@ import rp_toolkit as rp
 from rp_toolkit import store as fetching
 from rp_toolkit.kinds import decode_key, encode_key, escape_glob
 from rp_toolkit.local import RedisServer
-from rp_toolkit.store import scan as scan_module
-from rp_toolkit.store import stats as stats_module
+from rp_toolkit.store import _scan as scan_module
+from rp_toolkit.store import _stats as stats_module
 from tests.support import fill_keyspace, on_mget_trips
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -519,7 +519,7 @@ def test_key_deleted_between_listing_and_reading_gives_none(client, redis_url):
     keys, stats = fetching.list_keys("k:*", toolkit_client)
     assert keys == sorted(f"k:{i}" for i in range(10))
     client.delete("k:3")
-    values = fetching.read_values(toolkit_client, keys, stats)
+    values = fetching.read_values(fetching.open_source(toolkit_client), keys, stats)
     gone = keys.index("k:3")
     assert values[gone] is None
     assert [v for i, v in enumerate(values) if i != gone] == [

@@ -1,4 +1,4 @@
-"""Reading an RDB snapshot file (:class:`rp_toolkit.store.snapshot.Snapshot`), on dumps real
+"""Reading an RDB snapshot file (:class:`rp_toolkit.store.Snapshot`), on dumps real
 servers write in the tests.
 
 A Redis 7.0 and a Redis 6.2 server (each skipped with the reason if its binary is missing;
@@ -41,7 +41,7 @@ from rp_toolkit.exceptions import (
 )
 from rp_toolkit.kinds import escape_glob
 from rp_toolkit.local import RedisServer, binary_version, find_redis_server
-from rp_toolkit.store.snapshot import Snapshot, SnapshotStats
+from rp_toolkit.store import Snapshot, SnapshotStats
 
 RDB_VERSION = {"6.2": 9, "7.0": 10}
 PATHS = ["/users/1", "/search?q=*[x]|y\\z", "/caf\u00e9/?a=[1]", "/a b/*", "/"]

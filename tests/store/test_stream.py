@@ -169,3 +169,29 @@ def test_seen_keys_hands_each_key_on_once_in_first_seen_order(
     every = [key for batch in batches for key in batch]
     assert handed == list(dict.fromkeys(every))
     assert seen.duplicates == len(every) - len(handed)
+
+
+def test_a_stream_keeps_the_options_it_started_with(server: RedisServer) -> None:
+    """rp.setup in another thread mid-stream changes the next call, not this one: every MGET
+    still carries the stream's mget_chunk keys, and the walk stays SCAN."""
+    client = redis.Redis.from_url(server.url)
+    sizes: list[int] = []
+    on_mget_trips(client, lambda commands: sizes.extend(len(c) - 1 for c in commands))
+    with rp.setup(use_scan=True, scan_count=100, scan_count_auto_tune=False, mget_chunk=50,
+                  pipeline_depth=1, progress=False):  # fmt: skip
+        fetch = store.FetchStream("s:*", client)
+        found = 0
+        for batch in fetch:
+            if not found:
+                changer = threading.Thread(target=rp.setup, kwargs={"mget_chunk": 7,
+                                                                    "use_scan": False})  # fmt: skip
+                changer.start()
+                changer.join()
+                assert rp.settings.mget_chunk == 7 and rp.settings.use_scan is False
+            found += len(batch.keys)
+        assert found == KEYS
+        assert set(sizes) == {50} and len(sizes) == KEYS // 50
+        assert fetch.stats.method == "SCAN" and fetch.stats.scan_calls > 1
+        assert fetch.options.mget_chunk == 50
+        after = store.FetchStream("s:*", client, values=False)  # the next call: the new ones
+        assert after.stats.method == "KEYS" and after.options.mget_chunk == 7

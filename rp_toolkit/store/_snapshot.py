@@ -239,63 +239,20 @@ class Snapshot:
         stats: SnapshotStats,
     ) -> Iterator[KeysAndValues]:
         """The decoder's items, one Python step each (rdb-py yields one dict per item), sorted
-        into lists; the pattern is matched a window of keys at a time (:meth:`_sift`)."""
+        into lists by a :class:`_Walk`; the pattern is matched a window of keys at a time."""
         started = time.perf_counter()
         self._check_unchanged()
         decoder = self._decoder()
-        cutoff, wanted, window = self._cutoff_ms, self.db, batch_keys  # keys matched at once
-        keys: list[bytes] = []  # keys of db, not expired, not yet matched ...
-        found: list[bytes | None] = []  # ... their values (None: a key of another type)
-        stale: list[bytes] = []  # keys of db that had expired, not yet matched
-        aside: list[bytes] = []  # string keys of the current other database, not expired
-        ready = KeysAndValues([], [])  # matched, not yet handed on
-        counts = _Counts()
-        elsewhere: dict[int, int] = {}  # keys per other database
-        matching: dict[int, int] = {}  # string keys per other database matching, not expired
-        stats.elsewhere, stats.matching_elsewhere = elsewhere, matching
-        current: int = 0
-        in_db = False
-        tail: bytes | None = None
+        walk = _Walk(match, values, batch_keys, stats, db=self.db, cutoff_ms=self._cutoff_ms)
         try:
             for item in decoder:
-                kind = item["type"]
-                if kind == "string":
-                    value = item["value"]
-                elif kind in _NOT_KEYS:
-                    if kind == "select_db":
-                        _count_aside(match, aside, current, matching)
-                        current = item["db"]
-                        in_db = current == wanted
-                        stats.db_in_file = stats.db_in_file or in_db
-                    elif kind == "resize_db":
-                        stats.databases[current] = item["db_size"]
-                    elif kind == "checksum":
-                        tail = item["checksum"]
-                    continue
-                else:  # a key of another type: hash, list, set, ... (KEYS lists it, MGET nil)
-                    value = None
-                expiry = item.get("expiry")
-                if not in_db:
-                    elsewhere[current] = elsewhere.get(current, 0) + 1
-                    if value is not None and (expiry is None or expiry > cutoff):
-                        aside.append(item["key"])
-                        if len(aside) >= window:
-                            _count_aside(match, aside, current, matching)
-                    continue
-                if expiry is not None and expiry <= cutoff:
-                    stale.append(item["key"])
-                    continue
-                keys.append(item["key"])
-                found.append(value)
-                if len(keys) < window:
-                    continue
-                self._sift(match, keys, found, stale, ready, counts)
-                keys, found, stale = [], [], []
-                while len(ready.keys) >= batch_keys:
-                    yield self._hand_on(ready, batch_keys, values, counts, stats, elsewhere)
+                if walk.take(item):  # a window of keys is full: matched at once
+                    walk.sift()
+                    while len(walk.ready.keys) >= batch_keys:
+                        yield walk.hand_on()
         except ValueError as error:
-            counts.copy_to(stats, sum(elsewhere.values()))
-            raise SnapshotError(self._say(_parse_failure(error, counts.handed))) from error
+            walk.counts.copy_to(stats, walk.other_dbs())
+            raise SnapshotError(self._say(_parse_failure(error, walk.counts.handed))) from error
         except BaseException as error:
             if type(error).__name__ != "PanicException":  # a Rust panic in the decoder
                 raise
@@ -303,15 +260,15 @@ class Snapshot:
         finally:
             stats.elapsed_seconds = time.perf_counter() - started
         self._check_unchanged(replaced_is_fine=True)  # first: explains a bad end best
-        self._check_end(tail)
-        _count_aside(match, aside, current, matching)
-        self._sift(match, keys, found, stale, ready, counts)
-        while len(ready.keys) > batch_keys:
-            yield self._hand_on(ready, batch_keys, values, counts, stats, elsewhere)
-        last = self._hand_on(ready, batch_keys, values, counts, stats, elsewhere)
+        self._check_end(walk.tail)
+        walk.count_aside()
+        walk.sift()
+        while len(walk.ready.keys) > batch_keys:
+            yield walk.hand_on()
+        last = walk.hand_on()
         announced = stats.databases.get(self.db)
         if announced is not None:  # keys the decoder did not yield: streams, module types
-            stats.not_decoded = max(0, announced - counts.in_db)
+            stats.not_decoded = max(0, announced - walk.counts.in_db)
         stats.complete = True
         stats.elapsed_seconds = time.perf_counter() - started
         if last.keys:
@@ -319,49 +276,6 @@ class Snapshot:
         note = self.elsewhere_note(stats)
         if note:
             warnings.warn(SnapshotDatabaseWarning(note), stacklevel=2)
-
-    @staticmethod
-    def _sift(
-        match: BatchMatcher | None,
-        keys: list[bytes],
-        found: list[bytes | None],
-        stale: list[bytes],
-        ready: KeysAndValues,
-        counts: _Counts,
-    ) -> None:
-        """Match a window of keys at once: those that match go on to ``ready`` (in file
-        order), the expired ones that match are counted."""
-        counts.in_db += len(keys) + len(stale)
-        if match is not None:
-            hits = match(keys)
-            if not hits.all():
-                mask = hits.tolist()
-                keys = list(itertools.compress(keys, mask))
-                found = list(itertools.compress(found, mask))
-            counts.expired += int(match(stale).sum()) if stale else 0
-        else:
-            counts.expired += len(stale)
-        counts.other_types += found.count(None)
-        ready.keys.extend(keys)
-        ready.values.extend(found)
-
-    @staticmethod
-    def _hand_on(
-        ready: KeysAndValues,
-        batch_keys: int,
-        values: bool,
-        counts: _Counts,
-        stats: SnapshotStats,
-        elsewhere: dict[int, int],
-    ) -> KeysAndValues:
-        """The first ``batch_keys`` of ``ready`` as a batch (removed from it), counted (an
-        empty one is not)."""
-        keys, found = ready.keys[:batch_keys], ready.values[:batch_keys]
-        del ready.keys[:batch_keys], ready.values[:batch_keys]
-        counts.handed += len(keys)
-        counts.batches += 1 if keys else 0
-        counts.copy_to(stats, sum(elsewhere.values()))
-        return KeysAndValues(keys, found if values else None)  # type: ignore[arg-type]
 
     def elsewhere_note(self, stats: SnapshotStats) -> str | None:
         """Why a walk of ``db`` found nothing though the file holds keys elsewhere, and which
@@ -581,17 +495,120 @@ class _Counts:
         stats.other_dbs = other_dbs
 
 
-def _count_aside(
-    match: BatchMatcher | None, aside: list[bytes], db: int, matching: dict[int, int]
-) -> None:
-    """Count the string keys of database ``db`` (not the one read) that match, and empty
-    ``aside``."""
-    if not aside:
-        return
-    found = len(aside) if match is None else int(match(aside).sum())
-    if found:
-        matching[db] = matching.get(db, 0) + found
-    aside.clear()
+class _Walk:
+    """One walk's state: the decoder's items sorted into lists (keys of the database read,
+    expired ones, string keys of other databases), matched a window at a time, and the
+    matching keys handed on in batches."""
+
+    def __init__(
+        self,
+        match: BatchMatcher | None,
+        values: bool,
+        batch_keys: int,
+        stats: SnapshotStats,
+        *,
+        db: int,
+        cutoff_ms: int,
+    ) -> None:
+        self.match, self.values, self.batch_keys, self.stats = match, values, batch_keys, stats
+        self.wanted, self.cutoff = db, cutoff_ms
+        self.window = batch_keys  # keys matched at once
+        self.keys: list[bytes] = []  # keys of db, not expired, not yet matched ...
+        self.found: list[bytes | None] = []  # ... their values (None: another type)
+        self.stale: list[bytes] = []  # keys of db that had expired, not yet matched
+        self.aside: list[bytes] = []  # string keys of the current other database, not expired
+        self.ready = KeysAndValues([], [])  # matched, not yet handed on
+        self.counts = _Counts()
+        self.elsewhere: dict[int, int] = {}  # keys per other database
+        self.matching: dict[int, int] = {}  # string keys per other database matching
+        stats.elsewhere, stats.matching_elsewhere = self.elsewhere, self.matching
+        self.current = 0
+        self.in_db = False
+        self.tail: bytes | None = None
+
+    def take(self, item: dict[str, Any]) -> bool:
+        """Sort one decoded item; whether a window of keys is now full (time to :meth:`sift`)."""
+        kind = item["type"]
+        if kind == "string":
+            value = item["value"]
+        elif kind in _NOT_KEYS:
+            self._note(item)
+            return False
+        else:  # a key of another type: hash, list, set, ... (KEYS lists it, MGET nil)
+            value = None
+        expiry = item.get("expiry")
+        live = expiry is None or expiry > self.cutoff
+        if not self.in_db:
+            self.elsewhere[self.current] = self.elsewhere.get(self.current, 0) + 1
+            if value is not None and live:
+                self.aside.append(item["key"])
+                if len(self.aside) >= self.window:
+                    self.count_aside()
+            return False
+        if not live:
+            self.stale.append(item["key"])
+            return False
+        self.keys.append(item["key"])
+        self.found.append(value)
+        return len(self.keys) >= self.window
+
+    def _note(self, item: dict[str, Any]) -> None:
+        """An item that is no key: a database starts, its size, the trailer."""
+        kind = item["type"]
+        if kind == "select_db":
+            self.count_aside()
+            self.current = item["db"]
+            self.in_db = self.current == self.wanted
+            self.stats.db_in_file = self.stats.db_in_file or self.in_db
+        elif kind == "resize_db":
+            self.stats.databases[self.current] = item["db_size"]
+        elif kind == "checksum":
+            self.tail = item["checksum"]
+
+    def count_aside(self) -> None:
+        """Count the string keys of the current other database that match, and empty
+        ``aside``."""
+        if not self.aside:
+            return
+        match = self.match
+        found = len(self.aside) if match is None else int(match(self.aside).sum())
+        if found:
+            self.matching[self.current] = self.matching.get(self.current, 0) + found
+        self.aside.clear()
+
+    def sift(self) -> None:
+        """Match the window of keys at once: those that match go on to ``ready`` (in file
+        order), the expired ones that match are counted."""
+        keys, found, stale = self.keys, self.found, self.stale
+        counts, match = self.counts, self.match
+        self.keys, self.found, self.stale = [], [], []
+        counts.in_db += len(keys) + len(stale)
+        if match is not None:
+            hits = match(keys)
+            if not hits.all():
+                mask = hits.tolist()
+                keys = list(itertools.compress(keys, mask))
+                found = list(itertools.compress(found, mask))
+            counts.expired += int(match(stale).sum()) if stale else 0
+        else:
+            counts.expired += len(stale)
+        counts.other_types += found.count(None)
+        self.ready.keys.extend(keys)
+        self.ready.values.extend(found)
+
+    def other_dbs(self) -> int:
+        return sum(self.elsewhere.values())
+
+    def hand_on(self) -> KeysAndValues:
+        """The first ``batch_keys`` of ``ready`` as a batch (removed from it), counted (an
+        empty one is not)."""
+        ready, size = self.ready, self.batch_keys
+        keys, found = ready.keys[:size], ready.values[:size]
+        del ready.keys[:size], ready.values[:size]
+        self.counts.handed += len(keys)
+        self.counts.batches += 1 if keys else 0
+        self.counts.copy_to(self.stats, self.other_dbs())
+        return KeysAndValues(keys, found if self.values else None)  # type: ignore[arg-type]
 
 
 def _parse_failure(error: BaseException, keys_before: int | None) -> str:

@@ -12,10 +12,10 @@ the SCAN loop, and the gem's KEYS deprecation notice.
   same; the keys dropped are counted in ``stats.keys_filtered``. KEYS sends the pattern as
   asked (it is the gem's command).
 * ``scan_count="adaptive"``: COUNT is re-sized after every SCAN call to keep each call
-  under ``settings.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
+  under ``options.scan_budget_ms`` (:class:`AdaptiveCount`, one per SCAN loop).
 * A cursor is only valid on the server process that issued it: each SCAN loop holds a
-  :class:`~rp_toolkit.store.identity.ServerWatch` and walks again from cursor 0 when the
-  server restarted or failed over (see :mod:`rp_toolkit.store.identity`).
+  :class:`~rp_toolkit.store._identity.ServerWatch` and walks again from cursor 0 when the
+  server restarted or failed over (see :mod:`rp_toolkit.store._identity`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,18 @@ from collections.abc import Iterator
 
 import redis
 
-from ..config import ADAPTIVE, MAX_RECOMMENDED_SCAN_COUNT, settings, validate_scan_count
+from ..config import (
+    ADAPTIVE,
+    MAX_RECOMMENDED_SCAN_COUNT,
+    Options,
+    current_options,
+    validate_scan_count,
+)
 from ..exceptions import KeysDeprecationWarning
 from ..glob import batch_filter, head_pattern
 from ..kinds import decode_key, encode_key
-from .identity import ServerWatch
-from .stats import FetchStats, timed_call
+from ._identity import ServerWatch
+from ._stats import FetchStats, ScanCounts, timed_call
 
 logger = logging.getLogger("rp_toolkit")
 keys_logger = logging.getLogger("rp_toolkit.keys")
@@ -77,8 +83,9 @@ def is_request_id_lookup(pattern: str) -> bool:
     return bool(match and match.group(1).strip("*"))
 
 
-def determine_scan_count(pattern: str) -> int:
-    """The COUNT hint for ``pattern``: the gem's auto-tune table, or ``settings.scan_count``.
+def determine_scan_count(pattern: str, options: Options | None = None) -> int:
+    """The COUNT hint for ``pattern``: the gem's auto-tune table, or ``options.scan_count``
+    (``options``: the settings in force when not given).
 
     Auto-tune: 1000 for request-id lookups (the gem: 10; see ``AUTO_COUNT_REQUEST_ID``;
     checked first, so an id with eight digits in a row is still a lookup), 1000 for
@@ -86,8 +93,9 @@ def determine_scan_count(pattern: str) -> int:
     With ``scan_count="adaptive"`` this is the COUNT the adaptive loop starts from: the same
     table, whether ``scan_count_auto_tune`` is on or off.
     """
-    if not settings.scan_count_auto_tune and settings.scan_count != ADAPTIVE:
-        return validate_scan_count(settings.scan_count)
+    options = current_options() if options is None else options
+    if not options.scan_count_auto_tune and options.scan_count != ADAPTIVE:
+        return validate_scan_count(options.scan_count)
     if is_request_id_lookup(pattern):
         return AUTO_COUNT_REQUEST_ID
     if _DAY_SCOPED_FIELD.search(pattern):
@@ -107,12 +115,14 @@ def scan_match(pattern: bytes | str) -> bytes:
     return head_pattern(raw) or raw
 
 
-def scan_count_rule() -> str:
-    """How :func:`determine_scan_count` and the SCAN loop choose COUNT under the settings in
-    force: ``"adaptive"``, ``"auto-tune"`` (the table) or ``"fixed"`` (``scan_count``)."""
-    if settings.scan_count == ADAPTIVE:
+def scan_count_rule(options: Options | None = None) -> str:
+    """How :func:`determine_scan_count` and the SCAN loop choose COUNT under ``options`` (the
+    settings in force when not given): ``"adaptive"``, ``"auto-tune"`` (the table) or
+    ``"fixed"`` (``scan_count``)."""
+    options = current_options() if options is None else options
+    if options.scan_count == ADAPTIVE:
         return "adaptive"
-    return "auto-tune" if settings.scan_count_auto_tune else "fixed"
+    return "auto-tune" if options.scan_count_auto_tune else "fixed"
 
 
 class AdaptiveCount:
@@ -146,26 +156,13 @@ class AdaptiveCount:
         return self.count
 
 
-def _record_count(stats: FetchStats, count: int, over_budget: bool) -> None:
-    """Fold one SCAN call's COUNT into ``stats.extra["counts"]`` (over every SCAN loop)."""
-    summary = stats.extra["counts"]
-    if summary["calls"] == 0:
-        summary.update(min=count, max=count)
-    summary["calls"] += 1
-    summary["slots"] += count
-    summary["min"] = min(summary["min"], count)
-    summary["max"] = max(summary["max"], count)
-    summary["final"] = count
-    summary["mean"] = summary["slots"] / summary["calls"]
-    summary["over_budget"] += over_budget
-
-
 def scan_batches(
     client: redis.Redis,
     pattern: bytes,
     count: int,
     stats: FetchStats,
     *,
+    options: Options | None = None,
     adaptive: bool | None = None,
     budget_ms: float | None = None,
     watch: ServerWatch | None = None,
@@ -176,73 +173,85 @@ def scan_batches(
     A lost connection resumes from the last cursor when the server is still the same one:
     ``watch`` (default: a new :class:`ServerWatch`, which first checks that the server is
     ready) identifies it after every reconnect and once more at the end. A server that
-    restarted or failed over is walked again from cursor 0, at most ``settings.retries``
+    restarted or failed over is walked again from cursor 0, at most ``options.retries``
     times (then :class:`ServerChangedError`): its cursors mean nothing on the new server.
-    ``adaptive`` (default: ``settings.scan_count == "adaptive"``) re-sizes COUNT after each
-    call, starting from ``count``, to stay under ``budget_ms`` (default
-    ``settings.scan_budget_ms``); the state is this invocation's, so loops over several
-    nodes adapt independently. SCAN sends :func:`scan_match` of ``pattern`` and filters
-    each call's keys with ``pattern`` itself (dropped keys counted in
-    ``stats.keys_filtered``); ``match`` sends another pattern (``pattern`` itself: sent as
-    it is, nothing to filter).
-    ``stats.extra["counts"]`` sums up the COUNTs sent: start, min,
-    max, mean, final (the last call's), calls, over_budget (calls slower than the budget,
-    adaptive only), budget_ms (None when fixed), loops.
-    """
+    ``options``: the call's (default: the settings in force). ``adaptive`` (default:
+    ``options.scan_count == "adaptive"``) re-sizes COUNT after each call, starting from
+    ``count``, to stay under ``budget_ms`` (default ``options.scan_budget_ms``); the state
+    is this invocation's, so loops over several nodes adapt independently. SCAN sends
+    :func:`scan_match` of ``pattern`` and filters each call's keys with ``pattern`` itself
+    (dropped keys counted in ``stats.keys_filtered``); ``match`` sends another pattern
+    (``pattern`` itself: sent as it is, nothing to filter). ``stats.scan_counts`` sums up
+    the COUNTs sent (:class:`~._stats.ScanCounts`)."""
+    options = current_options() if options is None else options
     if adaptive is None:
-        adaptive = settings.scan_count == ADAPTIVE
-    budget = settings.scan_budget_ms if budget_ms is None else budget_ms
+        adaptive = options.scan_count == ADAPTIVE
+    budget = options.scan_budget_ms if budget_ms is None else budget_ms
     control = AdaptiveCount(count, budget) if adaptive else None
-    summary = stats.extra.setdefault(
-        "counts",
-        {
-            "adaptive": adaptive,
-            "budget_ms": budget if adaptive else None,
-            "start": control.count if control else count,
-            "min": None,
-            "max": None,
-            "mean": None,
-            "final": None,
-            "calls": 0,
-            "slots": 0,
-            "over_budget": 0,
-            "loops": 0,
-        },
-    )
-    summary["loops"] += 1
+    if stats.scan_counts is None:
+        start = control.count if control else count
+        stats.scan_counts = ScanCounts(adaptive, budget if adaptive else None, start)
+    stats.scan_counts.loops += 1
     if watch is None:
-        watch = ServerWatch.start(client, stats)
+        watch = ServerWatch.start(client, stats, options)
     sent = scan_match(pattern) if match is None else match
     keep = batch_filter(pattern) if sent != encode_key(pattern) else None
+    loop = _ScanLoop(client, sent, stats, options.retries, control, count)
     since = watch.generation
     cursor = 0
     while True:
-        now = control.count if control else count
-        retries = stats.retries
-        started = time.perf_counter()
-        cursor, batch = timed_call(
-            lambda c=cursor, n=now: client.scan(c, match=sent, count=n), stats
-        )
-        seconds = time.perf_counter() - started
-        stats.scan_calls += 1
-        _record_count(stats, now, control is not None and seconds > control.budget_s)
-        reconnected = stats.retries != retries
-        if control is not None and not reconnected:
-            control.observe(seconds)
+        cursor, batch, reconnected = loop.call(cursor)
         if keep is not None and batch:
             kept = keep(batch)
             stats.keys_filtered += len(batch) - len(kept)
             batch = kept
         yield batch  # its keys exist, whichever server answered
-        if (reconnected or int(cursor) == 0 or watch.generation != since) and watch.changed(
+        if (reconnected or cursor == 0 or watch.generation != since) and watch.changed(
             "SCAN", rescan=True, since=since
         ):
             # Another server (seen after our retry, by redis-py's own reconnect at the end,
             # or by the read stage sharing the watch): its cursors start over.
             cursor, since = 0, watch.generation
             continue
-        if int(cursor) == 0:
+        if cursor == 0:
             return  # the server that ended the walk is the one it began on
+
+
+class _ScanLoop:
+    """One SCAN loop's calls: each timed, counted into ``stats`` and, adaptive, sizing the
+    next COUNT (``control``; else ``count`` every time)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        sent: bytes,
+        stats: FetchStats,
+        retries: int,
+        control: AdaptiveCount | None,
+        count: int,
+    ) -> None:
+        self.client, self.sent, self.stats, self.retries = client, sent, stats, retries
+        self.control, self.count = control, count
+
+    def call(self, cursor: int) -> tuple[int, list[bytes], bool]:
+        """``(next cursor, keys, whether it needed a reconnect)`` of one SCAN call."""
+        control, stats = self.control, self.stats
+        now = control.count if control else self.count
+        retries = stats.retries
+        started = time.perf_counter()
+        cursor, batch = timed_call(
+            lambda: self.client.scan(cursor, match=self.sent, count=now),
+            stats,
+            retries=self.retries,
+        )
+        seconds = time.perf_counter() - started
+        stats.scan_calls += 1
+        assert stats.scan_counts is not None
+        stats.scan_counts.record(now, control is not None and seconds > control.budget_s)
+        reconnected = stats.retries != retries
+        if control is not None and not reconnected:
+            control.observe(seconds)
+        return int(cursor), batch, reconnected
 
 
 def warn_keys_deprecated() -> None:

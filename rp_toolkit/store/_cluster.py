@@ -4,14 +4,14 @@ The gem lists keys with one ``KEYS`` and reads them with one ``MGET``. On a clus
 KEYS (and SCAN) see the keys of the one node they run on, and an MGET whose keys hash to
 different slots fails with ``CROSSSLOT Keys in request don't hash to the same slot``. Here:
 
-* **Which URLs are clusters**: :mod:`rp_toolkit.store.connection` decides.
+* **Which URLs are clusters**: :mod:`rp_toolkit.store._connection` decides.
 * **Keys.** KEYS or SCAN (per ``use_scan`` and the COUNT rules) runs on every primary, all at
-  once: each primary is its own stream in :mod:`rp_toolkit.store.stream`, and the keys are
+  once: each primary is its own stream in :mod:`rp_toolkit.store._stream`, and the keys are
   de-duplicated and sorted by the caller exactly as on one node.
 * **Values.** Each primary's read stage groups the keys it is handed by hash slot in a
   bounded buffer (:class:`SlotBuffer`) and reads a slot's keys when they fill an MGET, when
   the walk has passed the slot, when the buffer is full, or at the end: MGETs of at most
-  ``settings.mget_chunk`` keys of one slot (an MGET never spans two slots), as wide as the
+  ``options.mget_chunk`` keys of one slot (an MGET never spans two slots), as wide as the
   slot and the buffer allow. A slot may hold few keys, so the MGETs for one primary are
   pipelined about ``mget_chunk × pipeline_depth`` keys per round trip, as many as one trip to
   a single node, packed by hiredis without redis-py's Python work per key and per command
@@ -21,7 +21,7 @@ different slots fails with ``CROSSSLOT Keys in request don't hash to the same sl
   that just restarted serves again only after about 2 s) is sent again with the backoff of
   a lost connection, then :class:`ServerNotReadyError`.
 * **Readiness and restarts**: every primary is checked before any is listed, and each SCAN
-  loop and read phase watches its own node (:mod:`rp_toolkit.store.identity`).
+  loop and read phase watches its own node (:mod:`rp_toolkit.store._identity`).
 
 Keys listed while a slot migrates may come from both nodes (de-duplicated) or, rarely, be
 missed; analysis during a resharding is best repeated afterwards.
@@ -40,12 +40,12 @@ import numpy as np
 from redis import exceptions as redis_errors
 from redis.cluster import RedisCluster, key_slot
 
-from ..config import settings
+from ..config import Options
 from ..exceptions import ServerNotReadyError
 from ..kinds import KeysAndValues
-from .identity import ServerWatch
-from .node import Node, Reader, RedisSource, send_mgets
-from .stats import FetchStats, timed_call
+from ._identity import ServerWatch
+from ._node import Node, Reader, ServerTopology, send_mgets
+from ._stats import FetchStats, timed_call
 
 SLOTS = 16384
 MAX_THREADS = 8
@@ -71,8 +71,8 @@ class ClusterNode(Node):
 
     cluster = True
 
-    def __init__(self, owner: RedisCluster, node: Any) -> None:
-        super().__init__(owner.get_redis_connection(node), node.name)
+    def __init__(self, owner: RedisCluster, node: Any, options: Options) -> None:
+        super().__init__(owner.get_redis_connection(node), options, node.name)
         self.owner = owner
 
     def buffer_keys(self) -> int:
@@ -110,18 +110,18 @@ class ClusterNode(Node):
         watch: ServerWatch,
     ) -> list[bytes | None]:
         """Values of ``keys``, whose ``keys[bounds[i]:bounds[i + 1]]`` are of ``slots[i]``:
-        MGETs of at most ``settings.mget_chunk`` keys of one slot, pipelined about
+        MGETs of at most ``options.mget_chunk`` keys of one slot, pipelined about
         ``mget_chunk × pipeline_depth`` keys per round trip. A chunk answered with a
         redirection (the slot moved) is re-read through the cluster client; ``CLUSTERDOWN``
         is retried, then ServerNotReadyError. (Plain lists of ints, not a tuple per slot or
         per MGET: fewer objects for the garbage collector.)"""
-        chunk = settings.mget_chunk
+        chunk = self.options.mget_chunk
         pairs = itertools.pairwise(bounds)
         cuts = [offset for start, end in pairs for offset in range(start, end, chunk)]
         cuts.append(bounds[-1])  # MGET j reads keys[cuts[j]:cuts[j + 1]]
-        stats.extra.setdefault("slots", set()).update(slots)
+        stats.slots_read.update(slots)
         found: list[bytes | None] = [None] * len(keys)
-        for first, last in _trips(cuts, chunk * settings.pipeline_depth):
+        for first, last in _trips(cuts, chunk * self.options.pipeline_depth):
             retries = stats.retries
             values, errors = self._send(keys, cuts[first : last + 1], stats)
             found[cuts[first] : cuts[last]] = values  # a trip's MGETs follow each other
@@ -130,13 +130,15 @@ class ClusterNode(Node):
                 start, end = cuts[first + at], cuts[first + at + 1]
                 if isinstance(error, redis_errors.ClusterCrossSlotError):
                     # Keys taken to share a slot (ordered_runs) do not: read by exact slots.
-                    stats.extra["regrouped_chunks"] = stats.extra.get("regrouped_chunks", 0) + 1
+                    stats.regrouped_chunks += 1
                     found[start:end] = self.read(keys[start:end], stats, watch)
                 elif isinstance(error, _REDIRECTIONS):
                     # The slot moved (resharding): the cluster client follows it.
-                    stats.extra["redirected_chunks"] = stats.extra.get("redirected_chunks", 0) + 1
+                    stats.redirected_chunks += 1
                     found[start:end] = timed_call(
-                        lambda s=start, e=end: self.owner.mget_nonatomic(keys[s:e]), stats
+                        lambda s=start, e=end: self.owner.mget_nonatomic(keys[s:e]),
+                        stats,
+                        retries=self.options.retries,
                     )
                     stats.mget_calls += 1
                 else:
@@ -156,7 +158,12 @@ class ClusterNode(Node):
             return values, errors
 
         try:
-            return timed_call(send, stats, also_retry=(redis_errors.ClusterDownError,))
+            return timed_call(
+                send,
+                stats,
+                retries=self.options.retries,
+                also_retry=(redis_errors.ClusterDownError,),
+            )
         except redis_errors.ClusterDownError:
             raise ServerNotReadyError(
                 f"Redis Cluster node {self.name} answers CLUSTERDOWN while reading values: "
@@ -172,7 +179,7 @@ class SlotBuffer(Reader):
 
     A slot's keys are read when
 
-    * they fill an MGET (``settings.mget_chunk`` keys: the full chunks are read, the rest
+    * they fill an MGET (``options.mget_chunk`` keys: the full chunks are read, the rest
       waits);
     * the walk has passed their slot: when a batch comes in slot order after one that did and
       ended at or below its first slot (as SCAN hands keys on servers that keep one table per
@@ -223,7 +230,7 @@ class SlotBuffer(Reader):
             ready += [(slot, self.waiting.pop(slot)) for slot in passed]
         self.frontier = slots[-1] if in_order else None
         self.run_guess = max(1, len(keys) // len(slots))
-        chunk = settings.mget_chunk
+        chunk = self.node.options.mget_chunk
         for slot, (start, end) in zip(slots, itertools.pairwise(bounds), strict=True):
             group = self.waiting.setdefault(slot, [])
             group += grouped[start:end]
@@ -256,18 +263,19 @@ class SlotBuffer(Reader):
         return KeysAndValues(keys, found)
 
 
-class ClusterSource(RedisSource):
-    """Records in a Redis Cluster: every primary walked, each key read on its slot's owner."""
+class ClusterTopology(ServerTopology):
+    """A Redis Cluster as the read path sees it: every primary walked, each key read on its
+    slot's owner."""
 
     cluster = True
 
-    def __init__(self, client: RedisCluster) -> None:
-        super().__init__(client)
+    def __init__(self, client: RedisCluster, options: Options) -> None:
+        self.client, self.options = client, options
         self._nodes: dict[str, ClusterNode] = {}
 
     def node(self, node: Any) -> ClusterNode:
         if node.name not in self._nodes:
-            self._nodes[node.name] = ClusterNode(self.client, node)
+            self._nodes[node.name] = ClusterNode(self.client, node, self.options)
         return self._nodes[node.name]
 
     def nodes(self) -> list[Node]:

@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from ..config import check_environment, settings
+from ..config import Options, check_environment, current_options
 from ..exceptions import (
     KeysCommandUnavailableError,
     RedisCommandError,
@@ -190,11 +190,12 @@ def _client_for_url(url: str) -> redis.Redis:
     )
 
 
-def get_client(client: ClientLike = None) -> redis.Redis:
-    """A ``redis.Redis`` for ``client``: a client as is, a URL, or ``settings.redis_url``."""
+def get_client(client: ClientLike = None, options: Options | None = None) -> redis.Redis:
+    """A ``redis.Redis`` for ``client``: a client as is, a URL, or ``options.redis_url``
+    (``options``: the settings in force when not given)."""
     check_environment()
     if client is None:
-        client = settings.redis_url
+        client = (current_options() if options is None else options).redis_url
         if client is None:
             raise SettingsError(
                 "No Redis to read from: pass client= (a redis.Redis or a redis:// URL), "

@@ -10,21 +10,21 @@ holds a :class:`ServerWatch`:
   in one round trip) gives the server's identity (``run_id``, ``master_replid``; on a cluster
   the node id and the slots it serves) and says whether it is ready: not loading, not a
   replica whose link to its primary is down or still syncing (unless
-  ``settings.allow_stale_replica``), not a cluster node whose ``cluster_state`` is not ``ok``.
+  ``options.allow_stale_replica``), not a cluster node whose ``cluster_state`` is not ``ok``.
   A server that is not ready raises :class:`ServerNotReadyError` before any batch.
 * **After a reconnect** (a retry in :func:`timed_call`) and **when the loop ends** (which
   also catches reconnects redis-py made on its own: a pooled connection that is replaced
   when it was found closed, a caller's client with its own retries) the server is identified
   again. A SCAN walk whose server changed starts over from cursor 0 (the callers
-  de-duplicate), at most ``settings.retries`` times, else :class:`ServerChangedError`; a read
+  de-duplicate), at most ``options.retries`` times, else :class:`ServerChangedError`; a read
   phase only records it (MGET is idempotent; keys gone with the restart read as ``None``).
 
-Each change is counted in ``stats.restarts`` and described in ``stats.extra["restarts"]``;
-``stats.extra["servers"]`` holds the identity each server last had, so that reading values
-after a listing compares against the server that listed the keys.
+Each change is counted in ``stats.restarts`` and described in ``stats.restart_events``;
+``stats.servers[name].identity`` holds the identity each server last had, so that reading
+values after a listing compares against the server that listed the keys.
 
 If ``INFO`` itself is refused (an ACL without ``+info``), the fetch goes on unchecked and
-says so in ``stats.extra["unchecked"]``; ``CLUSTER INFO``/``CLUSTER NODES`` refused on a
+says so in ``stats.servers[name].unchecked``; ``CLUSTER INFO``/``CLUSTER NODES`` refused on a
 cluster likewise leave only the cluster parts unchecked.
 """
 
@@ -32,17 +32,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 from redis import exceptions as redis_errors
 
-from ..config import settings
+from ..config import Options
 from ..exceptions import ServerChangedError, ServerNotReadyError
 from ..version import server_label
-from .connection import describe_server
-from .stats import FetchStats, timed_call
+from ._connection import describe_server
+from ._stats import FetchStats, Restart, ServerIdentity, StaleReplica, timed_call
 
 logger = logging.getLogger("rp_toolkit")
 _warned: set[tuple[str, str]] = set()
@@ -57,59 +57,6 @@ def _warn_once(where: str, message: str, *args: object) -> None:
             return
         _warned.add((where, text))
     logger.warning(text)
-
-
-@dataclass(frozen=True)
-class ServerIdentity:
-    """What tells one server process (and its data set) from another at the same address."""
-
-    run_id: str | None = None
-    """A new random id every time the process starts."""
-    replid: str | None = None
-    """``master_replid``: changes on a failover (promotion, or becoming a replica)."""
-    role: str | None = None
-    node_id: str | None = None
-    """A cluster node's id (kept in ``nodes.conf`` across restarts)."""
-    slots: str | None = None
-    """The slots a cluster node serves, as ``CLUSTER NODES`` lists them."""
-
-    def differs_from(self, other: ServerIdentity) -> bool:
-        """Whether ``other`` is another server (or the same one after a restart or failover,
-        or a cluster node that serves other slots now); a part either side could not learn
-        is not compared."""
-        return any(
-            _differ(mine, theirs)
-            for mine, theirs in (
-                (self.run_id, other.run_id),
-                (self.replid, other.replid),
-                (self.node_id, other.node_id),
-                (self.slots, other.slots),
-            )
-        )
-
-    def change_to(self, other: ServerIdentity) -> str:
-        """What differs in ``other``, in a few words: ``restarted (run_id 1a2b3c4d ->
-        5e6f7a8b)``, ``failed over (...)``, ``its slots changed (...)``."""
-        if _differ(self.run_id, other.run_id):
-            return f"restarted (run_id {_short(self.run_id)} -> {_short(other.run_id)})"
-        if _differ(self.replid, other.replid) or _differ(self.node_id, other.node_id):
-            return (
-                f"failed over (role {self.role} -> {other.role}, replication id "
-                f"{_short(self.replid)} -> {_short(other.replid)})"
-            )
-        return f"its slots changed ({self.slots} -> {other.slots})"
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ServerIdentity:
-        return cls(**{name: values.get(name) for name in cls.__dataclass_fields__})
-
-
-def _differ(mine: str | None, theirs: str | None) -> bool:
-    return mine is not None and theirs is not None and mine != theirs
-
-
-def _short(value: str | None) -> str:
-    return (value or "?")[:8]
 
 
 def _text(value: Any) -> str:
@@ -152,7 +99,9 @@ class Observation:
     unchecked: str | None = None
 
 
-def observe(client: redis.Redis, stats: FetchStats, *, cluster: bool = False) -> Observation:
+def observe(
+    client: redis.Redis, stats: FetchStats, options: Options, *, cluster: bool = False
+) -> Observation:
     """Ask ``client``'s server who it is: one round trip (retried like every other)."""
     if cluster:
 
@@ -163,10 +112,10 @@ def observe(client: redis.Redis, stats: FetchStats, *, cluster: bool = False) ->
             pipe.execute_command("CLUSTER", "NODES")
             return pipe.execute(raise_on_error=False)
 
-        info, cluster_info, nodes = timed_call(ask, stats)
+        info, cluster_info, nodes = timed_call(ask, stats, retries=options.retries)
     else:
         try:
-            info = timed_call(client.info, stats)
+            info = timed_call(client.info, stats, retries=options.retries)
         except redis_errors.ResponseError as error:  # refused (ACL) or renamed
             info = error
         cluster_info = nodes = None
@@ -197,9 +146,9 @@ def observe(client: redis.Redis, stats: FetchStats, *, cluster: bool = False) ->
     return Observation(identity, info, _cluster_state(cluster_info), unchecked)
 
 
-def check_ready(seen: Observation, where: str, stats: FetchStats) -> None:
+def check_ready(seen: Observation, where: str, stats: FetchStats, options: Options) -> None:
     """Raise :class:`ServerNotReadyError` if the server cannot give a complete answer now;
-    a stale replica read anyway (``settings.allow_stale_replica``) is noted in ``stats``."""
+    a stale replica read anyway (``options.allow_stale_replica``) is noted in ``stats``."""
     info = seen.info
     if str(info.get("loading", 0)) == "1" or str(info.get("async_loading", 0)) == "1":
         done = info.get("loading_loaded_perc")
@@ -214,20 +163,16 @@ def check_ready(seen: Observation, where: str, stats: FetchStats) -> None:
         if link != "up" or syncing:
             primary = f"{info.get('master_host', '?')}:{info.get('master_port', '?')}"
             state = "a full sync from it is in progress" if syncing else f"its link is {link}"
-            if not settings.allow_stale_replica:
+            if not options.allow_stale_replica:
                 raise ServerNotReadyError(
                     f"Redis at {where} is a replica of {primary} and {state}: its data may be "
                     "old or incomplete. Read the primary, wait for the replica to catch up, or "
                     "read it anyway with rp.setup(allow_stale_replica=True) "
                     "(RP_ALLOW_STALE_REPLICA=true)."
                 )
-            note = {
-                "primary": primary,
-                "master_link_status": link,
-                "master_sync_in_progress": syncing,
-                "master_link_down_since_seconds": info.get("master_link_down_since_seconds"),
-            }
-            stats.extra.setdefault("stale_replica", {})[where] = note
+            stats.server_facts(where).stale_replica = StaleReplica(
+                primary, link, syncing, info.get("master_link_down_since_seconds")
+            )
             _warn_once(
                 where,
                 "Reading Redis at %s, a replica of %s, though %s (allow_stale_replica): "
@@ -246,18 +191,21 @@ def check_ready(seen: Observation, where: str, stats: FetchStats) -> None:
 
 class ServerWatch:
     """One server's identity for the length of one loop (a SCAN walk or a read phase):
-    see the module's description. ``name`` is how ``stats`` names the server."""
+    see the module's description. ``name`` is how ``stats`` names the server; ``options``
+    are the fetch's (``retries``, ``allow_stale_replica``)."""
 
     def __init__(
         self,
         client: redis.Redis,
         stats: FetchStats,
         identity: ServerIdentity,
+        options: Options,
         *,
         name: str | None = None,
         cluster: bool = False,
     ) -> None:
         self.client, self.stats, self.identity = client, stats, identity
+        self.options = options
         self.name = name or describe_server(client)
         self.cluster = cluster
         self.changes = 0
@@ -275,20 +223,22 @@ class ServerWatch:
         cls,
         client: redis.Redis,
         stats: FetchStats,
+        options: Options,
         *,
         name: str | None = None,
         cluster: bool = False,
     ) -> ServerWatch:
         """Identify the server and check that it is ready (one round trip)."""
         where = name or describe_server(client)
-        seen = observe(client, stats, cluster=cluster)
+        seen = observe(client, stats, options, cluster=cluster)
+        facts = stats.server_facts(where)
         if seen.unchecked:
-            stats.extra.setdefault("unchecked", {})[where] = seen.unchecked
+            facts.unchecked = seen.unchecked
             _warn_once(where, "Redis at %s: %s.", where, seen.unchecked)
-        check_ready(seen, where, stats)
+        check_ready(seen, where, stats, options)
         if seen.info:  # which server answered: valkey 9.1.2, redis 7.0.15
-            stats.extra.setdefault("software", {})[where] = server_label(seen.info)
-        watch = cls(client, stats, seen.identity, name=where, cluster=cluster)
+            facts.software = server_label(seen.info)
+        watch = cls(client, stats, seen.identity, options, name=where, cluster=cluster)
         if seen.info:  # the keyspace section lists only databases that hold keys
             db = client.connection_pool.connection_kwargs.get("db", 0) or 0
             keyspace = seen.info.get(f"db{db}")
@@ -300,34 +250,36 @@ class ServerWatch:
         cls,
         client: redis.Redis,
         stats: FetchStats,
+        options: Options,
         *,
         name: str | None = None,
         cluster: bool = False,
-        known: dict[str, Any] | None = None,
+        known: ServerIdentity | None = None,
     ) -> ServerWatch:
         """The watch for a loop that follows another one on the same fetch (values after
         keys): the identity the listing ended with (``known``, else the one in
-        ``stats.extra["servers"]``), or, if there is none, a fresh :meth:`start`."""
+        ``stats.servers``), or, if there is none, a fresh :meth:`start`."""
         where = name or describe_server(client)
-        known = known or stats.extra.get("servers", {}).get(where)
+        if known is None and where in stats.servers:
+            known = stats.servers[where].identity
         if known is None:
-            return cls.start(client, stats, name=where, cluster=cluster)
-        return cls(client, stats, ServerIdentity.from_dict(known), name=where, cluster=cluster)
+            return cls.start(client, stats, options, name=where, cluster=cluster)
+        return cls(client, stats, known, options, name=where, cluster=cluster)
 
     def _remember(self) -> None:
-        self.stats.extra.setdefault("servers", {})[self.name] = asdict(self.identity)
+        self.stats.server_facts(self.name).identity = self.identity
 
     def changed(self, during: str, *, rescan: bool, since: int | None = None) -> bool:
         """Identify the server again (after a reconnect, or when a loop ends); whether it is
         another one than before (than at generation ``since``, when given: the walk and the
         read stage of one node share this watch, and either may see the change first). A
         change is recorded once; with ``rescan`` (a SCAN walk that will start over) more
-        than ``settings.retries`` changes raise ServerChangedError."""
+        than ``options.retries`` changes raise ServerChangedError."""
         with self._lock:
             mark = self.generation if since is None else since
             if self.identity == ServerIdentity():
                 return False  # nothing could be learned about it (INFO refused)
-            now = observe(self.client, self.stats, cluster=self.cluster).identity
+            now = observe(self.client, self.stats, self.options, cluster=self.cluster).identity
             if self.identity.differs_from(now):
                 self._record(during, now, rescan=rescan)
             elif rescan and self.generation != mark:
@@ -340,14 +292,9 @@ class ServerWatch:
         self.changes += 1
         self.generation += 1
         self.stats.restarts += 1
-        event = {
-            "server": self.name,
-            "during": during,
-            "before": asdict(before),
-            "after": asdict(now),
-            "action": "SCAN restarted from cursor 0" if rescan else "recorded",
-        }
-        self.stats.extra.setdefault("restarts", []).append(event)
+        action = "SCAN restarted from cursor 0" if rescan else "recorded"
+        event = Restart(self.name, during, before, now, action)
+        self.stats.restart_events.append(event)
         self._remember()
         change = before.change_to(now)
         logger.warning(
@@ -360,24 +307,14 @@ class ServerWatch:
         if rescan:
             self._check_limit(change, event)
 
-    def _check_limit(self, change: str, event: dict[str, Any] | None = None) -> None:
-        if self.changes > settings.retries:
+    def _check_limit(self, change: str, event: Restart | None = None) -> None:
+        retries = self.options.retries
+        if self.changes > retries:
             if event is not None:
-                event["action"] = "gave up"
+                event.action = "gave up"
             raise ServerChangedError(
                 f"Redis at {self.name} {change} mid-scan, {self.changes} time(s) with "
-                f"retries={settings.retries}: a SCAN cursor means nothing on the new server, "
+                f"retries={retries}: a SCAN cursor means nothing on the new server, "
                 "so the key list would be incomplete. Read again once the server is stable, "
                 "or allow more restarts with rp.setup(retries=N)."
             )
-
-
-def fold_into(stats: FetchStats, mine: FetchStats) -> None:
-    """Add what one node's loop recorded (``mine``) to the whole fetch's ``stats``."""
-    stats.restarts += mine.restarts
-    stats.extra.setdefault("restarts", []).extend(mine.extra.pop("restarts", []))
-    if not stats.extra["restarts"]:
-        del stats.extra["restarts"]
-    for name in ("servers", "software", "stale_replica", "unchecked"):
-        if name in mine.extra:
-            stats.extra.setdefault(name, {}).update(mine.extra.pop(name))

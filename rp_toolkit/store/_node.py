@@ -1,15 +1,16 @@
 """One Redis server as the read path sees it: where keys are walked and values read.
 
-A :class:`RedisSource` is what a URL or client becomes once, at the top of a fetch: it names
+A :class:`ServerTopology` is what a live source (:class:`~rp_toolkit.store.sources.LiveSource`)
+holds: built once from its client and the call's options, it names
 the :class:`Node` objects a walk runs on (one here; every primary for a cluster, see
-:mod:`rp_toolkit.store.cluster`, whose classes subclass these) and which node reads which
+:mod:`rp_toolkit.store._cluster`, whose classes subclass these) and which node reads which
 keys. The type picks the behaviour; nothing above asks "is this a cluster?".
 
 A :class:`Node` walks its keyspace (SCAN batches, or the gem's one KEYS) and reads values in
-pipelined MGETs of ``settings.mget_chunk`` keys, ``settings.pipeline_depth`` per round trip,
+pipelined MGETs of ``options.mget_chunk`` keys, ``options.pipeline_depth`` per round trip,
 packed in C and sent at once (:func:`send_mgets`; redis-py's pipeline does Python work per
 key).
-Both stages of one node share one :class:`~rp_toolkit.store.identity.ServerWatch`, so a
+Both stages of one node share one :class:`~rp_toolkit.store._identity.ServerWatch`, so a
 restart is recorded once, whichever stage notices it first.
 """
 
@@ -22,12 +23,12 @@ import redis
 from hiredis import pack_command
 from redis import exceptions as redis_errors
 
-from ..config import settings
+from ..config import Options
 from ..kinds import KeysAndValues, encode_key
-from .connection import describe_server
-from .identity import ServerWatch
-from .scan import scan_batches
-from .stats import FetchStats, timed_call
+from ._connection import describe_server
+from ._identity import ServerWatch
+from ._scan import scan_batches
+from ._stats import FetchStats, timed_call
 
 
 class Node:
@@ -35,13 +36,13 @@ class Node:
 
     cluster = False
 
-    def __init__(self, client: redis.Redis, name: str | None = None) -> None:
-        self.client = client
+    def __init__(self, client: redis.Redis, options: Options, name: str | None = None) -> None:
+        self.client, self.options = client, options
         self.name = name or describe_server(client)
 
     def trip_keys(self) -> int:
         """How many fresh keys the walk hands to the read stage at a time: one round trip."""
-        return settings.mget_chunk * settings.pipeline_depth
+        return self.options.mget_chunk * self.options.pipeline_depth
 
     def buffer_keys(self) -> int:
         """At most how many keys a read waits for before it reads them: one round trip's."""
@@ -53,7 +54,9 @@ class Node:
 
     def check(self, stats: FetchStats) -> ServerWatch:
         """Ready, and which server it is (one round trip): the watch both stages share."""
-        return ServerWatch.start(self.client, stats, name=self.name, cluster=self.cluster)
+        return ServerWatch.start(
+            self.client, stats, self.options, name=self.name, cluster=self.cluster
+        )
 
     def walk(
         self, pattern: bytes, count: int, stats: FetchStats, watch: ServerWatch, *, use_scan: bool
@@ -62,10 +65,12 @@ class Node:
         ``count``, or one KEYS (run again on whichever server answers after a lost
         connection; a restart meanwhile is recorded)."""
         if use_scan:
-            yield from scan_batches(self.client, pattern, count, stats, watch=watch)
+            yield from scan_batches(
+                self.client, pattern, count, stats, options=self.options, watch=watch
+            )
             return
         retries = stats.retries
-        keys = timed_call(lambda: self.client.keys(pattern), stats)
+        keys = timed_call(lambda: self.client.keys(pattern), stats, retries=self.options.retries)
         if stats.retries != retries:
             watch.changed("KEYS", rescan=False)
         yield keys
@@ -75,8 +80,8 @@ class Node:
     ) -> list[bytes | None]:
         """Values of ``keys`` (``None`` where a key has gone), in pipelined MGETs
         (:func:`send_mgets`)."""
-        chunk = settings.mget_chunk
-        per_trip = chunk * settings.pipeline_depth
+        chunk = self.options.mget_chunk
+        per_trip = chunk * self.options.pipeline_depth
         values: list[bytes | None] = []
         for start in range(0, len(keys), per_trip):
             trip = keys[start : start + per_trip]
@@ -89,7 +94,7 @@ class Node:
                 return found
 
             retries = stats.retries
-            values += timed_call(send, stats)
+            values += timed_call(send, stats, retries=self.options.retries)
             stats.mget_calls += len(cuts) - 1
             if stats.retries != retries:
                 watch.changed("MGET", rescan=False)
@@ -99,7 +104,7 @@ class Node:
 class Reader:
     """A node's read stage: fresh keys in, ``(keys, values)`` batches out. One server reads
     each batch of keys at once (any keys share an MGET); a cluster node groups them by slot
-    first (:class:`~rp_toolkit.store.cluster.SlotBuffer`), so a batch out may hold keys
+    first (:class:`~rp_toolkit.store._cluster.SlotBuffer`), so a batch out may hold keys
     handed in earlier, in another order."""
 
     def __init__(self, node: Node, stats: FetchStats, watch: ServerWatch) -> None:
@@ -114,17 +119,21 @@ class Reader:
         return None
 
 
-class RedisSource:
-    """Records in one Redis server, as the read path sees them."""
+class ServerTopology:
+    """One Redis server as the read path sees it: the nodes a walk runs on and which node
+    reads which keys. Built once by a live source, with the call's ``options``; its type
+    picks the behaviour (:class:`~rp_toolkit.store._cluster.ClusterTopology` for a
+    cluster)."""
 
     cluster = False
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    def __init__(self, client: redis.Redis, options: Options) -> None:
+        self.client, self.options = client, options
+        self._node = Node(client, options)
 
     def nodes(self) -> list[Node]:
         """The servers a walk runs on, each walked and read by its own stages."""
-        return [Node(self.client)]
+        return [self._node]
 
     def route(self, keys: Sequence[str | bytes]) -> list[tuple[Node, list[int]]]:
         """Which node reads which of ``keys`` (their positions)."""
