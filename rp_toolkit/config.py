@@ -17,7 +17,7 @@ loop size its COUNT to the time its calls take: it starts from the auto-tune tab
 the pattern, grows COUNT while a call stays under ``scan_budget_ms`` (``RP_SCAN_BUDGET_MS``,
 1 ms by default) and shrinks it when a call goes over, within [10, 10,000]. It takes
 precedence over ``scan_count_auto_tune`` (which then only picks the starting COUNT, from the
-same table whether it is on or off); see :class:`rp_toolkit.store.scan.AdaptiveCount`.
+same table whether it is on or off); see :class:`rp_toolkit.store.AdaptiveCount`.
 """
 
 from __future__ import annotations

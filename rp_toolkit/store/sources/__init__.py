@@ -42,7 +42,6 @@ __all__ = [
     "SnapshotSource",
     "Source",
     "SourceLike",
-    "is_snapshot_path",
     "open_source",
     "read_values",
 ]
