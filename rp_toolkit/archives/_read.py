@@ -80,6 +80,7 @@ class Archive(ParsedRecords):
     (needed when the archive holds several; :attr:`apps` lists them)."""
 
     def __init__(self, path: str | os.PathLike[str], app: str | None = None) -> None:
+        super().__init__()
         self.root = Path(path)
         if not self.root.is_dir():
             raise ArchiveError(f"No archive at {self.root} (not a directory).")
@@ -97,6 +98,13 @@ class Archive(ParsedRecords):
         apps = ", ".join(self.apps) or "none"
         runs = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}"
         return f"archive {self.root.name} ({runs}, apps: {apps}{newest})"
+
+    def place_name(self) -> str:
+        """The app its loads read (the only one, when it holds one), else the archive
+        directory's name."""
+        if self.app is None and len(self.apps) == 1:
+            return self.apps[0]
+        return self.app or self.root.name
 
     def now(self) -> pd.Timestamp:
         """The time the archive's records are read as of: the latest ``now`` of the sources

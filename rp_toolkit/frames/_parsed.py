@@ -9,15 +9,16 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import SourceLike
+from ..store import Source, SourceLike
 
 
-class ParsedRecords(abc.ABC):
-    """A place that holds records already parsed: ``rp.open_archive``'s archive. The loaders
+class ParsedRecords(Source):
+    """A source that holds records already parsed: ``rp.open_archive``'s archive. It is a
+    :class:`~rp_toolkit.store.Source` (``open_source`` hands it on as is; it says what it is,
+    what "now" is there and its place name) without the gem's raw keys and values: the loaders
     (:func:`load`, :func:`iter_load`, :func:`load_many`, :func:`load_events`,
-    :func:`load_trace`, :func:`slowest_trace`) hand a question about it to it, so it is
-    accepted wherever a URL or a snapshot is; the type picks the behaviour, as a source's
-    does."""
+    :func:`load_trace`, :func:`slowest_trace`) hand it the question instead, so it is accepted
+    wherever a URL or a snapshot is; the type picks the behaviour."""
 
     @abc.abstractmethod
     def load(

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 import rp_toolkit as rp
-from rp_toolkit.exceptions import ArchiveError
+from rp_toolkit.exceptions import ArchiveError, InvalidArgumentError
 from rp_toolkit.local import RedisServer
 
 from .conftest import write_synth
@@ -104,3 +104,18 @@ def test_no_password_in_the_archive(secret_url: str, tmp_path: Path, form: str) 
     assert manifest["source"] == run.source and SECRET not in json.dumps(manifest)
     with redis.Redis.from_url(secret_url) as client:
         assert client.dbsize() > 0  # the run read a server that needed the password
+
+
+def test_an_archive_is_a_source_without_raw_records(redis_url: str, tmp_path: Path) -> None:
+    """The one conversion hands an archive on as is; asking it for the gem's raw keys is a
+    clear error naming the archive, while the loaders read it."""
+    root = tmp_path / "archive"
+    write_synth(redis_url, hours=0.2, rps=0.2)
+    rp.archive(redis_url, root, kinds=["requests"])
+    archive = rp.open_archive(root)
+    assert rp.store.open_source(archive) is archive
+    assert isinstance(archive, rp.store.Source)
+    assert archive.place_name() == archive.apps[0]
+    with pytest.raises(InvalidArgumentError, match=f"archive {root.name}.*parsed records"):
+        next(iter(archive.batches("performance|*", archive.new_stats("performance|*"))))
+    assert len(rp.load("requests", archive)) == len(rp.load("requests", redis_url))
