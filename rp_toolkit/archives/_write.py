@@ -351,7 +351,7 @@ def _write(
             writers[(kind, day)] = writer
         return writer
 
-    with progress_bar(0, "archiving", "records") as bar:
+    with progress_bar(0, "archiving", "records", read.source.options) as bar:
         for kind, frame in read:
             counts = run.kinds[kind]
             counts.read += len(frame)
