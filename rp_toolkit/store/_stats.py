@@ -18,7 +18,7 @@ from redis import exceptions as redis_errors
 from redis.backoff import ExponentialBackoff
 from tqdm.auto import tqdm
 
-from ..config import Options, current_options
+from ..config import Options
 from ..kinds import KeysAndValues
 from ._connection import is_tls_failure
 
@@ -441,10 +441,9 @@ def timed_call(
         return result
 
 
-def progress_bar(total: int, desc: str, unit: str, options: Options | None = None) -> tqdm:
-    """The bar a long fetch shows after :data:`PROGRESS_DELAY_S`, if ``options.progress``
-    (``None``: the options in force, for callers outside store that hold none yet)."""
-    options = current_options() if options is None else options
+def progress_bar(total: int, desc: str, unit: str, options: Options) -> tqdm:
+    """The bar a long fetch shows after :data:`PROGRESS_DELAY_S`, if ``options.progress`` (the
+    options of the call it belongs to)."""
     return tqdm(
         total=total,
         desc=desc,
